@@ -1,0 +1,232 @@
+"""Streamed normal equations: cost, J^T W r and J^T W J in one fused pass over chunks.
+
+This is the inner loop of the least-squares engine. The N x P Jacobian is never formed:
+
+* the physics enters each point only through the two integrals (I_D, I_g) and the per-angle
+  shear factor k(phi); their derivatives with respect to the physical parameters come from the
+  1-D tables (``jax.jacfwd`` of :func:`homodyne_physics.integral_tables`, O(n_t P)) and are
+  gathered per frame pair with a forward-mode JVP of :func:`homodyne_physics.pair_integrals`;
+* per point, the kernel :func:`homodyne_physics.g1sq_from_integrals` is differentiated only with
+  respect to its two scalar inputs, so the cost per point is one exp per pair, one sin per point
+  and O(P) multiply-adds;
+* per-angle (contrast, offset) enter linearly. Each angle accumulates the moments of
+  ``v = (dG/dtheta, G, 1)``; the blocks of the full J^T J are assembled once at the end through
+  the scaling design matrices, whatever the scaling mode.
+
+Weights: missing data (NaN) get weight 0; a robust loss (``soft_l1``, ``huber``, ``cauchy``) is
+applied by iteratively reweighted least squares with weights ``rho'(z)``, ``z = (r/f_scale)^2``,
+recomputed from the current residuals in the same pass.
+"""
+
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from homodyne_physics import (
+    C2Model,
+    g1sq_from_integrals,
+    integral_tables,
+    pair_integrals,
+    shear_prefactor,
+)
+from homodyne_physics.scaling import ScalingMap
+
+__all__ = ["LOSSES", "ProblemArrays", "accumulate", "cost_only", "loss_rho"]
+
+LOSSES = ("linear", "soft_l1", "huber", "cauchy")
+
+
+def loss_rho(loss: str, z):
+    """``(rho(z), rho'(z))`` for the squared, scaled residual ``z`` (scipy's definitions)."""
+    if loss == "linear":
+        return z, jnp.ones_like(z)
+    if loss == "soft_l1":
+        root = jnp.sqrt(1.0 + z)
+        return 2.0 * (root - 1.0), 1.0 / root
+    if loss == "huber":
+        big = z > 1.0
+        zs = jnp.where(big, z, 1.0)
+        return jnp.where(big, 2.0 * jnp.sqrt(zs) - 1.0, z), jnp.where(big, 1.0 / jnp.sqrt(zs), 1.0)
+    if loss == "cauchy":
+        return jnp.log1p(z), 1.0 / (1.0 + z)
+    raise ValueError(f"unknown loss {loss!r}; expected one of {', '.join(LOSSES)}")
+
+
+class ProblemArrays(NamedTuple):
+    """Device arrays of one fit (a JAX pytree): data at the (t1 < t2) points, times, angles.
+
+    Build with :meth:`create`. ``y``: data ``(n_phi, n_pairs)``, NaN marks points to ignore;
+    ``t``: frame times, s, ``(n_t,)``; ``phi``: angles, degrees, ``(n_phi,)``; ``i``, ``j``:
+    frame indices of each pair, ``(n_pairs,)``.
+    """
+
+    y: jax.Array
+    t: jax.Array
+    phi: jax.Array
+    i: jax.Array
+    j: jax.Array
+
+    @classmethod
+    def create(cls, y, t, phi, i, j) -> "ProblemArrays":
+        """Convert to float64 / int32 device arrays and check shapes."""
+        arrs = cls(
+            jnp.asarray(y, dtype=jnp.float64),
+            jnp.asarray(t, dtype=jnp.float64),
+            jnp.atleast_1d(jnp.asarray(phi, dtype=jnp.float64)),
+            jnp.asarray(i, dtype=jnp.int32),
+            jnp.asarray(j, dtype=jnp.int32),
+        )
+        if arrs.y.shape != (arrs.phi.shape[0], arrs.i.shape[0]) or arrs.i.shape != arrs.j.shape:
+            raise ValueError(
+                f"y {arrs.y.shape} must be (n_phi={arrs.phi.shape[0]}, n_pairs={arrs.i.shape[0]})"
+            )
+        return arrs
+
+    @property
+    def n_points(self) -> int:
+        """Number of points (angles x pairs), missing ones included."""
+        return int(self.y.shape[0] * self.y.shape[1])
+
+
+def _chunk_bounds(n_pairs: int, chunk: int) -> tuple[int, int]:
+    size = max(1, min(int(chunk), n_pairs))
+    return size, -(-n_pairs // size)
+
+
+def _chunk_slice(arrs: ProblemArrays, k, size):
+    """Chunk ``k`` of the pairs. The last chunk is shifted back to stay in range and its points
+    that belong to the previous chunk are masked out (no padded copy of the data)."""
+    n_pairs = arrs.i.shape[0]
+    start = jnp.minimum(k * size, n_pairs - size)
+    fresh = (start + jnp.arange(size)) >= k * size
+    i = jax.lax.dynamic_slice(arrs.i, (start,), (size,))
+    j = jax.lax.dynamic_slice(arrs.j, (start,), (size,))
+    y = jax.lax.dynamic_slice(arrs.y, (0, start), (arrs.y.shape[0], size))
+    return i, j, y, fresh
+
+
+def _weights(y, resid_mask, model_c2, loss, f_scale):
+    valid = resid_mask & jnp.isfinite(y)
+    r = jnp.where(valid, y - model_c2, 0.0)
+    rho, drho = loss_rho(loss, (r / f_scale) ** 2)
+    w = jnp.where(valid, drho, 0.0)
+    cost = jnp.sum(jnp.where(valid, rho, 0.0)) * f_scale**2
+    return r, w, cost
+
+
+@partial(jax.jit, static_argnames=("model", "chunk", "loss"))
+def cost_only(model: C2Model, theta, contrast, offset, arrs: ProblemArrays, *, chunk=16384,
+              loss="linear", f_scale=1.0):
+    """Sum of ``f_scale^2 rho((r/f_scale)^2)`` over valid points (chi^2 for the linear loss)."""
+    tables = integral_tables(model, theta, arrs.t)
+    k = shear_prefactor(model, theta, arrs.phi)
+    size, n_chunks = _chunk_bounds(arrs.i.shape[0], chunk)
+
+    def body(total, kk):
+        i, j, y, fresh = _chunk_slice(arrs, kk, size)
+        i_d, i_g = pair_integrals(model, tables, i, j)
+        g = g1sq_from_integrals(model, i_d[None], k[:, None] * i_g[None])
+        _, _, cost = _weights(y, fresh[None], offset[:, None] + contrast[:, None] * g, loss,
+                              f_scale)
+        return total + cost, None
+
+    total, _ = jax.lax.scan(body, jnp.zeros((), jnp.float64), jnp.arange(n_chunks))
+    return total
+
+
+@partial(jax.jit, static_argnames=("model", "chunk", "loss"))
+def _moments(model: C2Model, theta, contrast, offset, arrs: ProblemArrays, chunk, loss, f_scale):
+    """Per-angle moments M_a = sum w v v^T, b_a = sum w r v with v = (dG/dtheta, G, 1)."""
+    n_phi = arrs.phi.shape[0]
+    n_par = model.n_params
+    tables = integral_tables(model, theta, arrs.t)
+    dtables = jax.jacfwd(lambda th: integral_tables(model, th, arrs.t))(theta)  # 2 x (n_t, P)
+    dtables_t = (dtables[0].T, dtables[1].T)  # P x n_t each, one tangent per parameter
+    k = shear_prefactor(model, theta, arrs.phi)
+    dk = jax.jacfwd(lambda th: shear_prefactor(model, th, arrs.phi))(theta)  # (n_phi, P)
+    size, n_chunks = _chunk_bounds(arrs.i.shape[0], chunk)
+
+    def body(carry, kk):
+        m_acc, b_acc, c_acc = carry
+        i, j, y, fresh = _chunk_slice(arrs, kk, size)
+
+        def integrals(tabs):
+            return pair_integrals(model, tabs, i, j)
+
+        (i_d, i_g), (di_d, di_g) = jax.vmap(
+            lambda tan: jax.jvp(integrals, (tables,), (tan,)), out_axes=(None, 0)
+        )(dtables_t)  # primal (C,), tangents (P, C)
+        x = k[:, None] * i_g[None]
+        i_d_b = jnp.broadcast_to(i_d[None], x.shape)
+        ones = jnp.ones_like(x)
+        g, g_d = jax.jvp(lambda a: g1sq_from_integrals(model, a, x), (i_d_b,), (ones,))
+        _, g_x = jax.jvp(lambda b: g1sq_from_integrals(model, i_d_b, b), (x,), (ones,))
+        # dG/dtheta, shape (n_phi, C, P)
+        dx = k[:, None, None] * di_g.T[None] + i_g[None, :, None] * dk[:, None, :]
+        dg = g_d[..., None] * di_d.T[None] + g_x[..., None] * dx
+        v = jnp.concatenate([dg, g[..., None], jnp.ones_like(g)[..., None]], axis=-1)
+        r, w, cost = _weights(y, fresh[None], offset[:, None] + contrast[:, None] * g, loss,
+                              f_scale)
+        wv = w[..., None] * v
+        m_acc = m_acc + jnp.einsum("acp,acq->apq", wv, v)
+        b_acc = b_acc + jnp.einsum("ac,acp->ap", r, wv)
+        return (m_acc, b_acc, c_acc + cost), None
+
+    init = (
+        jnp.zeros((n_phi, n_par + 2, n_par + 2), jnp.float64),
+        jnp.zeros((n_phi, n_par + 2), jnp.float64),
+        jnp.zeros((), jnp.float64),
+    )
+    (m, b, cost), _ = jax.lax.scan(body, init, jnp.arange(n_chunks))
+    return m, b, cost
+
+
+def _assemble(m, b, contrast, design_c, design_o):
+    """Full J^T W J and J^T W r for the parameter vector (theta, s) from per-angle moments."""
+    n_phi, n_v, _ = m.shape
+    n_par = n_v - 2
+    kc, ko = design_c.shape[1], design_o.shape[1]
+    # T_a maps v = (dG/dtheta, G, 1) to the Jacobian row over (theta, s_c, s_o).
+    top = contrast[:, None, None] * jnp.eye(n_par)[None]  # (n_phi, P, P)
+    tmat = jnp.zeros((n_phi, n_par + kc + ko, n_v))
+    tmat = tmat.at[:, :n_par, :n_par].set(top)
+    tmat = tmat.at[:, n_par : n_par + kc, n_par].set(design_c)
+    tmat = tmat.at[:, n_par + kc :, n_par + 1].set(design_o)
+    jtj = jnp.einsum("aiv,avw,ajw->ij", tmat, m, tmat)
+    jtr = jnp.einsum("aiv,av->i", tmat, b)
+    return jtj, jtr
+
+
+def accumulate(model: C2Model, theta, s, scaling: ScalingMap, arrs: ProblemArrays, *,
+               chunk: int = 4096, loss: str = "linear", f_scale: float = 1.0):
+    """One fused pass: ``(cost, J^T W J, J^T W r)`` for the parameter vector ``(theta, s)``.
+
+    Parameters
+    ----------
+    model
+        :class:`homodyne_physics.C2Model`.
+    theta
+        Physical parameters, ``(P,)``.
+    s
+        Scaling vector of ``scaling`` (may be empty for ``constant``).
+    scaling
+        :class:`homodyne_physics.ScalingMap` for the angles of ``arrs``.
+    arrs
+        :class:`ProblemArrays`.
+    chunk
+        Frame pairs per chunk (each chunk covers all angles).
+
+    Returns
+    -------
+    (cost, jtj, jtr)
+        ``cost`` = sum of ``f^2 rho((r/f)^2)``, r = data - model; ``jtj`` is
+        ``(P + len(s), P + len(s))``, ``jtr`` is ``(P + len(s),)`` with J = d model / d params.
+    """
+    theta = jnp.asarray(theta, jnp.float64)
+    contrast, offset = scaling.apply(jnp.asarray(s, jnp.float64), xp=jnp)
+    m, b, cost = _moments(model, theta, contrast, offset, arrs, int(chunk), loss,
+                          jnp.float64(f_scale))
+    jtj, jtr = _assemble(m, b, contrast, jnp.asarray(scaling.design_contrast),
+                         jnp.asarray(scaling.design_offset))
+    return cost, jtj, jtr

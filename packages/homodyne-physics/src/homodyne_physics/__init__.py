@@ -1,0 +1,82 @@
+"""homodyne-physics: the XPCS two-time correlation model, its parameters and per-angle scaling.
+
+Pure JAX + numpy. See :mod:`homodyne_physics.kernel` for the model and
+:mod:`homodyne_physics.precision` for how float64 is enabled without touching the user's
+global JAX settings.
+"""
+
+from .errors import (
+    HomodyneError,
+    ModeError,
+    ParameterError,
+    PrecisionError,
+    UnknownParameterError,
+)
+from .kernel import (
+    CONVENTIONS,
+    C2Model,
+    c2_matrix,
+    c2_pairs,
+    g1sq_from_integrals,
+    g1sq_pairs,
+    integral_tables,
+    pair_indices,
+    pair_integrals,
+    shear_prefactor,
+)
+from .parameters import (
+    MODES,
+    PARAMETERS,
+    PRIOR_FAMILIES,
+    ParameterSpec,
+    Prior,
+    canonical_mode,
+    canonical_name,
+    check_values,
+    default_values,
+    get_spec,
+    mode_bounds,
+    parameter_names,
+)
+from .precision import float64, require_float64, x64_enabled
+from .scaling import SCALING_MODES, ScalingMap, make_scaling, quantile_estimate
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CONVENTIONS",
+    "MODES",
+    "PARAMETERS",
+    "PRIOR_FAMILIES",
+    "SCALING_MODES",
+    "C2Model",
+    "HomodyneError",
+    "ModeError",
+    "ParameterError",
+    "ParameterSpec",
+    "PrecisionError",
+    "Prior",
+    "ScalingMap",
+    "UnknownParameterError",
+    "__version__",
+    "c2_matrix",
+    "c2_pairs",
+    "canonical_mode",
+    "canonical_name",
+    "check_values",
+    "default_values",
+    "float64",
+    "g1sq_from_integrals",
+    "g1sq_pairs",
+    "get_spec",
+    "integral_tables",
+    "make_scaling",
+    "mode_bounds",
+    "pair_indices",
+    "pair_integrals",
+    "parameter_names",
+    "quantile_estimate",
+    "require_float64",
+    "shear_prefactor",
+    "x64_enabled",
+]

@@ -1,0 +1,290 @@
+"""The one forward model of homodyne: g1^2 and c2 for every angle, both conventions.
+
+Everything 2-D is built from 1-D tables over the frame grid (see ``shared/reference/model.md``):
+
+* physical convention: ``F_D(t) = D0 (t^(alpha+1) - 1)/(alpha+1) + D_offset t`` (smooth through
+  alpha = -1, where it is ``D0 ln t``), likewise ``F_g`` for the shear rate, and the exact
+  integral between two frames is ``F(t2) - F(t1)``;
+* homodyne2 convention: a cumulative trapezoid ``S_k`` of the floored rates on the grid that
+  starts at the first selected frame, and ``I = dt * sqrt((S_j - S_i)^2 + 1e-12)``.
+
+A point (angle a, frames i < j) then costs one gather from each table, one ``exp`` per frame
+pair (shared by all angles) and one ``sin`` per point. The same functions serve the flat
+(t1 < t2) point set used by the fitters and the full matrices used by plots, and they are
+differentiable everywhere inside the parameter bounds (series branches at sinc(0) and at
+alpha = -1, guarded so that no NaN leaks into gradients).
+
+The functions are pure and jit-able; ``model`` (a :class:`C2Model`) is hashable and meant to be
+a static argument.
+"""
+
+import math
+from dataclasses import dataclass
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .errors import ModeError
+from .parameters import canonical_mode, parameter_names
+from .precision import require_float64
+
+__all__ = [
+    "CONVENTIONS",
+    "C2Model",
+    "c2_matrix",
+    "c2_pairs",
+    "g1sq_from_integrals",
+    "g1sq_pairs",
+    "integral_tables",
+    "pair_integrals",
+    "pair_indices",
+    "shear_prefactor",
+]
+
+CONVENTIONS = ("physical", "homodyne2")
+
+# Exponent window of g1^2 in the physical convention: below -1400 g1^2 is 0 to double precision,
+# above +700 (only reachable with D(t) < 0) it would overflow once multiplied.
+_EXP_MIN = -1400.0
+_EXP_MAX = 700.0
+# homodyne2 floors and clips (as that code computes them).
+_H2_RATE_FLOOR = 1e-10
+_H2_G1_FLOOR = 1e-10
+_H2_EXP_MIN = -700.0
+_H2_ABS_EPS = 1e-12
+
+
+@dataclass(frozen=True)
+class C2Model:
+    """Static description of the model: mode, convention and experimental constants.
+
+    Parameters
+    ----------
+    mode
+        ``'static'`` or ``'laminar_flow'`` (aliases accepted).
+    q
+        Scattering wavevector of the ring, 1/Angstrom.
+    dt
+        Time between frames of the two-time matrix, s.
+    gap
+        Stator-rotor gap h, Angstrom (default 2e6 A = 200 um).
+    convention
+        ``'physical'`` (default) or ``'homodyne2'`` (reproduces homodyne 2.x numbers).
+    """
+
+    mode: str
+    q: float
+    dt: float
+    gap: float = 2.0e6
+    convention: str = "physical"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mode", canonical_mode(self.mode))
+        if self.convention not in CONVENTIONS:
+            raise ModeError(
+                f"unknown convention {self.convention!r}; expected one of {', '.join(CONVENTIONS)}"
+            )
+        for name in ("q", "dt", "gap"):
+            val = float(getattr(self, name))
+            if not (math.isfinite(val) and val > 0):
+                raise ModeError(f"C2Model.{name} must be a positive finite number, got {val!r}")
+            object.__setattr__(self, name, val)
+
+    @property
+    def parameter_names(self) -> tuple[str, ...]:
+        """Physical parameter names in kernel order."""
+        return parameter_names(self.mode)
+
+    @property
+    def n_params(self) -> int:
+        """Number of physical parameters."""
+        return len(self.parameter_names)
+
+    @property
+    def has_shear(self) -> bool:
+        """True for laminar_flow."""
+        return self.mode == "laminar_flow"
+
+    @property
+    def first_fitted_frame(self) -> int:
+        """Index of the first selected frame that enters a fit (homodyne2 drops its t = 0)."""
+        return 1 if self.convention == "homodyne2" else 0
+
+
+# --------------------------------------------------------------------------- safe elementwise
+
+
+def _expm1_over_x(x):
+    """(exp(x) - 1)/x, equal to 1 at x = 0, with finite derivatives there."""
+    small = jnp.abs(x) < 1e-5
+    xs = jnp.where(small, 1.0, x)
+    return jnp.where(small, 1.0 + x / 2.0 + x * x / 6.0, jnp.expm1(xs) / xs)
+
+
+def _sinc(x):
+    """sin(x)/x (unnormalised), equal to 1 at x = 0, with finite derivatives there."""
+    small = jnp.abs(x) < 1e-4
+    xs = jnp.where(small, 1.0, x)
+    x2 = x * x
+    return jnp.where(small, 1.0 - x2 / 6.0 + x2 * x2 / 120.0, jnp.sin(xs) / xs)
+
+
+def _power_law_antiderivative(t, prefactor, exponent, constant):
+    """F(t) = prefactor (t^(e+1) - 1)/(e+1) + constant t, smooth through e = -1."""
+    log_t = jnp.log(t)
+    return prefactor * log_t * _expm1_over_x((exponent + 1.0) * log_t) + constant * t
+
+
+def _cumulative_trapezoid_units(rate):
+    """S_k = sum_{m<k} (r_m + r_{m+1})/2 with S_0 = 0 (grid spacing 1)."""
+    steps = 0.5 * (rate[1:] + rate[:-1])
+    return jnp.concatenate([jnp.zeros((1,), rate.dtype), jnp.cumsum(steps)])
+
+
+def _homodyne2_table(t_rel, dt, prefactor, exponent, constant):
+    tt = jnp.maximum(t_rel, 0.5 * dt)
+    rate = jnp.maximum(prefactor * jnp.power(tt, exponent) + constant, _H2_RATE_FLOOR)
+    return _cumulative_trapezoid_units(rate)
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def integral_tables(model: C2Model, theta, t):
+    """1-D tables whose pairwise differences give the time integrals of D(t) and gamma_dot(t).
+
+    Parameters
+    ----------
+    model
+        The model description.
+    theta
+        Physical parameters in kernel order, shape ``(n_params,)``.
+    t
+        Times of the selected frames, s, shape ``(n_t,)``: ``t = frame_number * dt`` with 1-based
+        frame numbers of the file (so ``t > 0``). The homodyne2 convention measures time from
+        the first entry instead.
+
+    Returns
+    -------
+    (table_d, table_g)
+        Shape ``(n_t,)`` each; ``table_g`` is zero in static mode. Physical: antiderivatives
+        F(t). homodyne2: cumulative trapezoid sums in units of frames (multiply by ``dt``).
+    """
+    require_float64()
+    theta = jnp.asarray(theta, dtype=jnp.float64)
+    t = jnp.asarray(t, dtype=jnp.float64)
+    d0, alpha, d_off = theta[0], theta[1], theta[2]
+    if model.convention == "physical":
+        table_d = _power_law_antiderivative(t, d0, alpha, d_off)
+        if model.has_shear:
+            table_g = _power_law_antiderivative(t, theta[3], theta[4], theta[5])
+        else:
+            table_g = jnp.zeros_like(t)
+    else:
+        t_rel = t - t[0]
+        table_d = _homodyne2_table(t_rel, model.dt, d0, alpha, d_off)
+        if model.has_shear:
+            table_g = _homodyne2_table(t_rel, model.dt, theta[3], theta[4], theta[5])
+        else:
+            table_g = jnp.zeros_like(t)
+    return table_d, table_g
+
+
+def pair_integrals(model: C2Model, tables, i, j):
+    """Integrals I_D, I_g between frames ``i`` and ``j`` (index arrays, broadcastable).
+
+    Symmetric in (i, j): the physical convention uses ``sign(j - i) (F[j] - F[i])``, homodyne2
+    its smooth absolute value.
+    """
+    table_d, table_g = tables
+    diff_d = table_d[j] - table_d[i]
+    diff_g = table_g[j] - table_g[i]
+    if model.convention == "physical":
+        sign = jnp.sign(j - i).astype(diff_d.dtype)
+        return sign * diff_d, sign * diff_g
+    return (
+        model.dt * jnp.sqrt(diff_d * diff_d + _H2_ABS_EPS),
+        model.dt * jnp.sqrt(diff_g * diff_g + _H2_ABS_EPS),
+    )
+
+
+def shear_prefactor(model: C2Model, theta, phi):
+    """Per-angle factor k(phi) such that the sinc argument is ``k(phi) * I_g``.
+
+    Physical: ``(q h / 2) cos(phi0 - phi)``; homodyne2: ``q h cos(phi0 - phi) / (2 pi)``.
+    Angles in degrees. Zero in static mode. Shape ``(n_phi,)``.
+    """
+    phi = jnp.asarray(phi, dtype=jnp.float64)
+    if not model.has_shear:
+        return jnp.zeros_like(phi)
+    theta = jnp.asarray(theta, dtype=jnp.float64)
+    scale = 0.5 * model.q * model.gap
+    if model.convention == "homodyne2":
+        scale = model.q * model.gap / (2.0 * math.pi)
+    return scale * jnp.cos(jnp.deg2rad(theta[6] - phi))
+
+
+def g1sq_from_integrals(model: C2Model, i_d, x):
+    """g1^2 from the diffusion integral ``i_d`` and the sinc argument ``x`` (broadcastable).
+
+    Physical: ``exp(-q^2 I_D) sinc(x)^2``. homodyne2: ``(max(exp(max(-q^2 I_D/2, -700))
+    sinc(x)^2, 1e-10))^2`` (sinc squared inside g1).
+    """
+    q2 = model.q * model.q
+    if model.convention == "physical":
+        decay = jnp.exp(jnp.clip(-q2 * i_d, _EXP_MIN, _EXP_MAX))
+        if not model.has_shear:
+            return decay
+        s = _sinc(x)
+        return decay * s * s
+    g1_diff = jnp.exp(jnp.maximum(-0.5 * q2 * i_d, _H2_EXP_MIN))
+    if model.has_shear:
+        s = _sinc(x)
+        g1_diff = g1_diff * (s * s)
+    g1 = jnp.maximum(g1_diff, _H2_G1_FLOOR)
+    return g1 * g1
+
+
+def g1sq_pairs(model: C2Model, theta, t, phi, i, j):
+    """g1^2 for every angle at the frame pairs (i, j): shape ``(n_phi,) + broadcast(i, j)``."""
+    tables = integral_tables(model, theta, t)
+    i_d, i_g = pair_integrals(model, tables, i, j)
+    k = shear_prefactor(model, theta, phi)
+    k = k.reshape(k.shape + (1,) * jnp.ndim(i_g))
+    return g1sq_from_integrals(model, i_d[None], k * i_g[None])
+
+
+def c2_pairs(model: C2Model, theta, contrast, offset, t, phi, i, j):
+    """c2 = offset + contrast * g1^2 at frame pairs, shape ``(n_phi, n_pairs)``.
+
+    ``contrast`` and ``offset`` are per angle, shape ``(n_phi,)`` (or scalars).
+    """
+    g = g1sq_pairs(model, theta, t, phi, i, j)
+    contrast = jnp.broadcast_to(jnp.asarray(contrast, jnp.float64), g.shape[:1])
+    offset = jnp.broadcast_to(jnp.asarray(offset, jnp.float64), g.shape[:1])
+    extra = (1,) * (g.ndim - 1)
+    return offset.reshape((-1,) + extra) + contrast.reshape((-1,) + extra) * g
+
+
+@partial(jax.jit, static_argnames=("model",))
+def c2_matrix(model: C2Model, theta, contrast, offset, t, phi):
+    """Full symmetric c2 matrices, shape ``(n_phi, n_t, n_t)`` (for plots and simulation).
+
+    The diagonal holds the model value at zero lag, ``offset + contrast``.
+    """
+    n_t = jnp.shape(t)[0]
+    idx = jnp.arange(n_t)
+    return c2_pairs(model, theta, contrast, offset, t, phi, idx[:, None], idx[None, :])
+
+
+def pair_indices(n_t: int, first: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Row-major upper-triangle index pairs ``(i, j)`` with ``first <= i < j < n_t`` (int32).
+
+    This is the point set every fitter uses: the diagonal is excluded and each symmetric pair
+    counted once. ``first = model.first_fitted_frame``.
+    """
+    i, j = np.triu_indices(n_t, k=1)
+    keep = i >= first
+    return i[keep].astype(np.int32), j[keep].astype(np.int32)
