@@ -23,6 +23,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+
 from homodyne_physics import (
     C2Model,
     g1sq_from_integrals,
@@ -32,7 +33,7 @@ from homodyne_physics import (
 )
 from homodyne_physics.scaling import ScalingMap
 
-__all__ = ["LOSSES", "ProblemArrays", "accumulate", "cost_only", "loss_rho"]
+__all__ = ["LOSSES", "ProblemArrays", "accumulate", "cost_only", "loss_rho", "scaling_moments"]
 
 LOSSES = ("linear", "soft_l1", "huber", "cauchy")
 
@@ -116,8 +117,17 @@ def _weights(y, resid_mask, model_c2, loss, f_scale):
 
 
 @partial(jax.jit, static_argnames=("model", "chunk", "loss"))
-def cost_only(model: C2Model, theta, contrast, offset, arrs: ProblemArrays, *, chunk=16384,
-              loss="linear", f_scale=1.0):
+def cost_only(
+    model: C2Model,
+    theta,
+    contrast,
+    offset,
+    arrs: ProblemArrays,
+    *,
+    chunk=16384,
+    loss="linear",
+    f_scale=1.0,
+):
     """Sum of ``f_scale^2 rho((r/f_scale)^2)`` over valid points (chi^2 for the linear loss)."""
     tables = integral_tables(model, theta, arrs.t)
     k = shear_prefactor(model, theta, arrs.phi)
@@ -127,8 +137,9 @@ def cost_only(model: C2Model, theta, contrast, offset, arrs: ProblemArrays, *, c
         i, j, y, fresh = _chunk_slice(arrs, kk, size)
         i_d, i_g = pair_integrals(model, tables, i, j)
         g = g1sq_from_integrals(model, i_d[None], k[:, None] * i_g[None])
-        _, _, cost = _weights(y, fresh[None], offset[:, None] + contrast[:, None] * g, loss,
-                              f_scale)
+        _, _, cost = _weights(
+            y, fresh[None], offset[:, None] + contrast[:, None] * g, loss, f_scale
+        )
         return total + cost, None
 
     total, _ = jax.lax.scan(body, jnp.zeros((), jnp.float64), jnp.arange(n_chunks))
@@ -166,8 +177,9 @@ def _moments(model: C2Model, theta, contrast, offset, arrs: ProblemArrays, chunk
         dx = k[:, None, None] * di_g.T[None] + i_g[None, :, None] * dk[:, None, :]
         dg = g_d[..., None] * di_d.T[None] + g_x[..., None] * dx
         v = jnp.concatenate([dg, g[..., None], jnp.ones_like(g)[..., None]], axis=-1)
-        r, w, cost = _weights(y, fresh[None], offset[:, None] + contrast[:, None] * g, loss,
-                              f_scale)
+        r, w, cost = _weights(
+            y, fresh[None], offset[:, None] + contrast[:, None] * g, loss, f_scale
+        )
         wv = w[..., None] * v
         m_acc = m_acc + jnp.einsum("acp,acq->apq", wv, v)
         b_acc = b_acc + jnp.einsum("ac,acp->ap", r, wv)
@@ -198,8 +210,17 @@ def _assemble(m, b, contrast, design_c, design_o):
     return jtj, jtr
 
 
-def accumulate(model: C2Model, theta, s, scaling: ScalingMap, arrs: ProblemArrays, *,
-               chunk: int = 4096, loss: str = "linear", f_scale: float = 1.0):
+def accumulate(
+    model: C2Model,
+    theta,
+    s,
+    scaling: ScalingMap,
+    arrs: ProblemArrays,
+    *,
+    chunk: int = 4096,
+    loss: str = "linear",
+    f_scale: float = 1.0,
+):
     """One fused pass: ``(cost, J^T W J, J^T W r)`` for the parameter vector ``(theta, s)``.
 
     Parameters
@@ -225,8 +246,41 @@ def accumulate(model: C2Model, theta, s, scaling: ScalingMap, arrs: ProblemArray
     """
     theta = jnp.asarray(theta, jnp.float64)
     contrast, offset = scaling.apply(jnp.asarray(s, jnp.float64), xp=jnp)
-    m, b, cost = _moments(model, theta, contrast, offset, arrs, int(chunk), loss,
-                          jnp.float64(f_scale))
-    jtj, jtr = _assemble(m, b, contrast, jnp.asarray(scaling.design_contrast),
-                         jnp.asarray(scaling.design_offset))
+    m, b, cost = _moments(
+        model, theta, contrast, offset, arrs, int(chunk), loss, jnp.float64(f_scale)
+    )
+    jtj, jtr = _assemble(
+        m, b, contrast, jnp.asarray(scaling.design_contrast), jnp.asarray(scaling.design_offset)
+    )
     return cost, jtj, jtr
+
+
+@partial(jax.jit, static_argnames=("model", "chunk"))
+def scaling_moments(model: C2Model, theta, arrs: ProblemArrays, *, chunk=16384):
+    """Per-angle sums that make chi^2 an explicit quadratic in (contrast, offset).
+
+    For fixed physical parameters c2 = offset + contrast * G is linear in the scaling, so
+    one cheap pass (no derivatives) gives, per angle over the valid points,
+    ``(sum G^2, sum G, n, sum y G, sum y, sum y^2)``, shape ``(n_phi, 6)``. The best scaling
+    vector and its chi^2 then follow on the host for any scaling mode (variable projection;
+    see :func:`homodyne_nlsq.separable.profile_scaling`).
+    """
+    tables = integral_tables(model, theta, arrs.t)
+    k = shear_prefactor(model, theta, arrs.phi)
+    size, n_chunks = _chunk_bounds(arrs.i.shape[0], chunk)
+
+    def body(acc, kk):
+        i, j, y, fresh = _chunk_slice(arrs, kk, size)
+        i_d, i_g = pair_integrals(model, tables, i, j)
+        g = g1sq_from_integrals(model, i_d[None], k[:, None] * i_g[None])
+        valid = fresh[None] & jnp.isfinite(y)
+        w = valid.astype(g.dtype)
+        g = jnp.where(valid, g, 0.0)
+        yv = jnp.where(valid, y, 0.0)
+        sums = jnp.stack([g * g, g, w, yv * g, yv, yv * yv], axis=-1).sum(axis=1)
+        return acc + sums, None
+
+    total, _ = jax.lax.scan(
+        body, jnp.zeros((arrs.phi.shape[0], 6), jnp.float64), jnp.arange(n_chunks)
+    )
+    return total

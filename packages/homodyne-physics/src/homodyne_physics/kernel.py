@@ -236,7 +236,7 @@ def g1sq_from_integrals(model: C2Model, i_d, x):
     if model.convention == "physical":
         decay = jnp.exp(jnp.clip(-q2 * i_d, _EXP_MIN, _EXP_MAX))
         if not model.has_shear:
-            return decay
+            return jnp.broadcast_to(decay, jnp.broadcast_shapes(decay.shape, jnp.shape(x)))
         s = _sinc(x)
         return decay * s * s
     g1_diff = jnp.exp(jnp.maximum(-0.5 * q2 * i_d, _H2_EXP_MIN))
@@ -244,7 +244,7 @@ def g1sq_from_integrals(model: C2Model, i_d, x):
         s = _sinc(x)
         g1_diff = g1_diff * (s * s)
     g1 = jnp.maximum(g1_diff, _H2_G1_FLOOR)
-    return g1 * g1
+    return jnp.broadcast_to(g1 * g1, jnp.broadcast_shapes(g1.shape, jnp.shape(x)))
 
 
 def g1sq_pairs(model: C2Model, theta, t, phi, i, j):

@@ -53,7 +53,9 @@ class Prior:
         if not (np.isfinite(self.sd) and self.sd > 0):
             raise ParameterError(f"prior sd must be a positive number, got {self.sd!r}")
         if not self.low < self.high:
-            raise ParameterError(f"prior bounds must satisfy low < high, got [{self.low}, {self.high}]")
+            raise ParameterError(
+                f"prior bounds must satisfy low < high, got [{self.low}, {self.high}]"
+            )
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,9 @@ class ParameterSpec:
 
 def _spec(name, symbol, unit, default, low, high, mu, sd, description) -> ParameterSpec:
     prior = Prior("TruncatedNormal", float(mu), float(sd), float(low), float(high))
-    return ParameterSpec(name, symbol, unit, float(default), float(low), float(high), prior, description)
+    return ParameterSpec(
+        name, symbol, unit, float(default), float(low), float(high), prior, description
+    )
 
 
 PARAMETERS: dict[str, ParameterSpec] = {
@@ -93,18 +97,55 @@ PARAMETERS: dict[str, ParameterSpec] = {
     for p in (
         _spec("contrast", "beta_c", "1", 0.5, 0.0, 1.0, 0.5, 0.25, "speckle contrast of one angle"),
         _spec("offset", "c_0", "1", 1.0, 0.5, 1.5, 1.0, 0.25, "baseline of c2 for one angle"),
-        _spec("D0", "D_0", "A^2 s^-(1+alpha)", 1000.0, 100.0, 1e5, 1000.0, 1000.0,
-              "prefactor of the transport coefficient D(t) = D0 t^alpha + D_offset"),
+        _spec(
+            "D0",
+            "D_0",
+            "A^2 s^-(1+alpha)",
+            1000.0,
+            100.0,
+            1e5,
+            1000.0,
+            1000.0,
+            "prefactor of the transport coefficient D(t) = D0 t^alpha + D_offset",
+        ),
         _spec("alpha", "alpha", "1", 0.5, -2.0, 2.0, 0.5, 0.5, "exponent of D(t)"),
-        _spec("D_offset", "D_offset", "A^2/s", 10.0, -1e5, 1e5, 10.0, 200.0,
-              "constant part of D(t)"),
-        _spec("gamma_dot_t0", "gamma_dot_0", "s^-(1+beta)", 0.01, 1e-6, 0.5, 0.01, 0.1,
-              "prefactor of the shear rate gamma_dot(t) = gamma_dot_t0 t^beta + offset"),
+        _spec(
+            "D_offset", "D_offset", "A^2/s", 10.0, -1e5, 1e5, 10.0, 200.0, "constant part of D(t)"
+        ),
+        _spec(
+            "gamma_dot_t0",
+            "gamma_dot_0",
+            "s^-(1+beta)",
+            0.01,
+            1e-6,
+            0.5,
+            0.01,
+            0.1,
+            "prefactor of the shear rate gamma_dot(t) = gamma_dot_t0 t^beta + offset",
+        ),
         _spec("beta", "beta", "1", 0.5, -2.0, 2.0, 0.0, 0.5, "exponent of gamma_dot(t)"),
-        _spec("gamma_dot_t_offset", "gamma_dot_offset", "1/s", 0.0, -0.1, 0.1, 0.0, 0.02,
-              "constant part of gamma_dot(t)"),
-        _spec("phi0", "phi_0", "deg", 0.0, -10.0, 10.0, 0.0, 5.0,
-              "angle between the flow direction and phi = 0"),
+        _spec(
+            "gamma_dot_t_offset",
+            "gamma_dot_offset",
+            "1/s",
+            0.0,
+            -0.1,
+            0.1,
+            0.0,
+            0.02,
+            "constant part of gamma_dot(t)",
+        ),
+        _spec(
+            "phi0",
+            "phi_0",
+            "deg",
+            0.0,
+            -10.0,
+            10.0,
+            0.0,
+            5.0,
+            "angle between the flow direction and phi = 0",
+        ),
     )
 }
 
@@ -117,7 +158,13 @@ ALIASES: dict[str, str] = {
 MODES: dict[str, tuple[str, ...]] = {
     "static": ("D0", "alpha", "D_offset"),
     "laminar_flow": (
-        "D0", "alpha", "D_offset", "gamma_dot_t0", "beta", "gamma_dot_t_offset", "phi0",
+        "D0",
+        "alpha",
+        "D_offset",
+        "gamma_dot_t0",
+        "beta",
+        "gamma_dot_t_offset",
+        "phi0",
     ),
 }
 
@@ -154,7 +201,9 @@ def canonical_mode(mode: str) -> str:
     if mode in MODE_ALIASES:
         return MODE_ALIASES[mode]
     known = list(MODES) + list(MODE_ALIASES)
-    raise ModeError(f"unknown analysis mode {mode!r}{_suggest(str(mode), known)} (known: {', '.join(known)})")
+    raise ModeError(
+        f"unknown analysis mode {mode!r}{_suggest(str(mode), known)} (known: {', '.join(known)})"
+    )
 
 
 def get_spec(name: str) -> ParameterSpec:
@@ -218,7 +267,9 @@ def check_values(
             given[canon] = val
         missing = [n for n in names if n not in given]
         if missing:
-            raise ParameterError(f"mode {canonical_mode(mode)!r} needs values for {', '.join(missing)}")
+            raise ParameterError(
+                f"mode {canonical_mode(mode)!r} needs values for {', '.join(missing)}"
+            )
         arr = np.array([given[n] for n in names], dtype=np.float64)
     else:
         arr = np.asarray(values, dtype=np.float64).reshape(-1)

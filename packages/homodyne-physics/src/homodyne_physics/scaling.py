@@ -119,7 +119,9 @@ def make_scaling(
     if n == 0:
         raise ModeError("per-angle scaling needs at least one angle")
     if mode not in SCALING_MODES:
-        raise ModeError(f"unknown scaling mode {mode!r}; expected one of {', '.join(SCALING_MODES)}")
+        raise ModeError(
+            f"unknown scaling mode {mode!r}; expected one of {', '.join(SCALING_MODES)}"
+        )
     resolved = mode
     if mode == "auto":
         resolved = "auto" if n >= 3 else "individual"
@@ -130,8 +132,9 @@ def make_scaling(
         return ScalingMap(resolved, mode, phi, eye, eye.copy(), zeros, zeros.copy(), names)
     if resolved == "auto":
         ones = np.ones((n, 1))
-        return ScalingMap(resolved, mode, phi, ones, ones.copy(), zeros, zeros.copy(),
-                          ("contrast", "offset"))
+        return ScalingMap(
+            resolved, mode, phi, ones, ones.copy(), zeros, zeros.copy(), ("contrast", "offset")
+        )
     if resolved == "constant":
         if fixed_contrast is None or fixed_offset is None:
             raise ModeError("scaling mode 'constant' needs fixed per-angle contrast and offset")
