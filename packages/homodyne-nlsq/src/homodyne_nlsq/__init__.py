@@ -1,7 +1,50 @@
-"""homodyne-nlsq: streaming least squares for XPCS two-time correlation data."""
+"""homodyne-nlsq: streaming least squares for XPCS two-time correlation data.
 
-from .normal_equations import LOSSES, ProblemArrays, accumulate, cost_only, loss_rho
+The entry point is :func:`fit_nlsq`; its settings are an :class:`NLSQConfig` and it returns an
+:class:`NLSQResult`. The building blocks (streamed normal equations, the bounded
+Levenberg-Marquardt solver, variable projection of the scaling, uncertainties) are public too.
+"""
+
+from .api import fit_nlsq
+from .config import SOLVERS, NLSQConfig, NLSQConfigError
+from .lm import IterationInfo, LMOutcome, levenberg_marquardt
+from .nlsq_backend import NLSQBackendError
+from .normal_equations import (
+    LOSSES,
+    ProblemArrays,
+    accumulate,
+    cost_only,
+    loss_rho,
+    scaling_moments,
+)
+from .problem import FitProblem, build_problem
+from .result import NLSQResult
+from .separable import profile_scaling, scaling_cost
+from .uncertainty import Uncertainty, covariance_from_normal_matrix
 
 __version__ = "0.1.0"
 
-__all__ = ["LOSSES", "ProblemArrays", "__version__", "accumulate", "cost_only", "loss_rho"]
+__all__ = [
+    "LOSSES",
+    "SOLVERS",
+    "FitProblem",
+    "IterationInfo",
+    "LMOutcome",
+    "NLSQBackendError",
+    "NLSQConfig",
+    "NLSQConfigError",
+    "NLSQResult",
+    "ProblemArrays",
+    "Uncertainty",
+    "__version__",
+    "accumulate",
+    "build_problem",
+    "cost_only",
+    "covariance_from_normal_matrix",
+    "fit_nlsq",
+    "levenberg_marquardt",
+    "loss_rho",
+    "profile_scaling",
+    "scaling_cost",
+    "scaling_moments",
+]

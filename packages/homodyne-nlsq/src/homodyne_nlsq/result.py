@@ -1,0 +1,187 @@
+"""The result of a least-squares fit and its plain-dict (JSON-safe) form."""
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from homodyne_data import XPCSData
+from homodyne_physics import C2Model, ParameterError, c2_matrix, float64
+
+__all__ = ["NLSQResult"]
+
+
+def _json(value: Any) -> Any:
+    """Recursively convert numpy values to plain Python; non-finite floats become None."""
+    if isinstance(value, dict):
+        return {str(k): _json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _json(value.tolist())
+    if isinstance(value, np.bool_ | bool):
+        return bool(value)
+    if isinstance(value, np.integer | int):
+        return int(value)
+    if isinstance(value, np.floating | float):
+        v = float(value)
+        return v if math.isfinite(v) else None
+    return value
+
+
+@dataclass(frozen=True, eq=False)
+class NLSQResult:
+    """Everything a least-squares fit found.
+
+    Attributes
+    ----------
+    mode, convention, solver, scaling_mode
+        What was fitted and how (``scaling_mode`` is the resolved mode).
+    parameter_names
+        Physical parameter names (kernel order).
+    values, errors
+        Physical parameter -> best value / standard error (units of the registry).
+    theta
+        Best physical parameters as an array, ``(P,)``.
+    names
+        Names of every fitted entry: physical, then scaling vector (order of ``covariance``).
+    scaling_values, scaling_errors
+        Scaling vector entries -> value / standard error.
+    covariance, correlation
+        Full ``(P + S, P + S)`` matrices over ``names``.
+    contrast, offset, contrast_err, offset_err
+        Per-angle values and standard errors, ``(n_phi,)`` (errors 0 in ``constant`` mode:
+        held fixed).
+    phi
+        Angles of the fit, degrees.
+    chi2, reduced_chi2, dof, n_points, cost
+        chi^2 = sum r^2 / sigma^2 (sigma = 1 when estimated, i.e. the plain sum of squares),
+        chi2 / dof, dof = n_points - (P + S), valid points fitted, raw cost of the loss.
+    sigma, sigma_source
+        Noise per point and whether it was ``estimated`` (sqrt(chi2/dof)) or given by the
+        ``user``.
+    condition_number
+        Of the unit-diagonal scaled J^T J at the optimum.
+    iterations, converged, message, reason
+        Accepted steps of the chosen run, whether a tolerance was met, and why it stopped.
+    at_bound
+        Names (physical or scaling) that ended on a bound.
+    warnings
+        Plain-language notes on anything a user should know (bounds, singularity, masks).
+    starts
+        One dict per local run (origin, start, values, chi2, iterations, converged).
+    distinct_minima
+        Number of different optima among the starts (chi^2 apart by more than 1 sigma^2).
+    timing
+        Seconds: setup, global search, local solve, uncertainties, total, passes.
+    model
+        The :class:`homodyne_physics.C2Model` of the fit.
+    loss
+        Loss used.
+    """
+
+    mode: str
+    convention: str
+    solver: str
+    scaling_mode: str
+    parameter_names: tuple[str, ...]
+    values: dict[str, float]
+    errors: dict[str, float]
+    theta: np.ndarray
+    names: tuple[str, ...]
+    scaling_values: dict[str, float]
+    scaling_errors: dict[str, float]
+    covariance: np.ndarray
+    correlation: np.ndarray
+    contrast: np.ndarray
+    offset: np.ndarray
+    contrast_err: np.ndarray
+    offset_err: np.ndarray
+    phi: np.ndarray
+    chi2: float
+    reduced_chi2: float
+    dof: int
+    n_points: int
+    cost: float
+    sigma: float
+    sigma_source: str
+    condition_number: float
+    iterations: int
+    converged: bool
+    message: str
+    reason: str
+    at_bound: list[str]
+    warnings: list[str]
+    starts: list[dict[str, Any]]
+    distinct_minima: int
+    timing: dict[str, float]
+    model: C2Model
+    loss: str
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def fitted_c2(self, data: XPCSData) -> np.ndarray:
+        """Model c2 on the full matrices of ``data`` (same angles as the fit), for plots.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(n_phi, n_t, n_t)``.
+        """
+        if data.n_phi != self.phi.shape[0] or not np.allclose(data.phi, self.phi):
+            raise ParameterError(
+                f"fitted_c2: the data have angles {np.round(data.phi, 3).tolist()} but the fit "
+                f"was made on {np.round(self.phi, 3).tolist()}"
+            )
+        with float64():
+            out = c2_matrix(self.model, self.theta, self.contrast, self.offset, data.t, data.phi)
+            return np.asarray(out)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-safe dict (numpy -> lists, non-finite -> None)."""
+        return _json(
+            {
+                "mode": self.mode,
+                "convention": self.convention,
+                "solver": self.solver,
+                "loss": self.loss,
+                "scaling_mode": self.scaling_mode,
+                "parameters": {
+                    n: {"value": self.values[n], "error": self.errors[n]}
+                    for n in self.parameter_names
+                },
+                "scaling": {
+                    n: {"value": self.scaling_values[n], "error": self.scaling_errors[n]}
+                    for n in self.scaling_values
+                },
+                "phi": self.phi,
+                "contrast": self.contrast,
+                "contrast_err": self.contrast_err,
+                "offset": self.offset,
+                "offset_err": self.offset_err,
+                "names": list(self.names),
+                "covariance": self.covariance,
+                "correlation": self.correlation,
+                "chi2": self.chi2,
+                "reduced_chi2": self.reduced_chi2,
+                "dof": self.dof,
+                "n_points": self.n_points,
+                "cost": self.cost,
+                "sigma": self.sigma,
+                "sigma_source": self.sigma_source,
+                "condition_number": self.condition_number,
+                "iterations": self.iterations,
+                "converged": self.converged,
+                "reason": self.reason,
+                "message": self.message,
+                "at_bound": self.at_bound,
+                "warnings": self.warnings,
+                "starts": self.starts,
+                "distinct_minima": self.distinct_minima,
+                "timing": self.timing,
+                "q": self.model.q,
+                "dt": self.model.dt,
+                "gap": self.model.gap,
+                "config": self.config,
+            }
+        )
