@@ -1,0 +1,204 @@
+"""Writing results: atomic files, NaN-safe JSON, run folders that never clobber a previous run.
+
+Every file is written to a temporary name in its final folder and moved into place with
+``os.replace``, so a crash never leaves a half-written result behind.
+"""
+
+import contextlib
+import csv
+import hashlib
+import io
+import json
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import OutputError
+
+__all__ = [
+    "PACKAGES",
+    "RESULT_ENTRIES",
+    "atomic_write_bytes",
+    "atomic_write_csv",
+    "atomic_write_json",
+    "atomic_write_npz",
+    "atomic_write_text",
+    "file_sha256",
+    "has_previous_run",
+    "json_safe",
+    "prepare_output_dir",
+    "utc_now",
+    "versions",
+]
+
+PACKAGES = ("homodyne-physics", "homodyne-data", "homodyne-nlsq", "homodyne-cmc", "homodyne-cli")
+RESULT_ENTRIES = ("summary.json", "nlsq", "cmc", "plots", "homodyne.log", "summary.csv")
+
+
+def utc_now() -> str:
+    """Current time, ISO 8601 UTC."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def json_safe(obj: Any) -> Any:
+    """Convert to JSON-serialisable objects; NaN and +-inf become ``None`` (valid JSON).
+
+    numpy scalars and arrays become Python numbers and lists, paths become strings, objects with
+    ``to_dict`` are converted through it.
+    """
+    if obj is None or isinstance(obj, bool | str):
+        return obj
+    if isinstance(obj, int | np.integer):
+        return int(obj)
+    if isinstance(obj, float | np.floating):
+        f = float(obj)
+        return f if math.isfinite(f) else None
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, np.ndarray):
+        return json_safe(obj.tolist())
+    if isinstance(obj, Mapping):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple | set | frozenset):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    if hasattr(obj, "to_dict"):
+        return json_safe(obj.to_dict())
+    if hasattr(obj, "tolist"):
+        return json_safe(obj.tolist())
+    return str(obj)
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (temp file in the same folder + ``os.replace``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write UTF-8 text atomically."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: str | Path, obj: Any) -> Path:
+    """Write ``json_safe(obj)`` as indented, strictly valid JSON (no NaN tokens)."""
+    text = json.dumps(json_safe(obj), indent=2, allow_nan=False, sort_keys=False)
+    return atomic_write_text(path, text + "\n")
+
+
+def atomic_write_npz(path: str | Path, **arrays: Any) -> Path:
+    """Write a compressed ``.npz`` atomically (plain arrays only: loads without pickle)."""
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **{k: np.asarray(v) for k, v in arrays.items()})
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def atomic_write_csv(path: str | Path, header: list[str], rows: Iterable[list[Any]]) -> Path:
+    """Write a CSV table atomically."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(["" if v is None else v for v in row])
+    return atomic_write_text(path, buf.getvalue())
+
+
+def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    """SHA-256 of a file, hex."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def versions() -> dict[str, str | None]:
+    """Installed versions of the five homodyne packages and the main numerical libraries."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out: dict[str, str | None] = {}
+    for name in PACKAGES + ("jax", "jaxlib", "numpy", "h5py", "matplotlib", "numpyro"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def has_previous_run(folder: Path) -> bool:
+    """True when ``folder`` holds results of an earlier run."""
+    return folder.is_dir() and any((folder / e).exists() for e in RESULT_ENTRIES)
+
+
+def _check_writable(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".homodyne-write-test.", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise OutputError(f"output folder {folder} is not writable: {reason}") from None
+
+
+def prepare_output_dir(requested: str | Path, *, overwrite: bool = False) -> tuple[Path, str]:
+    """Choose and create the folder a run writes into.
+
+    A folder that already holds results is never overwritten silently: with ``overwrite`` its
+    previous result entries are removed first; otherwise the run goes to a new sibling folder
+    ``<name>-run2``, ``<name>-run3``, ... and the previous one is left untouched.
+
+    Returns
+    -------
+    (folder, note)
+        The folder to write into and a sentence for the user ('' when nothing special happened).
+
+    Raises
+    ------
+    OutputError
+        When the folder (or its parent) cannot be created or written.
+    """
+    folder = Path(requested).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"output path {folder} exists and is not a folder")
+    note = ""
+    if has_previous_run(folder):
+        if overwrite:
+            for entry in RESULT_ENTRIES:
+                p = folder / entry
+                if p.is_dir():
+                    shutil.rmtree(p)
+                elif p.exists():
+                    p.unlink()
+            note = f"--overwrite: replaced the previous results in {folder}"
+        else:
+            k = 2
+            while (candidate := folder.with_name(f"{folder.name}-run{k}")).exists():
+                k += 1
+            note = (
+                f"{folder} already holds results; writing this run to {candidate} "
+                "(use --overwrite to replace them)"
+            )
+            folder = candidate
+    _check_writable(folder)
+    return folder, note

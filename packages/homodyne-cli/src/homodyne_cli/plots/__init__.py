@@ -1,0 +1,20 @@
+"""All figures of homodyne (matplotlib, Agg backend), fed by plain arrays.
+
+Large matrices are block-averaged for display only (the title says so); the fit always uses
+every point.
+"""
+
+from .cuts import plot_lag_cuts
+from .data import plot_data_all, plot_data_heatmap, plot_lag_profiles
+from .heatmaps import plot_fit_heatmaps, plot_overview
+from .residuals import plot_residual_histogram
+
+__all__ = [
+    "plot_data_all",
+    "plot_data_heatmap",
+    "plot_fit_heatmaps",
+    "plot_lag_cuts",
+    "plot_lag_profiles",
+    "plot_overview",
+    "plot_residual_histogram",
+]

@@ -1,0 +1,110 @@
+"""Shared plotting helpers: headless matplotlib, display downsampling, robust colour limits."""
+
+import io
+from pathlib import Path
+
+import numpy as np
+
+from ..outputs import atomic_write_bytes
+
+__all__ = [
+    "block_mean",
+    "c2_limits",
+    "extent",
+    "display_grid",
+    "figure",
+    "robust_limits",
+    "save",
+    "off_diagonal",
+]
+
+
+def figure(*args, **kwargs):
+    """A new matplotlib figure on the Agg backend (no display needed, no pyplot state)."""
+    from matplotlib.figure import Figure
+
+    return Figure(*args, **kwargs)
+
+
+def save(fig, path: str | Path, dpi: int = 110) -> Path:
+    """Render ``fig`` to PNG and write it atomically."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def block_mean(c2: np.ndarray, step: int) -> np.ndarray:
+    """Mean over ``step x step`` blocks of the last two axes (NaN-aware; edges trimmed)."""
+    if step <= 1:
+        return np.asarray(c2, dtype=np.float64)
+    n = (c2.shape[-1] // step) * step
+    a = np.asarray(c2[..., :n, :n], dtype=np.float64)
+    shape = a.shape[:-2] + (n // step, step, n // step, step)
+    blocks = a.reshape(shape)
+    finite = np.isfinite(blocks)
+    total = np.where(finite, blocks, 0.0).sum(axis=(-3, -1))
+    count = finite.sum(axis=(-3, -1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def display_grid(t: np.ndarray, max_display: int) -> tuple[int, np.ndarray, str]:
+    """Step, display times and a title note for showing ``len(t)`` frames in ``max_display``.
+
+    Returns ``(step, t_display, note)``; ``note`` is empty when no downsampling happens.
+    """
+    n = len(t)
+    step = max(1, int(np.ceil(n / max(1, max_display))))
+    if step == 1:
+        return 1, np.asarray(t, dtype=np.float64), ""
+    m = n // step
+    t_disp = np.asarray(t[: m * step], dtype=np.float64).reshape(m, step).mean(axis=1)
+    return step, t_disp, f"display only: {step}x{step} block means ({n} -> {m} frames)"
+
+
+def off_diagonal(c2: np.ndarray) -> np.ndarray:
+    """Copy of ``c2`` (..., n, n) with the diagonal set to NaN (it is not fitted)."""
+    out = np.array(c2, dtype=np.float64, copy=True)
+    idx = np.arange(out.shape[-1])
+    out[..., idx, idx] = np.nan
+    return out
+
+
+def robust_limits(*arrays: np.ndarray, lo: float = 1.0, hi: float = 99.0) -> tuple[float, float]:
+    """Colour limits at the ``lo``/``hi`` percentiles of the finite values of all ``arrays``."""
+    vals = np.concatenate([np.asarray(a, dtype=np.float64).ravel() for a in arrays])
+    vals = vals[np.isfinite(vals)]
+    if vals.size == 0:
+        return 0.0, 1.0
+    if vals.size > 2_000_000:
+        vals = vals[:: vals.size // 2_000_000 + 1]
+    a, b = np.percentile(vals, [lo, hi])
+    if not b > a:
+        a, b = a - 0.5 * abs(a) - 1e-6, b + 0.5 * abs(b) + 1e-6
+    return float(a), float(b)
+
+
+def c2_limits(*matrices: np.ndarray) -> tuple[float, float]:
+    """Colour limits for c2 heatmaps ``(..., n, n)`` that show the whole decay.
+
+    The lower limit is the 1st percentile of all off-diagonal values (the baseline); the upper
+    one is the larger of the 99th percentile and the 95th percentile of the values next to the
+    diagonal (``offset + contrast``), which a plain percentile would clip when the correlation
+    decays within a small part of the matrix.
+    """
+    lo, hi = robust_limits(*matrices)
+    near = [np.diagonal(np.asarray(m), offset=1, axis1=-2, axis2=-1) for m in matrices]
+    near_vals = np.concatenate([v.ravel() for v in near])
+    near_vals = near_vals[np.isfinite(near_vals)]
+    if near_vals.size:
+        hi = max(hi, float(np.percentile(near_vals, 95)))
+    return lo, hi
+
+
+def extent(t: np.ndarray) -> list[float]:
+    """imshow extent so that pixel centres sit at the times ``t`` (s)."""
+    half = 0.5 * (t[1] - t[0]) if len(t) > 1 else 0.5
+    return [t[0] - half, t[-1] + half, t[0] - half, t[-1] + half]

@@ -1,0 +1,88 @@
+"""c2 against lag at a few ages, data against fit, one panel per angle."""
+
+from pathlib import Path
+
+import numpy as np
+
+from ._common import figure, save
+
+__all__ = ["age_indices", "plot_lag_cuts"]
+
+
+def age_indices(n_t: int, n_ages: int = 3) -> np.ndarray:
+    """Row indices of the ages shown (early, middle, late; leaving room for long lags)."""
+    fractions = np.linspace(0.05, 0.6, n_ages)
+    return np.unique(np.clip((fractions * (n_t - 1)).astype(int), 0, max(n_t - 2, 0)))
+
+
+def plot_lag_cuts(
+    path: str | Path,
+    *,
+    t: np.ndarray,
+    phi: np.ndarray,
+    c2_data: np.ndarray,
+    c2_fit: np.ndarray,
+    q: float | None = None,
+    n_ages: int = 3,
+    max_angles: int = 24,
+) -> Path:
+    """Write c2(t1, t1 + tau) against the lag tau for a few ages t1: data points, fit lines.
+
+    Parameters
+    ----------
+    t
+        Frame times, s, ``(n_t,)``.
+    phi
+        Angles, degrees, ``(n_phi,)``.
+    c2_data, c2_fit
+        ``(n_phi, n_t, n_t)``.
+    n_ages
+        Number of ages t1 (rows of the matrix) per panel.
+    max_angles
+        Panels shown at most (evenly spaced angles beyond that; the title says so).
+    """
+    n_phi, n_t = c2_data.shape[0], c2_data.shape[1]
+    chosen = np.arange(n_phi)
+    note = ""
+    if n_phi > max_angles:
+        chosen = np.unique(np.linspace(0, n_phi - 1, max_angles).round().astype(int))
+        note = f" ({len(chosen)} of {n_phi} angles shown)"
+    ncol = min(4, len(chosen))
+    nrow = int(np.ceil(len(chosen) / ncol))
+    fig = figure(figsize=(3.6 * ncol + 0.6, 2.9 * nrow + 0.9), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(nrow, ncol, sharex=True, squeeze=False)).ravel()
+    rows = age_indices(n_t, n_ages)
+    colors = ["C0", "C1", "C2", "C3", "C4", "C5"]
+    for a, ax in enumerate(axes):
+        if a >= len(chosen):
+            ax.set_visible(False)
+            continue
+        k = chosen[a]
+        for c, r in enumerate(rows):
+            lag = t[r + 1 :] - t[r]
+            col = colors[c % len(colors)]
+            ax.plot(
+                lag,
+                c2_data[k, r, r + 1 :],
+                ".",
+                ms=2.5,
+                color=col,
+                alpha=0.6,
+                label=f"data, t1 = {t[r]:.3g} s",
+            )
+            ax.plot(
+                lag, c2_fit[k, r, r + 1 :], "-", lw=1.4, color=col, label=f"fit, t1 = {t[r]:.3g} s"
+            )
+        ax.set_xscale("log")
+        ax.set_title(f"phi = {phi[k]:.1f} deg", fontsize=9)
+        if a % ncol == 0:
+            ax.set_ylabel("c2(t1, t1 + tau)")
+        if a >= len(chosen) - ncol:
+            ax.set_xlabel("lag tau (s)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(6, len(labels)), fontsize=8)
+    qtxt = f"q = {q:.4g} 1/A; " if q else ""
+    fig.suptitle(
+        f"{qtxt}c2 against lag at {len(rows)} ages: points = data, lines = fit{note}", fontsize=10
+    )
+    return save(fig, path)

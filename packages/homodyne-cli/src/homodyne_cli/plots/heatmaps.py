@@ -1,0 +1,144 @@
+"""Per-angle three-panel heatmaps (data, fit, residual) and the all-angle overview page."""
+
+from pathlib import Path
+
+import numpy as np
+
+from ._common import (
+    block_mean,
+    c2_limits,
+    display_grid,
+    extent,
+    figure,
+    off_diagonal,
+    robust_limits,
+    save,
+)
+
+__all__ = ["plot_fit_heatmaps", "plot_overview"]
+
+
+def plot_fit_heatmaps(
+    path: str | Path,
+    *,
+    t: np.ndarray,
+    c2_data: np.ndarray,
+    c2_fit: np.ndarray,
+    phi: float,
+    q: float | None = None,
+    max_display: int = 300,
+    label: str = "",
+) -> Path:
+    """Write one PNG with data, fit and residual of one angle.
+
+    Parameters
+    ----------
+    path
+        PNG to write.
+    t
+        Frame times, s, shape ``(n_t,)``.
+    c2_data, c2_fit
+        Data and model matrices, shape ``(n_t, n_t)``.
+    phi
+        Angle, degrees (for the title).
+    q
+        Wavevector, 1/Angstrom (for the title).
+    max_display
+        Largest number of pixels per axis; larger matrices are block-averaged for display.
+    """
+    step, td, note = display_grid(t, max_display)
+    data = off_diagonal(block_mean(off_diagonal(c2_data), step))
+    fit = off_diagonal(block_mean(off_diagonal(c2_fit), step))
+    resid = data - fit
+    vmin, vmax = c2_limits(data, fit)
+    rlim = max(abs(x) for x in robust_limits(resid, lo=1, hi=99))
+    fig = figure(figsize=(14.5, 4.6), layout="constrained")
+    axes = fig.subplots(1, 3, sharex=True, sharey=True)
+    ext = extent(td)
+    kw = {"origin": "lower", "extent": ext, "interpolation": "nearest", "aspect": "equal"}
+    im0 = axes[0].imshow(data, cmap="viridis", vmin=vmin, vmax=vmax, **kw)
+    axes[1].imshow(fit, cmap="viridis", vmin=vmin, vmax=vmax, **kw)
+    im2 = axes[2].imshow(resid, cmap="RdBu_r", vmin=-rlim, vmax=rlim, **kw)
+    for ax, title in zip(axes, ("data", "fit", "residual (data - fit)"), strict=True):
+        ax.set_title(title)
+        ax.set_xlabel("t2 (s)")
+        ax.set_facecolor("0.85")
+    axes[0].set_ylabel("t1 (s)")
+    fig.colorbar(im0, ax=axes[:2], label="c2 (shared scale)", shrink=0.9)
+    fig.colorbar(im2, ax=axes[2], label="c2 residual", shrink=0.9)
+    qtxt = f", q = {q:.4g} 1/A" if q else ""
+    head = f"{label + ': ' if label else ''}phi = {phi:.1f} deg{qtxt}"
+    sub = "diagonal (not fitted) in grey"
+    fig.suptitle(f"{head}\n{sub}" + (f"; {note}" if note else ""), fontsize=10)
+    return save(fig, path)
+
+
+def plot_overview(
+    path: str | Path,
+    *,
+    t: np.ndarray,
+    phi: np.ndarray,
+    c2_data: np.ndarray,
+    c2_fit: np.ndarray | None = None,
+    q: float | None = None,
+    max_display: int = 120,
+    title: str = "",
+) -> Path:
+    """Write one page with every angle: data in the upper triangle, fit in the lower one.
+
+    Parameters
+    ----------
+    t
+        Frame times, s, ``(n_t,)``.
+    phi
+        Angles, degrees, ``(n_phi,)``.
+    c2_data, c2_fit
+        ``(n_phi, n_t, n_t)``; without ``c2_fit`` the full data matrices are shown.
+    max_display
+        Pixels per axis of each small panel.
+    """
+    n_phi = len(phi)
+    ncol = int(np.ceil(np.sqrt(n_phi * 1.4)))
+    nrow = int(np.ceil(n_phi / ncol))
+    step, td, note = display_grid(t, max_display)
+    data = off_diagonal(block_mean(off_diagonal(c2_data), step))
+    if c2_fit is not None:
+        fit = off_diagonal(block_mean(off_diagonal(c2_fit), step))
+        upper = np.triu(np.ones(data.shape[-2:], dtype=bool), 1)
+        shown = np.where(upper, data, fit)  # row i = t1 (y axis), column j = t2 (x axis)
+    else:
+        shown = data
+    vmin, vmax = c2_limits(shown)
+    fig = figure(figsize=(2.6 * ncol + 1.2, 2.5 * nrow + 0.9), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(nrow, ncol, sharex=True, sharey=True, squeeze=False)).ravel()
+    ext = extent(td)
+    im = None
+    for k, ax in enumerate(axes):
+        if k >= n_phi:
+            ax.set_visible(False)
+            continue
+        im = ax.imshow(
+            shown[k],
+            origin="lower",
+            extent=ext,
+            cmap="viridis",
+            vmin=vmin,
+            vmax=vmax,
+            interpolation="nearest",
+        )
+        ax.set_facecolor("0.85")
+        ax.set_title(f"phi = {phi[k]:.1f} deg", fontsize=9)
+        if k % ncol == 0:
+            ax.set_ylabel("t1 (s)")
+        if k >= n_phi - ncol:
+            ax.set_xlabel("t2 (s)")
+    if im is not None:
+        fig.colorbar(im, ax=axes.tolist(), label="c2 (shared scale)", shrink=0.8)
+    what = "below the diagonal (t1 < t2): data, above it: fit" if c2_fit is not None else "data"
+    qtxt = f"q = {q:.4g} 1/A; " if q else ""
+    fig.suptitle(
+        f"{title + ' - ' if title else ''}{qtxt}{n_phi} angles; {what}"
+        + (f"\n{note}" if note else ""),
+        fontsize=10,
+    )
+    return save(fig, path, dpi=90)
