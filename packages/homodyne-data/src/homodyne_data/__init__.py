@@ -1,7 +1,74 @@
-"""homodyne-data: read, select, validate and simulate XPCS two-time correlation data."""
+"""homodyne-data: read, select, validate and simulate XPCS two-time correlation data.
 
+* :func:`load` / :func:`load_data`: APS-U and APS legacy HDF5 results files (layout detected
+  from content) and bare ``.npy``/``.npz`` arrays -> :class:`XPCSData` for one q ring;
+* :func:`inspect_file`: what a file holds; :func:`quality_report`: per-angle data quality;
+* :func:`simulate`: synthetic data from the physics kernel; :func:`write_aps_u`,
+  :func:`write_aps_legacy`: genuine files in both layouts;
+* every error is a :class:`DataError` (a ``HomodyneError``) naming the file and dataset.
+"""
+
+from .config import DataConfig
 from .dataset import Provenance, XPCSData
+from .errors import (
+    DataConfigError,
+    DataError,
+    DataFileNotFoundError,
+    DatasetTypeError,
+    EmptyDatasetError,
+    EmptyFrameRangeError,
+    InvalidTimeStepError,
+    MissingDatasetError,
+    MissingMetadataError,
+    MissingTimeStepError,
+    NoAnglesSelectedError,
+    NonFiniteDataError,
+    NotHDF5Error,
+    SelectionError,
+    ShapeMismatchError,
+    UnknownLayoutError,
+)
+from .quality import QualityReport, quality_report
+from .reader import load, load_data
+from .selection import diagonal_corrected, normalize_angle, select_angles
+from .summary import FileSummary, inspect_file
+from .synthetic import Simulation, simulate
+from .writers import write_aps_legacy, write_aps_u
 
 __version__ = "0.1.0"
 
-__all__ = ["Provenance", "XPCSData", "__version__"]
+__all__ = [
+    "DataConfig",
+    "DataConfigError",
+    "DataError",
+    "DataFileNotFoundError",
+    "DatasetTypeError",
+    "EmptyDatasetError",
+    "EmptyFrameRangeError",
+    "FileSummary",
+    "InvalidTimeStepError",
+    "MissingDatasetError",
+    "MissingMetadataError",
+    "MissingTimeStepError",
+    "NoAnglesSelectedError",
+    "NonFiniteDataError",
+    "NotHDF5Error",
+    "Provenance",
+    "QualityReport",
+    "SelectionError",
+    "ShapeMismatchError",
+    "Simulation",
+    "UnknownLayoutError",
+    "XPCSData",
+    "__version__",
+    "diagonal_corrected",
+    "inspect_file",
+    "load",
+    "load_data",
+    "normalize_angle",
+    "quality_report",
+    "select_angles",
+    "simulate",
+    "write_aps_legacy",
+    "write_aps_u",
+]

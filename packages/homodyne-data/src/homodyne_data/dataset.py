@@ -7,7 +7,10 @@ from types import MappingProxyType
 from typing import Any
 
 import numpy as np
+
 from homodyne_physics import pair_indices
+
+from .errors import ShapeMismatchError
 
 __all__ = ["Provenance", "XPCSData"]
 
@@ -72,11 +75,9 @@ class XPCSData:
         phi = np.atleast_1d(np.asarray(self.phi, dtype=np.float64))
         frames = np.atleast_1d(np.asarray(self.frames, dtype=np.int64))
         if c2.ndim != 3 or c2.shape[1] != c2.shape[2]:
-            raise ValueError(f"c2 must have shape (n_phi, n_t, n_t), got {c2.shape}")
+            raise ShapeMismatchError(f"c2 must have shape (n_phi, n_t, n_t), got {c2.shape}")
         if phi.shape != (c2.shape[0],) or frames.shape != (c2.shape[1],):
-            raise ValueError(
-                f"phi {phi.shape} / frames {frames.shape} do not match c2 {c2.shape}"
-            )
+            raise ValueError(f"phi {phi.shape} / frames {frames.shape} do not match c2 {c2.shape}")
         for arr in (c2, phi, frames):
             arr.setflags(write=False)
         object.__setattr__(self, "c2", c2)
@@ -106,7 +107,7 @@ class XPCSData:
         return pair_indices(self.n_t, first)
 
     def flat(self, first: int = 0) -> np.ndarray:
-        """c2 at the fitted points ``(i < j)``, shape ``(n_phi, n_pairs)`` (cached per ``first``)."""
+        """c2 at the fitted points ``(i < j)``, shape ``(n_phi, n_pairs)``, cached per ``first``."""
         return self._flat_cache(first)
 
     def _flat_cache(self, first: int) -> np.ndarray:

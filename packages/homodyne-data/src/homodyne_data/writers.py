@@ -1,0 +1,284 @@
+"""Write data in the real APS layouts (APS-U and APS legacy): half matrices, float32, metadata.
+
+Files are written to a temporary file beside the target and moved into place with
+``os.replace``, so a reader never sees a half-written file.
+"""
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from .dataset import XPCSData
+from .errors import DataConfigError, DataError
+from .selection import normalize_angle
+from .synthetic import DEFAULT_INSTRUMENT, Simulation, simulate
+
+__all__ = ["write_aps_legacy", "write_aps_u"]
+
+_ROI_SIZE = 64  # side of the small dynamic ROI map written into APS-U files
+
+
+def _as_data(obj: Simulation | XPCSData) -> XPCSData:
+    data = obj.data if isinstance(obj, Simulation) else obj
+    if not isinstance(data, XPCSData):
+        raise DataConfigError(
+            f"expected a Simulation or XPCSData, got {type(obj).__name__}", dataset="sim_or_data"
+        )
+    if data.frames[0] != 1 or np.any(np.diff(data.frames) != 1):
+        raise DataConfigError(
+            f"a file stores frames 1..N; these data hold frames {data.frames[0]}..{data.frames[-1]}"
+            " (simulate with start_frame=1, or select frames after reading)",
+            dataset="frames",
+        )
+    return data
+
+
+def _atomic_h5(path: str | os.PathLike, fill: Callable[[h5py.File], None], overwrite: bool) -> Path:
+    target = Path(path)
+    if target.exists() and not overwrite:
+        raise DataError(
+            "file exists (pass overwrite=True to replace it)", file=str(target), dataset="/"
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        with h5py.File(tmp, "w") as f:
+            fill(f)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return target
+
+
+def _half32(c2: np.ndarray, storage: str) -> np.ndarray:
+    m = np.asarray(c2, dtype=np.float32)
+    return np.triu(m) if storage == "half" else m
+
+
+def _g2_from_c2(c2: np.ndarray, lags: np.ndarray) -> np.ndarray:
+    """One-time g2 at the given lags (frames): mean of each diagonal of the two-time matrix."""
+    return np.array([np.nanmean(np.diagonal(c2, int(k))) for k in lags])
+
+
+def _meta(data: XPCSData, key: str, default: Any = None) -> Any:
+    return data.metadata.get(key, DEFAULT_INSTRUMENT.get(key, default))
+
+
+def _simulation_attr(obj: Simulation | XPCSData) -> str | None:
+    if isinstance(obj, Simulation):
+        return json.dumps(obj.settings, default=float)
+    return None
+
+
+def write_aps_u(
+    path: str | os.PathLike,
+    sim_or_data: Simulation | XPCSData,
+    *,
+    n_q: int = 1,
+    q_index: int = 0,
+    q_step: float = 0.25,
+    storage: str = "half",
+    avg_frame: int = 1,
+    stride_frame: int = 1,
+    key_format: str = "c2_{:05d}",
+    compression: str | None = None,
+    temperature: float | None = None,
+    shear_rate: float | None = None,
+    overwrite: bool = True,
+) -> Path:
+    """Write an APS-U (boost_corr) results file.
+
+    Parameters
+    ----------
+    path
+        Target file.
+    sim_or_data
+        The data of one q ring (frames must be 1..N).
+    n_q, q_index, q_step
+        Rings in the file; the data go to ring ``q_index``, ring k has
+        ``q * (1 + q_step * (k - q_index))``. Other rings need a :class:`Simulation`: they are
+        simulated with the same parameters at their own q (seed + k).
+    storage
+        ``'half'`` (upper triangle, lower zero, as boost_corr) or ``'full'``.
+    avg_frame, stride_frame
+        Stored in ``xpcs/twotime/config``; ``frame_time = dt / (avg_frame * stride_frame)``.
+    key_format
+        Names of the matrices in ``xpcs/twotime/correlation_map`` (formatted with the bin id).
+    compression
+        h5py compression of the matrices (``None``, ``'gzip'``, ``'lzf'``).
+    temperature, shear_rate
+        Optional sample values (K, 1/s) written under ``entry/sample``.
+    """
+    data = _as_data(sim_or_data)
+    if storage not in ("half", "full"):
+        raise DataConfigError(f"expected 'half' or 'full', got {storage!r}", dataset="storage")
+    if not (isinstance(n_q, int) and n_q >= 1 and 0 <= q_index < n_q):
+        raise DataConfigError(
+            f"expected n_q >= 1 and 0 <= q_index < n_q, got {n_q}, {q_index}", dataset="n_q"
+        )
+    if n_q > 1 and not isinstance(sim_or_data, Simulation):
+        raise DataConfigError("extra q rings are simulated: pass a Simulation", dataset="n_q")
+    q_rings = data.q * (1.0 + q_step * (np.arange(n_q) - q_index))
+    if np.any(q_rings <= 0):
+        raise DataConfigError(
+            f"q_step {q_step} gives non-positive ring q {q_rings}", dataset="q_step"
+        )
+    n_phi, n_t = data.n_phi, data.n_t
+    frame_time = data.dt / (avg_frame * stride_frame)
+
+    def ring_c2(k: int) -> np.ndarray:
+        if k == q_index:
+            return data.c2
+        sim = sim_or_data
+        assert isinstance(sim, Simulation)
+        s = sim.settings
+        other = simulate(
+            s["mode"],
+            {n: sim.truth[n] for n in sim.model.parameter_names},
+            phi=data.phi,
+            q=float(q_rings[k]),
+            dt=s["dt"],
+            n_frames=s["n_frames"],
+            contrast=sim.contrast,
+            offset=sim.offset,
+            noise=s["noise"],
+            lag_noise=s["lag_noise"],
+            seed=s["seed"] + 1000 * (k + 1),
+            convention=s["convention"],
+            gap=s["gap"],
+        )
+        return other.data.c2
+
+    def fill(f: h5py.File) -> None:
+        f.attrs["format"] = "APS-U XPCS results (boost_corr layout)"
+        sim_attr = _simulation_attr(sim_or_data)
+        if sim_attr:
+            f.attrs["homodyne_simulation"] = sim_attr
+        qm = f.create_group("xpcs/qmap")
+        qm.create_dataset("dynamic_v_list_dim0", data=q_rings).attrs["units"] = "1/A"
+        qm.create_dataset("dynamic_v_list_dim1", data=data.phi).attrs["units"] = "deg"
+        qm.create_dataset("map_names", data=np.array([b"q", b"phi"]))
+        qm.create_dataset("map_units", data=np.array([b"1/A", b"deg"]))
+        yy, xx = np.mgrid[0:_ROI_SIZE, 0:_ROI_SIZE] - (_ROI_SIZE - 1) / 2.0
+        radius = np.hypot(xx, yy)
+        q_idx = np.minimum((radius / (radius.max() + 1e-9) * n_q).astype(np.int64), n_q - 1)
+        ang = np.degrees(np.arctan2(yy, xx))
+        p_idx = np.argmin(np.abs(normalize_angle(ang[..., None] - data.phi)), axis=-1)
+        qm.create_dataset("dynamic_roi_map", data=(q_idx * n_phi + p_idx + 1).astype(np.int32))
+        qm.create_dataset("mask", data=np.ones((_ROI_SIZE, _ROI_SIZE), dtype=np.int8))
+        tt = f.create_group("xpcs/twotime")
+        bins = np.arange(1, n_q * n_phi + 1, dtype=np.int64)
+        tt.create_dataset("processed_bins", data=bins)
+        cfg = tt.create_group("config")
+        for name, val in (
+            ("avg_frame", avg_frame),
+            ("stride_frame", stride_frame),
+            ("begin_frame", 1),
+            ("end_frame", n_t * avg_frame * stride_frame),
+        ):
+            cfg.create_dataset(name, data=np.int64(val))
+        cmap = tt.create_group("correlation_map")
+        lags = np.arange(1, n_t)
+        g2 = np.empty((lags.size, bins.size), dtype=np.float64)
+        for k in range(n_q):
+            c2 = ring_c2(k)
+            for a in range(n_phi):
+                b = k * n_phi + a + 1
+                cmap.create_dataset(
+                    key_format.format(b), data=_half32(c2[a], storage), compression=compression
+                )
+                g2[:, b - 1] = _g2_from_c2(c2[a], lags)
+        tt.create_dataset("delay_list", data=lags * data.dt).attrs["units"] = "s"
+        tt.create_dataset("normalized_g2", data=g2)
+        mt = f.create_group("xpcs/multitau")
+        ml = np.unique(np.round(np.geomspace(1, max(n_t - 1, 1), 32)).astype(np.int64))
+        mt.create_dataset("delay_list", data=ml * data.dt).attrs["units"] = "s"
+        mt.create_dataset("normalized_g2", data=g2[ml - 1])
+        det = f.create_group("entry/instrument/detector_1")
+        det.create_dataset("frame_time", data=frame_time).attrs["units"] = "s"
+        det.create_dataset("count_time", data=frame_time).attrs["units"] = "s"
+        for name, units in (
+            ("distance", "m"),
+            ("x_pixel_size", "m"),
+            ("y_pixel_size", "m"),
+            ("beam_center_x", "pixel"),
+            ("beam_center_y", "pixel"),
+        ):
+            key = "detector_distance" if name == "distance" else name
+            det.create_dataset(name, data=float(_meta(data, key))).attrs["units"] = units
+        beam = f.create_group("entry/instrument/incident_beam")
+        beam.create_dataset("incident_energy", data=float(_meta(data, "incident_energy")))
+        beam["incident_energy"].attrs["units"] = "keV"
+        sample = f.create_group("entry/sample")
+        temp = temperature if temperature is not None else data.metadata.get("temperature")
+        if temp is not None:
+            sample.create_dataset("temperature", data=float(temp)).attrs["units"] = "K"
+        rate = shear_rate if shear_rate is not None else data.metadata.get("shear_rate")
+        if rate is not None:
+            sample.create_dataset("rheometer_shear_rate", data=float(rate)).attrs["units"] = "1/s"
+
+    return _atomic_h5(path, fill, overwrite)
+
+
+def write_aps_legacy(
+    path: str | os.PathLike,
+    sim_or_data: Simulation | XPCSData,
+    *,
+    storage: str = "half",
+    key_format: str = "c2_{:05d}",
+    temperature: float | None = None,
+    overwrite: bool = True,
+) -> Path:
+    """Write an APS legacy (xpcs-eigen) results file holding the data's q ring.
+
+    ``xpcs/dqlist`` and ``xpcs/dphilist`` have shape ``(1, n_phi)``; matrices go to
+    ``exchange/C2T_all/<key>`` as float32 upper triangles (``storage='half'``) or in full.
+    """
+    data = _as_data(sim_or_data)
+    if storage not in ("half", "full"):
+        raise DataConfigError(f"expected 'half' or 'full', got {storage!r}", dataset="storage")
+    n_phi, n_t = data.n_phi, data.n_t
+
+    def fill(f: h5py.File) -> None:
+        f.attrs["format"] = "APS legacy XPCS results (xpcs-eigen layout)"
+        sim_attr = _simulation_attr(sim_or_data)
+        if sim_attr:
+            f.attrs["homodyne_simulation"] = sim_attr
+        x = f.create_group("xpcs")
+        x.create_dataset("dqlist", data=np.full((1, n_phi), data.q))
+        x.create_dataset("dphilist", data=data.phi.reshape(1, n_phi))
+        x.create_dataset("avg_frames", data=np.int64(1))
+        x.create_dataset("stride_frames", data=np.int64(1))
+        x.create_dataset("data_begin", data=np.int64(1))
+        x.create_dataset("data_end", data=np.int64(n_t))
+        ex = f.create_group("exchange")
+        grp = ex.create_group("C2T_all")
+        lags = np.arange(1, n_t)
+        g2 = np.empty((n_phi, lags.size))
+        for a in range(n_phi):
+            grp.create_dataset(key_format.format(a + 1), data=_half32(data.c2[a], storage))
+            g2[a] = _g2_from_c2(data.c2[a], lags)
+        ex.create_dataset("tau", data=(lags * data.dt).reshape(1, -1))
+        ex.create_dataset("g2full", data=g2.T)
+        det = f.create_group("measurement/instrument/detector")
+        det.create_dataset("exposure_period", data=data.dt)
+        det.create_dataset("exposure_time", data=data.dt)
+        det.create_dataset("distance", data=float(_meta(data, "detector_distance")))
+        det.create_dataset("x_pixel_size", data=float(_meta(data, "x_pixel_size")))
+        det.create_dataset("y_pixel_size", data=float(_meta(data, "y_pixel_size")))
+        src = f.create_group("measurement/instrument/source_begin")
+        src.create_dataset("energy", data=float(_meta(data, "incident_energy")))
+        sample = f.create_group("measurement/sample")
+        temp = temperature if temperature is not None else data.metadata.get("temperature")
+        if temp is not None:
+            sample.create_dataset("temperature_A", data=float(temp))
+
+    return _atomic_h5(path, fill, overwrite)
