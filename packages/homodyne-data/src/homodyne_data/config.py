@@ -5,7 +5,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
-from .errors import DataConfigError
+from .errors import DataConfigError, DataError, EmptyFrameRangeError, InvalidTimeStepError
 
 __all__ = ["DataConfig", "normalize_phi_ranges"]
 
@@ -134,12 +134,16 @@ class DataConfig:
                 dataset="end_frame",
             )
         if end != -1 and end < start:
-            raise DataConfigError(
+            raise EmptyFrameRangeError(
                 f"end_frame {end} is before start_frame {start}", dataset="end_frame"
             )
         object.__setattr__(self, "start_frame", start)
         object.__setattr__(self, "end_frame", end)
-        object.__setattr__(self, "dt", _number(self.dt, "dt", positive=True, allow_none=True))
+        try:
+            dt = _number(self.dt, "dt", positive=True, allow_none=True)
+        except DataConfigError as exc:
+            raise InvalidTimeStepError(exc.what + " (s per frame)", dataset="dt") from None
+        object.__setattr__(self, "dt", dt)
         tol = _number(self.q_tolerance, "q_tolerance")
         if tol < 0:
             raise DataConfigError(f"expected >= 0, got {tol}", dataset="q_tolerance")
@@ -167,8 +171,8 @@ class DataConfig:
             raise DataConfigError("the data file path is required", dataset=f"{path}.file")
         try:
             return cls(**dict(d))
-        except DataConfigError as exc:
-            raise DataConfigError(exc.what, dataset=f"{path}.{exc.dataset}") from None
+        except DataError as exc:
+            raise type(exc)(exc.what, dataset=f"{path}.{exc.dataset}") from None
 
     def selection(self) -> dict[str, Any]:
         """Keyword arguments of :func:`homodyne_data.load` (everything but the file)."""

@@ -77,7 +77,9 @@ class XPCSData:
         if c2.ndim != 3 or c2.shape[1] != c2.shape[2]:
             raise ShapeMismatchError(f"c2 must have shape (n_phi, n_t, n_t), got {c2.shape}")
         if phi.shape != (c2.shape[0],) or frames.shape != (c2.shape[1],):
-            raise ValueError(f"phi {phi.shape} / frames {frames.shape} do not match c2 {c2.shape}")
+            raise ShapeMismatchError(
+                f"phi {phi.shape} / frames {frames.shape} do not match c2 {c2.shape}"
+            )
         for arr in (c2, phi, frames):
             arr.setflags(write=False)
         object.__setattr__(self, "c2", c2)

@@ -2,7 +2,8 @@
 
 Every error derives from :class:`DataError` (itself a
 :class:`homodyne_physics.HomodyneError`) and carries the file and the dataset path it concerns,
-so a message always reads ``"<file>: <dataset>: <what was wrong>; <what was expected>"``.
+so a message reads ``"<file>: <dataset>: <what was wrong>; <what was expected>"`` (the file is
+left out for in-memory data and configuration values).
 """
 
 from homodyne_physics import HomodyneError
@@ -47,7 +48,7 @@ class DataError(HomodyneError, ValueError):
         super().__init__(self._format())
 
     def _format(self) -> str:
-        where = [self.file if self.file is not None else "<in-memory data>"]
+        where = [self.file] if self.file is not None else []
         if self.dataset:
             where.append(self.dataset)
         return ": ".join(where + [self.what])

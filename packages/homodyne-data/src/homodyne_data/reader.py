@@ -16,7 +16,7 @@ from .assemble import assemble, jsonable
 from .cache import cache_key, cache_path, read_cache, write_cache
 from .config import DataConfig
 from .dataset import XPCSData
-from .errors import DataConfigError, DataFileNotFoundError, NotHDF5Error
+from .errors import DataError, DataFileNotFoundError, NotHDF5Error
 from .layouts import BinIndex, detect_layout, index_bins
 from .metadata import read_metadata, resolve_dt
 from .selection import choose_q, normalize_angle, select_angles
@@ -88,8 +88,8 @@ def _choose_bins(
             keep[p] = int(b)
     pos = np.array(sorted(keep.values()), dtype=np.int64)
     dropped = within.size - pos.size
-    q_used = float(np.mean(q[pos]))
     lo, hi = float(q[pos].min()), float(q[pos].max())
+    q_used = lo if lo == hi else float(np.mean(q[pos]))
     what = "requested" if cfg.q is not None else "not given;"
     notes.append(
         f"q {what} {'' if cfg.q is None else f'{cfg.q:.6g} 1/A; '}the physics uses q = "
@@ -239,6 +239,6 @@ def load(
             nan_threshold=nan_threshold,
             cache_dir=None if cache_dir is None else os.fspath(cache_dir),
         )
-    except DataConfigError as exc:
+    except DataError as exc:  # config validation: name the file as well
         raise type(exc)(exc.what, file=file, dataset=exc.dataset) from None
     return load_data(cfg, array_q=array_q, array_phi=array_phi)

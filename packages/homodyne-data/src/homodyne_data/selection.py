@@ -26,7 +26,9 @@ def normalize_angle(phi) -> np.ndarray:
     phi = np.asarray(phi, dtype=np.float64)
     out = np.mod(phi + 180.0, 360.0) - 180.0
     # mod of a tiny negative number can round to exactly 360 -> 180; fold it back.
-    return np.where(out >= 180.0, out - 360.0, out)
+    out = np.where(out >= 180.0, out - 360.0, out)
+    # angles already in range are returned bit for bit (the mod above can round them)
+    return np.where((phi >= -180.0) & (phi < 180.0), phi, out)
 
 
 def _in_range(phi: np.ndarray, lo: float, hi: float) -> np.ndarray:
