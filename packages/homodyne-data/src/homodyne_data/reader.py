@@ -16,7 +16,7 @@ from .assemble import assemble, jsonable
 from .cache import cache_key, cache_path, read_cache, write_cache
 from .config import DataConfig
 from .dataset import XPCSData
-from .errors import DataError, DataFileNotFoundError, NotHDF5Error
+from .errors import DataError, DataFileNotFoundError, NotHDF5Error, SelectionError
 from .layouts import BinIndex, detect_layout, index_bins
 from .metadata import read_metadata, resolve_dt
 from .selection import choose_q, normalize_angle, select_angles
@@ -71,9 +71,16 @@ def _choose_bins(
     q = index.q
     if cfg.q is None:
         ref = float(np.median(q))
-        if not np.all(np.abs(q - ref) <= cfg.q_tolerance * ref):
-            # several rings and no q given: choose_q raises a SelectionError listing them
-            choose_q(index.q_rings, None, cfg.q_tolerance, file=file, dataset=index.q_path)
+        phi_all = np.round(normalize_angle(index.phi), 6)
+        repeated = np.unique(phi_all).size < phi_all.size
+        if repeated or not np.all(np.abs(q - ref) <= cfg.q_tolerance * ref):
+            listed = ", ".join(f"{v:.6g}" for v in index.q_rings[:50])
+            raise SelectionError(
+                f"the bins lie on several q rings (q values [{listed}] 1/A"
+                f"{', angles repeat' if repeated else ''}); give q to choose one",
+                file=file,
+                dataset=index.q_path,
+            )
         q_star = request = ref
     else:
         q_star = choose_q(
