@@ -14,6 +14,7 @@ from .assemble import assemble
 from .config import DataConfig
 from .dataset import XPCSData
 from .errors import (
+    DataError,
     DatasetTypeError,
     MissingDatasetError,
     MissingMetadataError,
@@ -60,6 +61,8 @@ def _read(cfg: DataConfig, kind: str) -> tuple[Any, str, dict[str, Any]]:
                 if k is not None:
                     extras[name] = (k, np.asarray(v, dtype=np.float64))
             return np.asarray(arr), key, extras
+    except DataError:
+        raise
     except ValueError as exc:  # object arrays (pickles) are refused here
         raise DatasetTypeError(
             f"cannot be read without unpickling ({exc}); expected plain numeric arrays",
