@@ -1,9 +1,372 @@
-"""Entry point of the ``homodyne`` command (placeholder until the CLI issue lands)."""
+"""The ``homodyne`` command: a typer app whose commands import their work lazily.
 
+Nothing heavy (JAX, numpy, matplotlib, h5py) is imported at module level, so ``homodyne
+--help`` answers quickly. Errors become one message and an exit code (see :mod:`.errors`).
+"""
+
+import os
 import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="homodyne",
+    help="XPCS two-time correlation analysis: fit transport coefficient D(t) and shear rate "
+    "gamma_dot(t) to c2(phi, t1, t2).\n\n"
+    "Start with [bold]homodyne demo[/bold]; fit your data with "
+    "[bold]homodyne run --config X.yaml[/bold] (homodyne 2.x configs work as they are).",
+    rich_markup_mode="rich",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+)
+config_app = typer.Typer(
+    help="Write a configuration template or check a configuration.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+app.add_typer(config_app, name="config")
+
+_STATE = {"verbosity": 0}
+
+Verbose = Annotated[
+    int,
+    typer.Option("--verbose", "-v", count=True, help="More output (-vv: debug; shows tracebacks)."),
+]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Errors only.")]
 
 
-def main() -> None:
-    """Print what exists so far."""
-    print("homodyne: the command line is not built yet; run `uv run pytest` for the tests.")
+def _set_verbosity(verbose: int = 0, quiet: bool = False) -> int:
+    if verbose and quiet:
+        raise typer.BadParameter("use either -v or -q, not both")
+    v = max(_STATE["verbosity"], verbose) if not quiet else -1
+    _STATE["verbosity"] = v
+    from .console import UI, set_ui
+
+    set_ui(UI(v))
+    return v
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"homodyne {version('homodyne-cli')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    verbose: Verbose = 0,
+    quiet: Quiet = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Global options."""
+    _STATE["verbosity"] = -1 if quiet else verbose
+
+
+def _jax_setup(threads: int | None = None) -> None:
+    """The CLI owns its process: limit CPU threads if asked, then switch JAX to float64."""
+    if threads:
+        if threads < 1:
+            raise typer.BadParameter("--threads must be >= 1")
+        cpus = sorted(os.sched_getaffinity(0))[:threads] if hasattr(os, "sched_getaffinity") else []
+        if cpus:
+            os.sched_setaffinity(0, cpus)
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(threads)
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+
+
+# ------------------------------------------------------------------------------------------ run
+@app.command("run")
+def run_cmd(
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="YAML configuration (default: ./homodyne_config.yaml if it exists).",
+        ),
+    ] = None,
+    method: Annotated[
+        str | None,
+        typer.Option(
+            "--method", "-m", help="nlsq | cmc | both (default: optimization.method, else nlsq)."
+        ),
+    ] = None,
+    output_dir: Annotated[Path, typer.Option("--output-dir", "-o", help="Result folder.")] = Path(
+        "homodyne_results"
+    ),
+    data_file: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--data-file",
+            "-d",
+            help="Data file(s) replacing experimental_data (repeat for several).",
+        ),
+    ] = None,
+    mode: Annotated[str | None, typer.Option("--mode", help="static | laminar_flow.")] = None,
+    static_mode: Annotated[
+        bool, typer.Option("--static-mode", help="Same as --mode static (2.x flag).", hidden=True)
+    ] = False,
+    laminar_flow: Annotated[
+        bool,
+        typer.Option("--laminar-flow", help="Same as --mode laminar_flow (2.x flag).", hidden=True),
+    ] = False,
+    convention: Annotated[
+        str | None,
+        typer.Option(
+            "--convention", help="physical | homodyne2 (homodyne2 reproduces 2.x numbers)."
+        ),
+    ] = None,
+    q: Annotated[
+        list[float] | None, typer.Option("--q", help="q ring(s) in 1/A (repeat for several).")
+    ] = None,
+    phi_range: Annotated[
+        list[str] | None,
+        typer.Option("--phi-range", help="Keep angles in MIN,MAX degrees (repeat for several)."),
+    ] = None,
+    start_frame: Annotated[int | None, typer.Option("--start-frame", help="1-based.")] = None,
+    end_frame: Annotated[
+        int | None, typer.Option("--end-frame", help="1-based; -1 = last.")
+    ] = None,
+    dt: Annotated[float | None, typer.Option("--dt", help="Seconds between frames.")] = None,
+    initial: Annotated[
+        list[str] | None, typer.Option("--initial", help="Start value NAME=VALUE (repeat).")
+    ] = None,
+    initial_d0: Annotated[float | None, typer.Option("--initial-d0", hidden=True)] = None,
+    initial_alpha: Annotated[float | None, typer.Option("--initial-alpha", hidden=True)] = None,
+    initial_d_offset: Annotated[
+        float | None, typer.Option("--initial-d-offset", hidden=True)
+    ] = None,
+    initial_gamma_dot_t0: Annotated[
+        float | None, typer.Option("--initial-gamma-dot-t0", hidden=True)
+    ] = None,
+    initial_beta: Annotated[float | None, typer.Option("--initial-beta", hidden=True)] = None,
+    initial_gamma_dot_offset: Annotated[
+        float | None, typer.Option("--initial-gamma-dot-offset", hidden=True)
+    ] = None,
+    initial_phi0: Annotated[float | None, typer.Option("--initial-phi0", hidden=True)] = None,
+    max_iterations: Annotated[int | None, typer.Option("--max-iterations")] = None,
+    sigma: Annotated[
+        float | None,
+        typer.Option("--sigma", help="Noise of one c2 value (default: estimated from residuals)."),
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed")] = None,
+    threads: Annotated[int | None, typer.Option("--threads", help="CPU threads to use.")] = None,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite",
+            help="Replace results already in "
+            "the output folder (default: write to a new -runN folder).",
+        ),
+    ] = False,
+    no_plots: Annotated[bool, typer.Option("--no-plots", help="Skip plots.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Config warnings are errors.")] = False,
+    verbose: Verbose = 0,
+    quiet: Quiet = False,
+) -> None:
+    """Fit data described by a YAML configuration (also: [bold]homodyne --config X.yaml[/bold])."""
+    _set_verbosity(verbose, quiet)
+    _jax_setup(threads)
+    from .commands.run import run_command
+
+    run_command(**{k: v for k, v in locals().items() if k not in ("verbose", "quiet")})
+
+
+# ----------------------------------------------------------------------------------------- demo
+@app.command("demo")
+def demo_cmd(
+    output_dir: Annotated[Path, typer.Option("--output-dir", "-o")] = Path("homodyne_demo"),
+    mode: Annotated[str, typer.Option("--mode", help="static | laminar_flow.")] = "laminar_flow",
+    overwrite: Annotated[bool, typer.Option("--overwrite")] = False,
+    verbose: Verbose = 0,
+    quiet: Quiet = False,
+) -> None:
+    """Simulate an APS-U file, write a config next to it, fit it and compare with the truth."""
+    _set_verbosity(verbose, quiet)
+    _jax_setup()
+    from .commands.demo import demo_command
+
+    demo_command(output_dir=output_dir, mode=mode, overwrite=overwrite)
+
+
+# --------------------------------------------------------------------------------------- config
+@config_app.command("new")
+def config_new_cmd(
+    mode: Annotated[str, typer.Option("--mode", help="static | laminar_flow.")] = "static",
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="File to write (default: print to stdout)."),
+    ] = None,
+    data_file: Annotated[str | None, typer.Option("--data-file")] = None,
+    q: Annotated[float | None, typer.Option("--q")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented configuration template."""
+    from .commands.config_cmd import config_new
+
+    config_new(mode=mode, output=output, data_file=data_file, q=q, force=force)
+
+
+@config_app.command("validate")
+def config_validate_cmd(
+    file: Annotated[Path, typer.Argument(help="YAML configuration to check.")],
+    strict: Annotated[bool, typer.Option("--strict", help="Warnings are errors.")] = False,
+) -> None:
+    """Check a configuration: every problem at once, with key paths and line numbers."""
+    from .commands.config_cmd import config_validate
+
+    config_validate(file=file, strict=strict)
+
+
+# -------------------------------------------------------------------------------------- inspect
+@app.command("inspect")
+def inspect_cmd(
+    file: Annotated[Path, typer.Argument(help="Data file (HDF5 APS-U / legacy).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    q: Annotated[float | None, typer.Option("--q", help="q ring for the quality report.")] = None,
+) -> None:
+    """Show layout, q rings, phi bins, frames, dt, metadata and a data-quality report."""
+    _jax_setup()
+    from .commands.inspect_cmd import inspect_command
+
+    inspect_command(file=file, as_json=as_json, q=q)
+
+
+# ------------------------------------------------------------------------------------ plot-data
+@app.command("plot-data")
+def plot_data_cmd(
+    config: Annotated[Path | None, typer.Option("--config", "-c")] = None,
+    data_file: Annotated[list[Path] | None, typer.Option("--data-file", "-d")] = None,
+    output_dir: Annotated[Path, typer.Option("--output-dir", "-o")] = Path("homodyne_results"),
+    overwrite: Annotated[bool, typer.Option("--overwrite")] = False,
+    verbose: Verbose = 0,
+    quiet: Quiet = False,
+) -> None:
+    """Data-only plots (heatmaps, overview, lag profiles) of the selected data."""
+    _set_verbosity(verbose, quiet)
+    _jax_setup()
+    from .commands.plot_data import plot_data_command
+
+    plot_data_command(
+        config=config, data_file=data_file, output_dir=output_dir, overwrite=overwrite
+    )
+
+
+# ------------------------------------------------------------------------------------- simulate
+@app.command("simulate")
+def simulate_cmd(
+    output: Annotated[Path, typer.Option("--output", "-o", help="HDF5 file to write.")],
+    mode: Annotated[str, typer.Option("--mode")] = "static",
+    param: Annotated[list[str] | None, typer.Option("--param", help="NAME=VALUE (repeat).")] = None,
+    phi: Annotated[str, typer.Option("--phi", help="Angles in degrees, comma separated.")] = "0",
+    q: Annotated[float, typer.Option("--q", help="1/A.")] = 0.0054,
+    dt: Annotated[float, typer.Option("--dt", help="s.")] = 0.1,
+    n_frames: Annotated[int, typer.Option("--n-frames")] = 200,
+    contrast: Annotated[float, typer.Option("--contrast")] = 0.3,
+    offset: Annotated[float, typer.Option("--offset")] = 1.0,
+    noise: Annotated[float, typer.Option("--noise")] = 0.01,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    layout: Annotated[str, typer.Option("--layout", help="aps_u | aps_legacy.")] = "aps_u",
+    convention: Annotated[str, typer.Option("--convention")] = "physical",
+    write_config: Annotated[
+        bool, typer.Option("--write-config", help="Also write a matching config next to the file.")
+    ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Simulate two-time data with the physics kernel and write a genuine HDF5 file."""
+    _jax_setup()
+    from .commands.simulate_cmd import simulate_command
+
+    simulate_command(**locals())
+
+
+# ---------------------------------------------------------------------------------------- check
+@app.command("check")
+def check_cmd(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Versions, float64, JAX devices (CPU/GPU), h5py and optional extras."""
+    _jax_setup()
+    from .commands.check import check_command
+
+    check_command(as_json=as_json)
+
+
+# ----------------------------------------------------------------------------------------- main
+_SUBCOMMANDS = {"run", "demo", "config", "inspect", "plot-data", "simulate", "check"}
+_ROOT_ONLY = {"--help", "-h", "--version", "--install-completion", "--show-completion"}
+
+
+def _rewrite_legacy(args: list[str]) -> list[str]:
+    """Map the homodyne 2.x forms onto subcommands.
+
+    ``homodyne --config X --method nlsq`` -> ``homodyne run --config X --method nlsq``;
+    ``homodyne --plot-experimental-data --config X`` -> ``homodyne plot-data --config X``.
+    """
+    if not args or any(a in _SUBCOMMANDS for a in args) or any(a in _ROOT_ONLY for a in args):
+        return args
+    if "--plot-experimental-data" in args:
+        rest = [a for a in args if a != "--plot-experimental-data"]
+        return ["plot-data", *rest]
+    if any(a.startswith("-") for a in args):
+        return ["run", *args]
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``homodyne`` console script; exits with the documented codes."""
+    import click
+
+    args = _rewrite_legacy(list(sys.argv[1:] if argv is None else argv))
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=args, prog_name="homodyne", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except BaseException as exc:  # one clear message, a traceback only with -v
+        from .errors import exit_code_for
+
+        code = exit_code_for(exc)
+        _report(exc, code)
+        sys.exit(code)
     sys.exit(0)
+
+
+def _report(exc: BaseException, code: int) -> None:
+    from .console import get_ui
+
+    ui = get_ui()
+    if _STATE["verbosity"] >= 1:
+        import traceback
+
+        traceback.print_exception(exc, file=sys.stderr)
+    msg = str(exc) or type(exc).__name__
+    if code == 1 and type(exc).__name__ not in ("AnalysisFailed",):
+        msg = f"internal error ({type(exc).__name__}): {msg}; rerun with -v for the traceback"
+    ui.error(msg)

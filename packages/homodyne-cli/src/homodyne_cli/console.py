@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 __all__ = ["UI", "get_ui", "set_ui"]
 
@@ -52,18 +53,18 @@ class UI:
         """Shown with -v only; always in the run log."""
         self._to_log(logging.INFO, msg)
         if self.verbosity >= 1:
-            self.err.print(f"[dim]{msg}[/dim]")
+            self.err.print(f"[dim]{escape(msg)}[/dim]")
 
     def warn(self, msg: str) -> None:
         """A warning (shown unless -q)."""
         self._to_log(logging.WARNING, msg)
         if self.verbosity >= 0:
-            self.err.print(f"[yellow]warning:[/yellow] {msg}", markup=True)
+            self.err.print(f"[yellow]warning:[/yellow] {escape(msg)}", markup=True)
 
     def error(self, msg: str) -> None:
         """An error (always shown)."""
         self._to_log(logging.ERROR, msg)
-        self.err.print(f"[bold red]error:[/bold red] {msg}", markup=True)
+        self.err.print(f"[bold red]error:[/bold red] {escape(msg)}", markup=True)
 
     def _to_log(self, level: int, msg: str) -> None:
         if self._log_handler:

@@ -13,8 +13,12 @@ def render_template(
     file: str = "./data/sample_twotime.hdf",
     q: float | None = 0.0054,
     dt: float | None = None,
+    initial: dict[str, float] | None = None,
 ) -> str:
-    """Template text for ``mode`` with the data file, q (1/Angstrom) and dt (s) filled in."""
+    """Template text for ``mode`` with the data file, q (1/Angstrom) and dt (s) filled in.
+
+    ``initial`` (name -> start value, every parameter of the mode) replaces ``values: null``.
+    """
     if mode in ("static_isotropic", "static_anisotropic"):
         mode = "static"
     if mode not in TEMPLATE_MODES:
@@ -24,4 +28,26 @@ def render_template(
     def num(v: float | None) -> str:
         return "null" if v is None else repr(float(v))
 
-    return text.format(file=file, q=num(q), dt=num(dt))
+    text = text.format(file=file, q=num(q), dt=num(dt))
+    if initial:
+        names = _NAMES[mode]
+        values = ", ".join(repr(float(initial[n])) for n in names)
+        text = text.replace(
+            "  values: null                 # null = start from registry defaults / data estimates",
+            f"  values: [{values}]   # start values, same order as parameter_names",
+        )
+    return text
+
+
+_NAMES = {
+    "static": ("D0", "alpha", "D_offset"),
+    "laminar_flow": (
+        "D0",
+        "alpha",
+        "D_offset",
+        "gamma_dot_t0",
+        "beta",
+        "gamma_dot_t_offset",
+        "phi0",
+    ),
+}

@@ -6,13 +6,14 @@ every point.
 
 from .cuts import plot_lag_cuts
 from .data import plot_data_all, plot_data_heatmap, plot_lag_profiles
-from .heatmaps import plot_fit_heatmaps, plot_overview
+from .heatmaps import plot_fit_heatmaps, plot_fit_heatmaps_all, plot_overview
 from .residuals import plot_residual_histogram
 
 __all__ = [
     "plot_data_all",
     "plot_data_heatmap",
     "plot_fit_heatmaps",
+    "plot_fit_heatmaps_all",
     "plot_lag_cuts",
     "plot_lag_profiles",
     "plot_overview",

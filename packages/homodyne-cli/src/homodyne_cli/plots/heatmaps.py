@@ -15,7 +15,7 @@ from ._common import (
     save,
 )
 
-__all__ = ["plot_fit_heatmaps", "plot_overview"]
+__all__ = ["plot_fit_heatmaps", "plot_fit_heatmaps_all", "plot_overview"]
 
 
 def plot_fit_heatmaps(
@@ -46,31 +46,72 @@ def plot_fit_heatmaps(
     max_display
         Largest number of pixels per axis; larger matrices are block-averaged for display.
     """
+    return plot_fit_heatmaps_all(
+        [path],
+        t=t,
+        c2_data=c2_data[None],
+        c2_fit=c2_fit[None],
+        phi=np.array([phi]),
+        q=q,
+        max_display=max_display,
+        label=label,
+    )[0]
+
+
+def plot_fit_heatmaps_all(
+    paths: list[str | Path],
+    *,
+    t: np.ndarray,
+    c2_data: np.ndarray,
+    c2_fit: np.ndarray,
+    phi: np.ndarray,
+    q: float | None = None,
+    max_display: int = 300,
+    label: str = "",
+) -> list[Path]:
+    """One three-panel PNG per angle (data, fit, residual), drawing one reused figure.
+
+    Data and fit share colour limits (robust, see ``c2_limits``); the residual panel is
+    symmetric about zero at its 99th percentile. ``c2_data``, ``c2_fit``: ``(n_phi, n_t, n_t)``;
+    ``paths``: one per angle. Reusing the figure makes 23 angles cost little more than one.
+    """
     step, td, note = display_grid(t, max_display)
-    data = off_diagonal(block_mean(off_diagonal(c2_data), step))
-    fit = off_diagonal(block_mean(off_diagonal(c2_fit), step))
-    resid = data - fit
-    vmin, vmax = c2_limits(data, fit)
-    rlim = max(abs(x) for x in robust_limits(resid, lo=1, hi=99))
-    fig = figure(figsize=(14.5, 4.6), layout="constrained")
+    fig = figure(figsize=(14.5, 4.8))
+    fig.subplots_adjust(left=0.05, right=0.95, bottom=0.11, top=0.83, wspace=0.32)
     axes = fig.subplots(1, 3, sharex=True, sharey=True)
     ext = extent(td)
     kw = {"origin": "lower", "extent": ext, "interpolation": "nearest", "aspect": "equal"}
-    im0 = axes[0].imshow(data, cmap="viridis", vmin=vmin, vmax=vmax, **kw)
-    axes[1].imshow(fit, cmap="viridis", vmin=vmin, vmax=vmax, **kw)
-    im2 = axes[2].imshow(resid, cmap="RdBu_r", vmin=-rlim, vmax=rlim, **kw)
+    blank = np.zeros((len(td), len(td)))
+    im0 = axes[0].imshow(blank, cmap="viridis", **kw)
+    im1 = axes[1].imshow(blank, cmap="viridis", **kw)
+    im2 = axes[2].imshow(blank, cmap="RdBu_r", **kw)
     for ax, title in zip(axes, ("data", "fit", "residual (data - fit)"), strict=True):
         ax.set_title(title)
         ax.set_xlabel("t2 (s)")
         ax.set_facecolor("0.85")
     axes[0].set_ylabel("t1 (s)")
-    fig.colorbar(im0, ax=axes[:2], label="c2 (shared scale)", shrink=0.9)
-    fig.colorbar(im2, ax=axes[2], label="c2 residual", shrink=0.9)
+    fig.colorbar(im1, ax=axes[1], label="c2 (data and fit: same scale)", fraction=0.046, pad=0.03)
+    fig.colorbar(im2, ax=axes[2], label="c2 residual", fraction=0.046, pad=0.03)
+    suptitle = fig.suptitle("", fontsize=10)
     qtxt = f", q = {q:.4g} 1/A" if q else ""
-    head = f"{label + ': ' if label else ''}phi = {phi:.1f} deg{qtxt}"
-    sub = "diagonal (not fitted) in grey"
-    fig.suptitle(f"{head}\n{sub}" + (f"; {note}" if note else ""), fontsize=10)
-    return save(fig, path)
+    sub = "diagonal (not fitted) in grey" + (f"; {note}" if note else "")
+    out = []
+    for k, path in enumerate(paths):
+        data = off_diagonal(block_mean(off_diagonal(c2_data[k]), step))
+        fit = off_diagonal(block_mean(off_diagonal(c2_fit[k]), step))
+        resid = data - fit
+        vmin, vmax = c2_limits(data, fit)
+        rlim = max(abs(x) for x in robust_limits(resid, lo=1, hi=99))
+        im0.set_data(data)
+        im1.set_data(fit)
+        im2.set_data(resid)
+        im0.set_clim(vmin, vmax)
+        im1.set_clim(vmin, vmax)
+        im2.set_clim(-rlim, rlim)
+        head = f"{label + ': ' if label else ''}phi = {float(phi[k]):.1f} deg{qtxt}"
+        suptitle.set_text(f"{head}\n{sub}")
+        out.append(save(fig, path))
+    return out
 
 
 def plot_overview(

@@ -1,0 +1,1 @@
+"""Bodies of the ``homodyne`` commands (imported lazily by :mod:`homodyne_cli.app`)."""

@@ -1,0 +1,313 @@
+"""The analysis pipeline behind ``homodyne run``: load -> fit -> write -> plot, per data set.
+
+Several data files and/or several q rings give one result folder each plus a summary table
+(``summary.csv``, also printed).
+"""
+
+import math
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .config import RunConfig, cmc_config, data_config, nlsq_config
+from .console import UI
+from .errors import AnalysisFailed, ConfigError
+from .outputs import (
+    atomic_write_csv,
+    atomic_write_json,
+    file_sha256,
+    prepare_output_dir,
+    utc_now,
+    versions,
+)
+from .results import write_fit_plots, write_nlsq
+
+__all__ = ["JobResult", "run_pipeline"]
+
+
+@dataclass
+class JobResult:
+    """Outcome of one (data file, q ring) job."""
+
+    file: str
+    q_requested: float | None
+    folder: Path
+    nlsq: Any = None
+    cmc: Any = None
+    data: Any = None
+    converged: bool = True
+    problems: list[str] = field(default_factory=list)
+
+
+def _job_folder(root: Path, file: str, q: float | None, multi: bool) -> Path:
+    if not multi:
+        return root
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(file).stem)
+    return root / (stem + (f"_q{q:.5g}" if q is not None else ""))
+
+
+def _provenance(data: Any, file: str) -> dict[str, Any]:
+    p = data.provenance
+    return {
+        "file": str(Path(file).resolve()),
+        "sha256": file_sha256(file),
+        "layout": p.layout,
+        "selection": dict(p.selection),
+        "q_used": data.q,
+        "q_available": list(p.q_available),
+        "notes": list(p.notes),
+        "n_phi": data.n_phi,
+        "phi": data.phi,
+        "n_frames": data.n_t,
+        "frames": [int(data.frames[0]), int(data.frames[-1])],
+        "dt": data.dt,
+    }
+
+
+def _fit_brief(res: Any) -> dict[str, Any]:
+    return {
+        "converged": bool(res.converged),
+        "message": res.message,
+        "reduced_chi_squared": res.reduced_chi2,
+        "chi_squared": res.chi2,
+        "iterations": res.iterations,
+        "parameters": {
+            n: {"value": res.values[n], "uncertainty": res.errors[n]} for n in res.parameter_names
+        },
+        "at_bound": list(res.at_bound or []),
+        "timing": dict(res.timing),
+    }
+
+
+def run_job(
+    run: RunConfig, file: str, q: float | None, folder: Path, method: str, ui: UI, argv: list[str]
+) -> JobResult:
+    """Load one data set, fit it, write every output into ``folder``."""
+    from homodyne_data import load_data, quality_report
+
+    job = JobResult(file=file, q_requested=q, folder=folder)
+    timings: dict[str, float] = {}
+    ui.info(f"[bold]data[/bold] {file}" + (f"  (q = {q:g} 1/A)" if q is not None else ""))
+    t0 = time.perf_counter()
+    with ui.phase("load data"):
+        data = load_data(data_config(run, file, q))
+    timings["load"] = time.perf_counter() - t0
+    job.data = data
+    ui.info(f"  {data.n_phi} angles, {data.n_t} frames, q = {data.q:.5g} 1/A, dt = {data.dt:g} s")
+    for note in data.provenance.notes:
+        ui.detail(f"  {note}")
+    quality = quality_report(data)
+    for flag in quality.flags:
+        ui.warn(f"data quality: {flag}")
+
+    nl_cfg = nlsq_config(run)
+    res = None
+    if method in ("nlsq", "both", "cmc"):
+        from homodyne_nlsq import fit_nlsq
+
+        t0 = time.perf_counter()
+        label = "NLSQ fit" + (" (warm start for CMC)" if method == "cmc" else "")
+        with ui.phase(label) as ph:
+            res = fit_nlsq(
+                data,
+                mode=run.mode,
+                config=nl_cfg,
+                initial=run.initial,
+                bounds=run.bounds or None,
+                convention=run.convention,
+                gap=run.gap,
+                progress=lambda info: ph.update(
+                    f"iteration {info.iteration}, chi2 = {info.cost:.6g}"
+                ),
+            )
+        timings["nlsq"] = time.perf_counter() - t0
+        job.nlsq = res
+        _report_nlsq(res, ui)
+        if not res.converged:
+            job.converged = False
+            job.problems.append(f"NLSQ did not converge: {res.message}")
+        if run.max_reduced_chi2 is not None and res.reduced_chi2 > run.max_reduced_chi2:
+            job.problems.append(
+                f"quality gate: reduced chi2 {res.reduced_chi2:.3g} > "
+                f"{run.max_reduced_chi2:g} (optimization.nlsq.quality_validation)"
+            )
+        t0 = time.perf_counter()
+        with ui.phase("write NLSQ results"):
+            c2_fit = res.fitted_c2(data)
+            write_nlsq(folder, res, data, c2_fit)
+            if run.plots:
+                write_fit_plots(
+                    folder / "plots",
+                    data,
+                    c2_fit,
+                    res.sigma,
+                    max_display=run.max_display,
+                    label="NLSQ",
+                )
+        timings["write_nlsq"] = time.perf_counter() - t0
+
+    if method in ("cmc", "both"):
+        import homodyne_cmc
+
+        if not hasattr(homodyne_cmc, "fit_cmc"):
+            raise ConfigError(
+                "--method cmc needs homodyne_cmc.fit_cmc, which this installation "
+                "does not provide yet; use --method nlsq"
+            )
+        cm_cfg = cmc_config(run, warn=ui.warn)
+        t0 = time.perf_counter()
+        with ui.phase("CMC sampling"):
+            cres = homodyne_cmc.fit_cmc(data, mode=run.mode, config=cm_cfg, nlsq=res)
+        timings["cmc"] = time.perf_counter() - t0
+        job.cmc = cres
+        with ui.phase("write CMC results"):
+            cres.write(folder)
+        if getattr(cres, "converged", True) is False:
+            job.converged = False
+            job.problems.append("CMC diagnostics failed (see cmc/diagnostics.json)")
+
+    summary = {
+        "timestamp": utc_now(),
+        "command": argv,
+        "method": method,
+        "mode": run.mode,
+        "convention": run.convention,
+        "seed": run.seed,
+        "timing_s": timings,
+        "data": _provenance(data, file),
+        "data_quality": quality.to_dict(),
+        "nlsq": _fit_brief(res) if res is not None else None,
+        "cmc": _cmc_brief(job.cmc),
+        "problems": job.problems,
+        "versions": versions(),
+        "python": sys.version.split()[0],
+        "config_file": run.source,
+        "config": run.to_dict(),
+    }
+    atomic_write_json(folder / "summary.json", summary)
+    return job
+
+
+def _cmc_brief(cres: Any) -> Any:
+    if cres is None:
+        return None
+    d = cres.to_dict() if hasattr(cres, "to_dict") else {}
+    keep = {k: d[k] for k in ("parameters", "converged", "diagnostics", "timing") if k in d}
+    return keep or d
+
+
+def _report_nlsq(res: Any, ui: UI) -> None:
+    status = "[green]converged[/green]" if res.converged else "[red]NOT converged[/red]"
+    ui.info(
+        f"  NLSQ {status} after {res.iterations} iterations: {res.message}; "
+        f"reduced chi2 = {res.reduced_chi2:.4g} (sigma = {res.sigma:.3g})"
+    )
+    for name in res.parameter_names:
+        err = res.errors[name]
+        err_s = f"{err:.3g}" if err is not None and math.isfinite(err) else "n/a"
+        bound = "  [yellow](at bound)[/yellow]" if name in (res.at_bound or []) else ""
+        ui.info(f"    {name:>20s} = {res.values[name]:.6g} +- {err_s}{bound}")
+
+
+def run_pipeline(
+    run: RunConfig,
+    *,
+    output_dir: str | Path,
+    method: str | None = None,
+    overwrite: bool = False,
+    ui: UI,
+    argv: list[str] | None = None,
+) -> list[JobResult]:
+    """Run every (file, q) job of ``run``; write results and the summary table.
+
+    Raises
+    ------
+    AnalysisFailed
+        After writing everything, when a fit did not converge or failed a quality gate.
+    """
+    method = method or run.method
+    argv = list(argv or sys.argv)
+    jobs = [(f, q) for f in run.files for q in run.q]
+    multi = len(jobs) > 1
+    root, note = prepare_output_dir(output_dir, overwrite=overwrite)
+    if note:
+        ui.warn(note)
+    ui.attach_log(root / "homodyne.log")
+    ui.detail(f"command: {' '.join(argv)}")
+    for issue in run.warnings:
+        ui.warn(str(issue))
+    if run.convention == "physical":
+        ui.detail(
+            "convention: physical. To reproduce homodyne 2.x numbers add "
+            "'convention: homodyne2' to the config or pass --convention homodyne2 "
+            "(gamma_dot_t0 then comes out about pi times larger)."
+        )
+    results: list[JobResult] = []
+    try:
+        for file, q in jobs:
+            folder = _job_folder(root, file, q, multi)
+            folder.mkdir(parents=True, exist_ok=True)
+            results.append(run_job(run, file, q, folder, method, ui, argv))
+        if multi:
+            _write_table(root, results, ui)
+        ui.info(
+            f"results in [bold]{root}[/bold]"
+            + (f"; plots in {root / 'plots'}" if run.plots and not multi else "")
+        )
+    finally:
+        ui.detach_log()
+    problems = [p for r in results for p in r.problems]
+    if problems:
+        raise AnalysisFailed("; ".join(problems) + f" (results written to {root})")
+    return results
+
+
+def _write_table(root: Path, results: list[JobResult], ui: UI) -> None:
+    names: list[str] = []
+    for r in results:
+        if r.nlsq is not None:
+            names += [n for n in r.nlsq.parameter_names if n not in names]
+    header = ["folder", "file", "q", "n_phi", "converged", "reduced_chi2"]
+    for n in names:
+        header += [n, f"{n}_err"]
+    rows = []
+    for r in results:
+        res = r.nlsq
+        row = [
+            r.folder.name,
+            r.file,
+            r.data.q if r.data is not None else r.q_requested,
+            r.data.n_phi if r.data is not None else None,
+            r.converged,
+            res.reduced_chi2 if res is not None else None,
+        ]
+        for n in names:
+            row += [res.values.get(n) if res else None, res.errors.get(n) if res else None]
+        rows.append(row)
+    atomic_write_csv(root / "summary.csv", header, rows)
+    from rich.table import Table
+
+    table = Table(title="summary (also in summary.csv)")
+    for h in header[:1] + header[2:6] + names:
+        table.add_column(h)
+    for r, row in zip(results, rows, strict=True):
+        cells = [str(row[0])] + [_fmt(v) for v in row[2:6]]
+        res = r.nlsq
+        for n in names:
+            cells.append(
+                f"{res.values[n]:.4g} +- {res.errors[n]:.2g}" if res and n in res.values else ""
+            )
+        table.add_row(*cells)
+    if ui.verbosity >= 0:
+        ui.out.print(table)
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float | np.floating):
+        return f"{v:.4g}"
+    return "" if v is None else str(v)

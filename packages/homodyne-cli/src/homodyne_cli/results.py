@@ -1,0 +1,173 @@
+"""What a run writes: ``nlsq/parameters.json``, ``nlsq/fitted_data.npz``, plots, summaries.
+
+All writes are atomic (see :mod:`.outputs`). Large matrices are stored as float32 (the
+precision of the input files); scalars and per-angle arrays as float64.
+"""
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .outputs import atomic_write_json, atomic_write_npz, utc_now
+
+__all__ = ["nlsq_parameters", "write_fit_plots", "write_nlsq"]
+
+_UNITS = {
+    "D0": "A^2 s^-(1+alpha)",
+    "alpha": "1",
+    "D_offset": "A^2/s",
+    "gamma_dot_t0": "s^-(1+beta)",
+    "beta": "1",
+    "gamma_dot_t_offset": "1/s",
+    "phi0": "deg",
+    "contrast": "1",
+    "offset": "1",
+}
+
+
+def nlsq_parameters(res: Any) -> dict[str, Any]:
+    """The content of ``nlsq/parameters.json`` for an ``NLSQResult``.
+
+    Per-angle contrast/offset are reported per angle, plus their mean with the RMS of the
+    per-angle uncertainties (the 2.x summary form).
+    """
+    params = {
+        n: {
+            "value": res.values[n],
+            "uncertainty": res.errors[n],
+            "unit": _UNITS.get(n, ""),
+            "at_bound": n in (res.at_bound or []),
+        }
+        for n in res.parameter_names
+    }
+    contrast = np.asarray(res.contrast, dtype=np.float64)
+    offset = np.asarray(res.offset, dtype=np.float64)
+    c_err = np.asarray(res.contrast_err, dtype=np.float64)
+    o_err = np.asarray(res.offset_err, dtype=np.float64)
+    return {
+        "timestamp": utc_now(),
+        "method": "nlsq",
+        "analysis_mode": res.mode,
+        "convention": res.convention,
+        "solver": res.solver,
+        "scaling_mode": res.scaling_mode,
+        "chi_squared": res.chi2,
+        "reduced_chi_squared": res.reduced_chi2,
+        "degrees_of_freedom": res.dof,
+        "n_points": res.n_points,
+        "sigma": res.sigma,
+        "convergence_status": "converged" if res.converged else "not_converged",
+        "converged": bool(res.converged),
+        "message": res.message,
+        "iterations": res.iterations,
+        "at_bound": list(res.at_bound or []),
+        "parameters": params,
+        "scaling": {
+            "phi": np.asarray(res.phi, dtype=np.float64),
+            "contrast": {
+                "value": float(np.mean(contrast)),
+                "uncertainty": float(np.sqrt(np.mean(c_err**2))),
+                "per_angle": contrast,
+                "per_angle_uncertainty": c_err,
+            },
+            "offset": {
+                "value": float(np.mean(offset)),
+                "uncertainty": float(np.sqrt(np.mean(o_err**2))),
+                "per_angle": offset,
+                "per_angle_uncertainty": o_err,
+            },
+        },
+        "parameter_names_full": list(getattr(res, "names", res.parameter_names)),
+        "correlation": np.asarray(res.correlation),
+        "timing": dict(res.timing),
+        "details": res.to_dict(),
+    }
+
+
+def write_nlsq(folder: Path, res: Any, data: Any, c2_fit: np.ndarray) -> list[Path]:
+    """Write ``nlsq/parameters.json`` and ``nlsq/fitted_data.npz`` under ``folder``.
+
+    ``fitted_data.npz`` holds ``phi`` (deg), ``t`` (s), ``frames``, ``q``, ``dt``, ``c2_exp``,
+    ``c2_fit``, ``residuals`` (``c2_exp - c2_fit``; diagonal NaN: not fitted), all
+    ``(n_phi, n_t, n_t)`` float32, and the per-angle ``contrast``, ``offset`` with errors.
+    """
+    out = folder / "nlsq"
+    resid = np.asarray(data.c2, dtype=np.float64) - c2_fit
+    idx = np.arange(data.n_t)
+    resid[:, idx, idx] = np.nan
+    paths = [
+        atomic_write_json(out / "parameters.json", nlsq_parameters(res)),
+        atomic_write_npz(
+            out / "fitted_data.npz",
+            phi=data.phi,
+            t=data.t,
+            frames=data.frames,
+            q=np.float64(data.q),
+            dt=np.float64(data.dt),
+            c2_exp=np.asarray(data.c2, dtype=np.float32),
+            c2_fit=np.asarray(c2_fit, dtype=np.float32),
+            residuals=resid.astype(np.float32),
+            contrast=np.asarray(res.contrast),
+            offset=np.asarray(res.offset),
+            contrast_err=np.asarray(res.contrast_err),
+            offset_err=np.asarray(res.offset_err),
+            sigma=np.float64(res.sigma),
+        ),
+    ]
+    return paths
+
+
+def write_fit_plots(
+    folder: Path,
+    data: Any,
+    c2_fit: np.ndarray,
+    sigma: float | None,
+    *,
+    max_display: int = 300,
+    label: str = "",
+) -> list[Path]:
+    """Every fit plot into ``folder``: per-angle heatmaps, overview, lag cuts, residuals."""
+    from .plots import (
+        plot_fit_heatmaps_all,
+        plot_lag_cuts,
+        plot_overview,
+        plot_residual_histogram,
+    )
+
+    folder.mkdir(parents=True, exist_ok=True)
+    t, phi = data.t, data.phi
+    paths = plot_fit_heatmaps_all(
+        [folder / f"c2_heatmaps_phi_{p:+07.2f}deg.png" for p in phi],
+        t=t,
+        c2_data=data.c2,
+        c2_fit=c2_fit,
+        phi=phi,
+        q=data.q,
+        max_display=max_display,
+        label=label,
+    )
+    paths.append(
+        plot_overview(
+            folder / "overview.png",
+            t=t,
+            phi=phi,
+            c2_data=data.c2,
+            c2_fit=c2_fit,
+            q=data.q,
+            title=label,
+        )
+    )
+    paths.append(
+        plot_lag_cuts(
+            folder / "lag_cuts.png", t=t, phi=phi, c2_data=data.c2, c2_fit=c2_fit, q=data.q
+        )
+    )
+    i, j = np.triu_indices(data.n_t, 1)
+    resid = np.asarray(data.c2)[:, i, j] - c2_fit[:, i, j]
+    paths.append(
+        plot_residual_histogram(
+            folder / "residuals.png", residuals=resid, sigma=sigma, phi=phi, label=label
+        )
+    )
+    return paths
