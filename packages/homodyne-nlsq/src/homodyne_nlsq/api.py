@@ -7,13 +7,14 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from homodyne_data import XPCSData
-from homodyne_physics import float64
+from homodyne_physics import canonical_name, float64
 
 from .config import NLSQConfig
 from .global_search import cmaes_search, latin_hypercube_starts
 from .lm import IterationInfo, LMOutcome, levenberg_marquardt
 from .problem import FitProblem, build_problem
 from .result import NLSQResult
+from .start_search import search_start
 from .uncertainty import covariance_from_normal_matrix, scaling_errors
 
 __all__ = ["fit_nlsq"]
@@ -121,6 +122,11 @@ def fit_nlsq(
         timing["setup"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         candidates: list[tuple[str, np.ndarray]] = [("initial", problem.x0)]
+        search_info = None
+        given = {canonical_name(str(n)) for n in (initial or {})}
+        if cfg.start_search and not set(problem.model.parameter_names) <= given:
+            x_searched, search_info = search_start(problem, problem.x0)
+            candidates = [("initial+start_search", x_searched)]
         cma_info = None
         if cfg.cmaes:
             x_cma, cma_info = cmaes_search(
@@ -134,7 +140,7 @@ def fit_nlsq(
             candidates.append(("cmaes", x_cma))
         for x in latin_hypercube_starts(problem, cfg.multistart, cfg.seed):
             candidates.append(("latin_hypercube", x))
-        timing["global_search"] = time.perf_counter() - t0
+        timing["start_and_global_search"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         runs = [
             (origin, x0, _local(problem, x0, progress, n))
@@ -194,6 +200,11 @@ def fit_nlsq(
         )
         if cma_info is not None:
             message += f"; CMA-ES used {cma_info['evaluations']} evaluations"
+    if search_info is not None:
+        message += (
+            f"; start refined on {search_info['subset_points']} points "
+            f"({search_info['evaluations']} evaluations)"
+        )
     timing.update({f"pass_{key}": val for key, val in out.timing.items()})
     timing["total"] = time.perf_counter() - t_all
     errors = unc.errors

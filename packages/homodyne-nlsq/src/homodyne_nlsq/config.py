@@ -67,6 +67,9 @@ class NLSQConfig:
         the library's default 4 + 3 ln n) and initial step in bound-normalised units.
     seed
         Seed of the multi-start design and of CMA-ES.
+    start_search
+        Refine the start on a subset of the points before the full solve (coordinate sweeps
+        over the bounds, then the local solver; see :mod:`homodyne_nlsq.start_search`).
     lambda_init
         Initial Marquardt damping relative to the scaled normal matrix (diagonal 1).
     max_rejections
@@ -90,6 +93,7 @@ class NLSQConfig:
     cmaes_popsize: int | None = None
     cmaes_sigma: float = 0.25
     seed: int = 0
+    start_search: bool = True
     lambda_init: float = 1e-3
     max_rejections: int = 12
 
@@ -135,8 +139,9 @@ class NLSQConfig:
             or self.cmaes_popsize < 2
         ):
             fail("cmaes_popsize", "null or an integer >= 2")
-        if not isinstance(self.cmaes, bool):
-            fail("cmaes", "true or false")
+        for key in ("cmaes", "start_search"):
+            if not isinstance(getattr(self, key), bool):
+                fail(key, "true or false")
         if self.loss not in LOSSES:
             fail("loss", f"one of {', '.join(LOSSES)}")
         if self.scaling_mode not in SCALING_MODES:

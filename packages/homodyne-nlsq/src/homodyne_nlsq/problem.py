@@ -8,7 +8,7 @@ parameters in kernel order followed by the scaling vector of the
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import jax.numpy as jnp
 import numpy as np
@@ -60,6 +60,24 @@ class FitProblem:
         """``(theta, s)`` of a parameter vector."""
         x = np.asarray(x, np.float64)
         return x[: self.n_theta], x[self.n_theta :]
+
+    def subsample(self, max_points: int) -> "FitProblem":
+        """The same problem on an evenly strided subset of the frame pairs (all angles kept),
+        with at most about ``max_points`` points; ``self`` when it is already that small."""
+        n_phi, n_pairs = self.arrs.y.shape
+        step = -(-n_phi * n_pairs // max(int(max_points), 1))
+        if step <= 1:
+            return self
+        sel = np.arange(0, n_pairs, step)
+        y = np.asarray(self.arrs.y)[:, sel]
+        arrs = ProblemArrays.create(
+            y,
+            self.arrs.t,
+            self.arrs.phi,
+            np.asarray(self.arrs.i)[sel],
+            np.asarray(self.arrs.j)[sel],
+        )
+        return replace(self, arrs=arrs, n_valid=int(np.isfinite(y).sum()))
 
     def fused(self, x):
         """``(cost, J^T J, J^T r)`` at ``x`` (one fused streamed pass)."""
