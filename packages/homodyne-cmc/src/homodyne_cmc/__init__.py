@@ -1,3 +1,67 @@
-"""homodyne-cmc (skeleton; built in a later issue)."""
+"""homodyne-cmc: consensus Monte Carlo (NumPyro NUTS) for XPCS two-time correlation data.
+
+The entry point is :func:`fit_cmc`, configured by :class:`CMCConfig`, returning a
+:class:`CMCResult`. Shards run on a :class:`Backend` (in-process :class:`SequentialBackend`,
+process-pool :class:`LocalBackend`, or a distributed implementation of the same interface).
+"""
+
+from .api import fit_cmc, make_backend
+from .backends import (
+    Backend,
+    LocalBackend,
+    Progress,
+    SequentialBackend,
+    machine_workers,
+    worker_setup,
+)
+from .combine import Combination, consensus_combine, heterogeneity_test
+from .config import CMCConfig
+from .errors import CMCConfigError, CMCError, CMCWarning, ShardFailedError, WarmStartError
+from .laplace import LaplaceResult, laplace_fit
+from .parameterization import ParamSpace, build_space, prior_moments
+from .result import CMCResult
+from .sampler import ShardResult, ShardTask, run_shard, shard_log_density
+from .sharding import Shard, choose_num_shards, make_shards
+from .store import ShardStore
+from .warmstart import WarmStart, check_warm_start, load_warm_start, noise_level
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "Backend",
+    "CMCConfig",
+    "CMCConfigError",
+    "CMCError",
+    "CMCResult",
+    "CMCWarning",
+    "Combination",
+    "LaplaceResult",
+    "LocalBackend",
+    "ParamSpace",
+    "Progress",
+    "SequentialBackend",
+    "Shard",
+    "ShardFailedError",
+    "ShardResult",
+    "ShardStore",
+    "ShardTask",
+    "WarmStart",
+    "WarmStartError",
+    "__version__",
+    "build_space",
+    "check_warm_start",
+    "choose_num_shards",
+    "consensus_combine",
+    "fit_cmc",
+    "heterogeneity_test",
+    "laplace_fit",
+    "load_warm_start",
+    "machine_workers",
+    "make_backend",
+    "make_shards",
+    "noise_level",
+    "prior_moments",
+    "run_shard",
+    "shard_log_density",
+    "worker_setup",
+]

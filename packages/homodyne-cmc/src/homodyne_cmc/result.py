@@ -1,0 +1,354 @@
+"""``CMCResult``: the combined posterior, its cross-checks and diagnostics, and its files."""
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from homodyne_data import XPCSData
+from homodyne_physics import C2Model, ParameterError, ScalingMap, c2_matrix, float64
+
+__all__ = ["CMCResult"]
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _json(value.tolist())
+    if isinstance(value, np.bool_ | bool):
+        return bool(value)
+    if isinstance(value, np.integer | int):
+        return int(value)
+    if isinstance(value, np.floating | float):
+        v = float(value)
+        return v if math.isfinite(v) else None
+    return value
+
+
+def _atomic(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@dataclass(frozen=True, eq=False)
+class CMCResult:
+    """Result of :func:`homodyne_cmc.fit_cmc`.
+
+    Main attributes: ``names`` (sampled entries: physical, scaling vector, ``sigma``),
+    ``draws`` (combined chains ``(n_chains, n_samples, d)``, physical units), ``summary``
+    (name -> mean, sd, hdi_low/high, r_hat, ess_bulk/tail, mcse_mean), ``product_mean/cov``
+    (Gaussian product of the shard posteriors), ``laplace_mean/cov`` (full-data Laplace
+    approximation over physical + scaling entries), ``heterogeneity`` (chi^2 test),
+    ``shards`` (per-shard report dicts), ``excluded`` (index -> divergence rate),
+    ``failed`` (index -> error), ``warnings``, ``timing`` (s), ``warm_start``, ``gate``.
+    """
+
+    mode: str
+    convention: str
+    model: C2Model
+    scaling: ScalingMap
+    names: tuple[str, ...]
+    n_theta: int
+    draws: np.ndarray
+    shard_draws: np.ndarray
+    shard_stats: dict[str, np.ndarray]
+    shard_ids: tuple[int, ...]
+    summary: dict[str, dict[str, float]]
+    product_mean: np.ndarray
+    product_cov: np.ndarray
+    laplace_mean: np.ndarray
+    laplace_cov: np.ndarray
+    laplace_sigma: float
+    heterogeneity: dict[str, Any]
+    shards: list[dict[str, Any]]
+    excluded: dict[int, float]
+    failed: dict[int, str]
+    n_shards: int
+    shard_reason: str
+    n_points: int
+    n_cached: int
+    sampler: dict[str, Any]
+    warm_start: Any
+    gate: dict[str, Any]
+    warnings: list[str]
+    timing: dict[str, float]
+    config: Any
+    data: XPCSData | None = field(default=None, repr=False)
+    backend: str = "sequential"
+
+    # ------------------------------------------------------------------ views
+    @property
+    def parameter_names(self) -> tuple[str, ...]:
+        """Physical parameter names (kernel order)."""
+        return self.names[: self.n_theta]
+
+    @property
+    def values(self) -> dict[str, float]:
+        """Posterior mean of each physical parameter."""
+        return {n: self.summary[n]["mean"] for n in self.parameter_names}
+
+    @property
+    def errors(self) -> dict[str, float]:
+        """Posterior sd of each physical parameter."""
+        return {n: self.summary[n]["sd"] for n in self.parameter_names}
+
+    @property
+    def theta(self) -> np.ndarray:
+        """Posterior-mean physical parameters ``(P,)``."""
+        return np.array([self.summary[n]["mean"] for n in self.parameter_names])
+
+    @cached_property
+    def angle_draws(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-angle contrast and offset draws, each ``(n_chains, n_samples, n_phi)``."""
+        k = self.scaling.n_params
+        s = self.draws[..., self.n_theta : self.n_theta + k]
+        kc = self.scaling.n_contrast
+        c = self.scaling.fixed_contrast + np.einsum(
+            "ak,cnk->cna", self.scaling.design_contrast, s[..., :kc]
+        )
+        o = self.scaling.fixed_offset + np.einsum(
+            "ak,cnk->cna", self.scaling.design_offset, s[..., kc:]
+        )
+        return c, o
+
+    @property
+    def contrast(self) -> np.ndarray:
+        """Posterior-mean contrast per angle ``(n_phi,)``."""
+        return self.angle_draws[0].mean(axis=(0, 1))
+
+    @property
+    def offset(self) -> np.ndarray:
+        """Posterior-mean offset per angle ``(n_phi,)``."""
+        return self.angle_draws[1].mean(axis=(0, 1))
+
+    @property
+    def contrast_err(self) -> np.ndarray:
+        """Posterior sd of the contrast per angle."""
+        return self.angle_draws[0].std(axis=(0, 1), ddof=1)
+
+    @property
+    def offset_err(self) -> np.ndarray:
+        """Posterior sd of the offset per angle."""
+        return self.angle_draws[1].std(axis=(0, 1), ddof=1)
+
+    @property
+    def laplace_sd(self) -> np.ndarray:
+        """Marginal sds of the Laplace approximation (physical + scaling entries)."""
+        return np.sqrt(np.diag(self.laplace_cov))
+
+    def fitted_c2(self, data: XPCSData | None = None) -> np.ndarray:
+        """Model c2 at the posterior mean on the full matrices, ``(n_phi, n_t, n_t)``."""
+        data = data if data is not None else self.data
+        if data is None:
+            raise ParameterError("fitted_c2 needs the data (the result holds none)")
+        if data.n_phi != self.scaling.n_phi or not np.allclose(data.phi, self.scaling.phi):
+            raise ParameterError(
+                f"fitted_c2: the data have angles {data.phi.tolist()} but the "
+                f"fit was made on {self.scaling.phi.tolist()}"
+            )
+        with float64():
+            return np.asarray(
+                c2_matrix(self.model, self.theta, self.contrast, self.offset, data.t, data.phi)
+            )
+
+    def to_datatree(self):
+        """ArviZ DataTree: ``posterior`` (combined), ``shard_posterior``, ``sample_stats``."""
+        from .diagnostics import posterior_datatree
+
+        c, o = self.angle_draws
+        attrs = {
+            "homodyne_mode": self.mode,
+            "convention": self.convention,
+            "n_shards": int(self.n_shards),
+            "combination": "consensus_mc_full_cov",
+            "q": self.model.q,
+            "dt": self.model.dt,
+        }
+        return posterior_datatree(
+            self.names,
+            self.n_theta,
+            self.scaling.n_params,
+            self.draws,
+            self.shard_draws,
+            self.shard_stats,
+            self.shard_ids,
+            c,
+            o,
+            self.scaling.phi,
+            attrs,
+        )
+
+    # ------------------------------------------------------------------ reports
+    def _parameter_table(self) -> dict[str, dict[str, Any]]:
+        ws = self.warm_start
+        ws_vals = dict(zip(self.names[: self.n_theta], ws.theta, strict=True)) if ws else {}
+        ws_errs = dict(zip(self.names[: self.n_theta], ws.errors, strict=True)) if ws else {}
+        table = {}
+        n_lap = self.laplace_mean.shape[0]
+        for k, n in enumerate(self.names):
+            row = dict(self.summary[n])
+            row["gaussian_product_mean"] = float(self.product_mean[k])
+            row["gaussian_product_sd"] = float(np.sqrt(self.product_cov[k, k]))
+            if k < n_lap:
+                row["laplace_mean"] = float(self.laplace_mean[k])
+                row["laplace_sd"] = float(self.laplace_sd[k])
+            elif n == "sigma":
+                row["laplace_mean"] = self.laplace_sigma
+            if n in ws_vals:
+                row["nlsq_value"] = float(ws_vals[n])
+                row["nlsq_error"] = float(ws_errs[n])
+                row["z_vs_nlsq"] = (row["mean"] - ws_vals[n]) / row["sd"] if row["sd"] else None
+            table[n] = row
+        return table
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe summary (parameters, per-angle scaling, convergence, shards, settings)."""
+        table = self._parameter_table()
+        rhat = [v["r_hat"] for v in self.summary.values()]
+        ess = [v["ess_bulk"] for v in self.summary.values()]
+        return _json(
+            {
+                "method": "cmc",
+                "mode": self.mode,
+                "convention": self.convention,
+                "scaling_mode": self.scaling.mode,
+                "backend": self.backend,
+                "parameters": {n: table[n] for n in self.parameter_names},
+                "scaling": {n: table[n] for n in self.names[self.n_theta :] if n != "sigma"},
+                "sigma": table.get("sigma"),
+                "phi": self.scaling.phi,
+                "contrast": self.contrast,
+                "contrast_err": self.contrast_err,
+                "offset": self.offset,
+                "offset_err": self.offset_err,
+                "convergence": {
+                    "max_r_hat": max(rhat),
+                    "min_ess_bulk": min(ess),
+                    "converged": bool(max(rhat) < 1.01 and min(ess) > 400),
+                    **self.sampler,
+                },
+                "n_points": self.n_points,
+                "n_shards": self.n_shards,
+                "shard_reason": self.shard_reason,
+                "shards_used": list(self.shard_ids),
+                "shards_from_cache": self.n_cached,
+                "excluded_shards": self.excluded,
+                "failed_shards": self.failed,
+                "heterogeneity": self.heterogeneity,
+                "gate": self.gate,
+                "warnings": self.warnings,
+                "timing": self.timing,
+                "draws": {"chains": self.draws.shape[0], "samples": self.draws.shape[1]},
+                "q": self.model.q,
+                "dt": self.model.dt,
+                "gap": self.model.gap,
+                "config": self.config.to_dict() if self.config is not None else None,
+            }
+        )
+
+    def diagnostics_dict(self) -> dict[str, Any]:
+        """Combined and per-shard diagnostics (the content of ``cmc/diagnostics.json``)."""
+        return _json(
+            {
+                "combined": {
+                    "parameters": self.summary,
+                    "sampler": self.sampler,
+                    "heterogeneity": self.heterogeneity,
+                },
+                "laplace": {
+                    "names": list(self.names[: self.laplace_mean.shape[0]]),
+                    "mean": self.laplace_mean,
+                    "cov": self.laplace_cov,
+                    "sigma": self.laplace_sigma,
+                },
+                "gaussian_product": {
+                    "names": list(self.names),
+                    "mean": self.product_mean,
+                    "cov": self.product_cov,
+                },
+                "shards": self.shards,
+                "excluded_shards": self.excluded,
+                "failed_shards": self.failed,
+                "warnings": self.warnings,
+            }
+        )
+
+    def write(self, out_dir: str | os.PathLike, data: XPCSData | None = None) -> dict[str, Path]:
+        """Write ``<out_dir>/cmc/{parameters.json, diagnostics.json, samples.npz, posterior.nc,
+        fitted_data.npz}``, each atomically. Returns name -> path."""
+        folder = Path(out_dir) / "cmc"
+        paths = {
+            k: folder / k
+            for k in (
+                "parameters.json",
+                "diagnostics.json",
+                "samples.npz",
+                "posterior.nc",
+                "fitted_data.npz",
+            )
+        }
+
+        def text(obj):
+            return lambda p: Path(p).write_text(json.dumps(obj, indent=2, allow_nan=False))
+
+        _atomic(paths["parameters.json"], text(self.to_dict()))
+        _atomic(paths["diagnostics.json"], text(self.diagnostics_dict()))
+        c, o = self.angle_draws
+
+        def samples(p):
+            with open(p, "wb") as fh:
+                np.savez(
+                    fh,
+                    draws=self.draws,
+                    names=np.array(self.names),
+                    shard_draws=self.shard_draws,
+                    shard_ids=np.array(self.shard_ids),
+                    contrast=c,
+                    offset=o,
+                    phi=self.scaling.phi,
+                    **{f"shard_{k}": v for k, v in self.shard_stats.items()},
+                )
+
+        _atomic(paths["samples.npz"], samples)
+        tree = self.to_datatree()
+        _atomic(paths["posterior.nc"], lambda p: tree.to_netcdf(p, engine="h5netcdf"))
+        data = data if data is not None else self.data
+        if data is not None:
+            fit = self.fitted_c2(data)
+
+            def fitted(p):
+                with open(p, "wb") as fh:
+                    np.savez(
+                        fh,
+                        c2_exp=data.c2,
+                        c2_fit=fit,
+                        residuals=data.c2 - fit,
+                        t=data.t,
+                        frames=data.frames,
+                        phi=data.phi,
+                        q=np.array(data.q),
+                        dt=np.array(data.dt),
+                        contrast=self.contrast,
+                        offset=self.offset,
+                    )
+
+            _atomic(paths["fitted_data.npz"], fitted)
+        else:
+            paths.pop("fitted_data.npz")
+        return paths

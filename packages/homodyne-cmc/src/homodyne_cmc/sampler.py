@@ -1,0 +1,251 @@
+"""One shard's NUTS run: the whitened potential and a jitted chain driver around NumPyro's NUTS.
+
+The potential of shard ``s`` of ``S`` in whitened coordinates ``z`` is::
+
+    u = u0 + L z                         (affine whitening: centre u0, factor L)
+    x = T^-1(u)                          (bijection onto the support, log|det| = J(u))
+    -log p_s(z) = -[loglik_s(x) + (1/S) log prior(x) + J(u)]
+
+``loglik_s`` is the Gaussian log likelihood of the shard's (t1 < t2) points, evaluated with
+:func:`homodyne_physics.g1sq_pairs` (the one physics kernel) and the scaling map's linear
+design. Each shard thus carries the prior to the power 1/S, so the product of the shard
+densities is exactly the full-data posterior.
+
+The chain driver calls NumPyro's functional NUTS (``numpyro.infer.hmc.hmc``) inside one
+``jax.jit`` whose static argument is the :class:`SamplerSettings`: all shards of a run have
+the same shapes, so a worker compiles once and reuses the program for every shard it runs.
+"""
+
+import time
+from dataclasses import dataclass, field
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from numpyro.infer.hmc import hmc
+
+from homodyne_physics import C2Model, float64, g1sq_pairs
+
+from .parameterization import SpaceArrays, SpaceStatic, log_prior, to_physical
+from .sharding import Shard
+
+__all__ = [
+    "CommonArrays",
+    "SamplerSettings",
+    "ShardArrays",
+    "ShardResult",
+    "ShardTask",
+    "run_shard",
+    "shard_log_density",
+]
+
+STAT_FIELDS = ("diverging", "accept_prob", "num_steps", "step_size", "energy", "potential_energy")
+
+
+class ShardArrays(NamedTuple):
+    """Device view of a :class:`~homodyne_cmc.sharding.Shard`."""
+
+    y: jax.Array
+    w: jax.Array
+    i: jax.Array
+    j: jax.Array
+
+
+class CommonArrays(NamedTuple):
+    """Arrays shared by all shards: grids, scaling design, space, whitening, tempering."""
+
+    t: jax.Array
+    phi: jax.Array
+    design_c: jax.Array
+    design_o: jax.Array
+    fixed_c: jax.Array
+    fixed_o: jax.Array
+    space: SpaceArrays
+    u0: jax.Array
+    chol: jax.Array
+    prior_power: jax.Array
+    sigma_fixed: jax.Array
+
+
+@dataclass(frozen=True)
+class SamplerSettings:
+    """Static (hashable) description of a shard run: model, space and NUTS settings."""
+
+    model: C2Model
+    space: SpaceStatic
+    n_contrast: int
+    num_warmup: int
+    num_samples: int
+    num_chains: int
+    chain_method: str = "sequential"
+    target_accept_prob: float = 0.85
+    max_tree_depth: int = 10
+    dense_mass: bool = False
+
+
+@dataclass(frozen=True, eq=False)
+class ShardTask:
+    """Everything a worker needs to sample one shard (picklable, numpy only)."""
+
+    key: str
+    shard: Shard
+    common: CommonArrays
+    settings: SamplerSettings
+    seed: int
+    init_z: np.ndarray
+    attempt: int = 0
+
+
+@dataclass(frozen=True, eq=False)
+class ShardResult:
+    """Draws of one shard in physical units and the sampler statistics.
+
+    ``draws``: ``(n_chains, n_samples, d)``; ``stats``: name -> ``(n_chains, n_samples)`` for
+    each of ``diverging, accept_prob, num_steps, step_size, energy, potential_energy``;
+    ``warmup_divergences``: ``(n_chains,)``; ``chain_seconds``: wall time of each chain call
+    (the first includes compilation when the worker had not compiled yet).
+    """
+
+    index: int
+    key: str
+    seed: int
+    attempt: int
+    draws: np.ndarray
+    stats: dict[str, np.ndarray]
+    warmup_divergences: np.ndarray
+    chain_seconds: tuple[float, ...]
+    n_points: int
+    source: str = "sampled"
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def wall_seconds(self) -> float:
+        """Total sampling wall time of the shard, s."""
+        return float(sum(self.chain_seconds))
+
+    @property
+    def divergence_rate(self) -> float:
+        """Fraction of post-warmup transitions that diverged."""
+        return float(np.mean(self.stats["diverging"]))
+
+
+def _params_from_z(z, common: CommonArrays, settings: SamplerSettings):
+    u = common.u0 + common.chol @ z
+    return to_physical(u, settings.space, common.space)
+
+
+def shard_log_density(z, shard: ShardArrays, common: CommonArrays, settings: SamplerSettings):
+    """Log density (up to a constant) of the shard's tempered posterior at whitened ``z``."""
+    x, logdet = _params_from_z(z, common, settings)
+    sp = settings.space
+    theta = x[: sp.n_theta]
+    s = x[sp.n_theta : sp.n_theta + sp.n_scaling]
+    sigma = x[-1] if sp.sample_sigma else common.sigma_fixed
+    kc = settings.n_contrast
+    contrast = common.fixed_c + common.design_c @ s[:kc]
+    offset = common.fixed_o + common.design_o @ s[kc:]
+    g = g1sq_pairs(settings.model, theta, common.t, common.phi, shard.i, shard.j)
+    resid = (shard.y - offset[:, None] - contrast[:, None] * g) * shard.w
+    n = jnp.sum(shard.w)
+    loglik = -0.5 * jnp.sum(resid * resid) / (sigma * sigma) - n * jnp.log(sigma)
+    return loglik + common.prior_power * log_prior(x, sp, common.space) + logdet
+
+
+def _potential_gen(settings, shard, common):
+    return lambda z: -shard_log_density(z, shard, common, settings)
+
+
+def _one_chain(settings: SamplerSettings, shard, common, key, z0):
+    init_kernel, sample_kernel = hmc(
+        potential_fn_gen=partial(_potential_gen, settings), algo="NUTS"
+    )
+    state = init_kernel(
+        z0,
+        settings.num_warmup,
+        target_accept_prob=settings.target_accept_prob,
+        max_tree_depth=settings.max_tree_depth,
+        dense_mass=settings.dense_mass,
+        model_args=(shard, common),
+        rng_key=key,
+    )
+
+    def body(st, _):
+        st = sample_kernel(st, model_args=(shard, common))
+        return st, (
+            st.z,
+            st.diverging,
+            st.accept_prob,
+            st.num_steps,
+            st.adapt_state.step_size,
+            st.energy,
+            st.potential_energy,
+        )
+
+    _, out = jax.lax.scan(body, state, None, length=settings.num_warmup + settings.num_samples)
+    return out
+
+
+@partial(jax.jit, static_argnums=0)
+def _run_single(settings, shard, common, key, z0):
+    return _one_chain(settings, shard, common, key, z0)
+
+
+@partial(jax.jit, static_argnums=0)
+def _run_vectorized(settings, shard, common, keys, z0s):
+    return jax.vmap(lambda k, z: _one_chain(settings, shard, common, k, z))(keys, z0s)
+
+
+@partial(jax.jit, static_argnums=0)
+def _to_physical_draws(settings, common, z):
+    flat = z.reshape(-1, z.shape[-1])
+    x, _ = jax.vmap(lambda zz: _params_from_z(zz, common, settings))(flat)
+    return x.reshape(z.shape[:-1] + (x.shape[-1],))
+
+
+def _device(tree):
+    return jax.tree.map(lambda a: jnp.asarray(a), tree)
+
+
+def run_shard(task: ShardTask) -> ShardResult:
+    """Sample one shard (all chains) and return its draws in physical units.
+
+    Runs under :func:`homodyne_physics.float64`; chains run one after the other
+    (``sequential``) or as one vmapped program (``vectorized``).
+    """
+    st = task.settings
+    with float64():
+        shard = _device(ShardArrays(task.shard.y, task.shard.w, task.shard.i, task.shard.j))
+        common = _device(task.common)
+        keys = jax.random.split(jax.random.PRNGKey(task.seed), st.num_chains)
+        z0 = jnp.asarray(task.init_z, jnp.float64)
+        outs, times = [], []
+        if st.chain_method == "vectorized":
+            t0 = time.perf_counter()
+            out = jax.block_until_ready(_run_vectorized(st, shard, common, keys, z0))
+            times.append(time.perf_counter() - t0)
+            outs = [tuple(np.asarray(a[c]) for a in out) for c in range(st.num_chains)]
+        else:
+            for c in range(st.num_chains):
+                t0 = time.perf_counter()
+                out = jax.block_until_ready(_run_single(st, shard, common, keys[c], z0[c]))
+                times.append(time.perf_counter() - t0)
+                outs.append(tuple(np.asarray(a) for a in out))
+        w = st.num_warmup
+        z = np.stack([o[0][w:] for o in outs])
+        draws = np.asarray(_to_physical_draws(st, common, jnp.asarray(z)))
+    stats = {name: np.stack([o[k + 1][w:] for o in outs]) for k, name in enumerate(STAT_FIELDS)}
+    stats["diverging"] = stats["diverging"].astype(bool)
+    warm_div = np.array([int(np.sum(o[1][:w])) for o in outs])
+    return ShardResult(
+        task.shard.index,
+        task.key,
+        task.seed,
+        task.attempt,
+        draws,
+        stats,
+        warm_div,
+        tuple(times),
+        task.shard.n_points,
+    )

@@ -1,0 +1,210 @@
+"""The NLSQ warm start: where it comes from, and the quality gate in front of sampling.
+
+A warm start is read from an in-process :class:`homodyne_nlsq.NLSQResult`, from a previous
+run's output (a folder holding ``nlsq/parameters.json`` or ``parameters.json``, or the file
+itself), or computed by running :func:`homodyne_nlsq.fit_nlsq`. It sets the starting point
+(physical values, per-angle contrast/offset) and the noise level; the whitening is then
+computed from the full-data Laplace approximation started there.
+
+Quality gate: a poor least-squares fit means a misspecified model (wrong mode, bad frames,
+a local minimum) and sampling around it only wastes hours. The gate compares the fit's
+residual variance with a model-free noise level of the data (the robust spread of differences
+between neighbouring points of each matrix row): ``(sigma_nlsq / sigma_noise)^2`` is about 1
+for a good fit. When the user fixed sigma, the fit's own reduced chi^2 is used instead.
+"""
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from homodyne_data import XPCSData
+from homodyne_physics import canonical_mode, parameter_names
+
+from .errors import WarmStartError
+
+__all__ = ["WarmStart", "check_warm_start", "load_warm_start", "noise_level"]
+
+
+@dataclass(frozen=True, eq=False)
+class WarmStart:
+    """What CMC takes from a least-squares fit.
+
+    ``theta``: physical values ``(P,)`` in kernel order; ``errors``: their standard errors
+    (may be NaN); ``contrast``/``offset``: per angle ``(n_phi,)``; ``sigma``: noise per point;
+    ``sigma_source``: ``estimated`` or ``user``; ``source``: where it came from.
+    """
+
+    mode: str
+    convention: str
+    theta: np.ndarray
+    errors: np.ndarray
+    contrast: np.ndarray
+    offset: np.ndarray
+    sigma: float
+    sigma_source: str
+    reduced_chi2: float
+    converged: bool
+    scaling_mode: str | None
+    source: str
+
+    @property
+    def values(self) -> dict[str, float]:
+        """Physical name -> value."""
+        return dict(zip(parameter_names(self.mode), map(float, self.theta), strict=True))
+
+
+def _from_mapping(d: Mapping[str, Any], source: str) -> WarmStart:
+    try:
+        mode = canonical_mode(str(d["mode"]))
+        names = parameter_names(mode)
+        params = d["parameters"]
+        theta = np.array([float(params[n]["value"]) for n in names])
+        errors = np.array(
+            [np.nan if params[n].get("error") is None else float(params[n]["error"]) for n in names]
+        )
+        contrast = np.atleast_1d(np.asarray(d["contrast"], np.float64))
+        offset = np.atleast_1d(np.asarray(d["offset"], np.float64))
+        sigma = float(d["sigma"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise WarmStartError(
+            f"{source}: not a homodyne NLSQ result (missing or bad entry "
+            f"{exc}); expected keys mode, parameters, contrast, offset, "
+            "sigma"
+        ) from None
+    red = d.get("reduced_chi2")
+    return WarmStart(
+        mode,
+        str(d.get("convention", "physical")),
+        theta,
+        errors,
+        contrast,
+        offset,
+        sigma,
+        str(d.get("sigma_source", "estimated")),
+        float("nan") if red is None else float(red),
+        bool(d.get("converged", True)),
+        d.get("scaling_mode"),
+        source,
+    )
+
+
+def load_warm_start(nlsq: Any) -> WarmStart:
+    """A :class:`WarmStart` from an ``NLSQResult``, a mapping, a folder or a JSON file.
+
+    A folder is searched for ``nlsq/parameters.json`` and then ``parameters.json``.
+    """
+    if isinstance(nlsq, WarmStart):
+        return nlsq
+    if isinstance(nlsq, str | Path):
+        path = Path(nlsq)
+        candidates = (
+            [path]
+            if path.is_file()
+            else [path / "nlsq" / "parameters.json", path / "parameters.json"]
+        )
+        for cand in candidates:
+            if cand.is_file():
+                try:
+                    d = json.loads(cand.read_text())
+                except (OSError, json.JSONDecodeError) as exc:
+                    raise WarmStartError(f"{cand}: cannot read the NLSQ result ({exc})") from None
+                return _from_mapping(d, str(cand))
+        raise WarmStartError(
+            f"no NLSQ result found at {path} (looked for {', '.join(str(c) for c in candidates)})"
+        )
+    if isinstance(nlsq, Mapping):
+        return _from_mapping(nlsq, "mapping")
+    if hasattr(nlsq, "to_dict"):
+        ws = _from_mapping(nlsq.to_dict(), "NLSQResult")
+        return WarmStart(
+            ws.mode,
+            ws.convention,
+            np.asarray(nlsq.theta, np.float64),
+            ws.errors,
+            np.asarray(nlsq.contrast, np.float64),
+            np.asarray(nlsq.offset, np.float64),
+            float(nlsq.sigma),
+            ws.sigma_source,
+            ws.reduced_chi2,
+            ws.converged,
+            ws.scaling_mode,
+            "NLSQResult",
+        )
+    raise WarmStartError(
+        f"cannot use {type(nlsq).__name__} as an NLSQ warm start; pass an "
+        "NLSQResult, a previous run's folder or its parameters.json"
+    )
+
+
+def noise_level(data: XPCSData) -> float:
+    """Model-free noise sd of the data: robust spread of neighbouring-point differences.
+
+    Differences ``c2[a, i, j+1] - c2[a, i, j]`` over the upper triangle (j > i) have variance
+    ``2 sigma^2`` where the model is smooth; the median absolute deviation (x 1.4826) makes
+    the estimate insensitive to the steep region near the diagonal.
+    """
+    c2 = data.c2
+    n_t = c2.shape[1]
+    i, j = np.triu_indices(n_t - 1, k=1)
+    diff = c2[:, i, j + 1] - c2[:, i, j]
+    diff = diff[np.isfinite(diff)]
+    if diff.size < 10:
+        return float("nan")
+    mad = np.median(np.abs(diff - np.median(diff)))
+    return float(1.4826 * mad / np.sqrt(2.0))
+
+
+def check_warm_start(
+    ws: WarmStart, data: XPCSData, mode: str, convention: str, max_reduced_chi2: float, force: bool
+) -> dict[str, Any]:
+    """Check that the warm start fits these data and passes the quality gate.
+
+    Returns a dict (``statistic``, ``value``, ``threshold``, ``passed``, ``forced``) for the
+    report. Raises :class:`WarmStartError` on a mode/convention/angle mismatch, and when the
+    gate fails unless ``force``.
+    """
+    mode = canonical_mode(mode)
+    if ws.mode != mode:
+        raise WarmStartError(
+            f"the NLSQ warm start ({ws.source}) is for mode {ws.mode!r}, CMC runs {mode!r}"
+        )
+    if ws.convention != convention:
+        raise WarmStartError(
+            f"the NLSQ warm start ({ws.source}) uses the {ws.convention!r} "
+            f"convention, CMC runs {convention!r}"
+        )
+    if ws.contrast.shape[0] != data.n_phi or ws.offset.shape[0] != data.n_phi:
+        raise WarmStartError(
+            f"the NLSQ warm start ({ws.source}) has {ws.contrast.shape[0]} "
+            f"angles, the data have {data.n_phi}"
+        )
+    if not (np.all(np.isfinite(ws.theta)) and np.isfinite(ws.sigma) and ws.sigma > 0):
+        raise WarmStartError(
+            f"the NLSQ warm start ({ws.source}) has non-finite values or sigma {ws.sigma!r}"
+        )
+    if ws.sigma_source == "user":
+        stat, value = "nlsq reduced chi2", ws.reduced_chi2
+    else:
+        noise = noise_level(data)
+        stat, value = "(sigma_nlsq / sigma_noise)^2", (ws.sigma / noise) ** 2
+    passed = bool(np.isfinite(value) and value <= max_reduced_chi2)
+    gate = {
+        "statistic": stat,
+        "value": float(value),
+        "threshold": float(max_reduced_chi2),
+        "passed": passed,
+        "forced": bool(force and not passed),
+        "source": ws.source,
+    }
+    if not passed and not force:
+        raise WarmStartError(
+            f"CMC skipped: the NLSQ fit ({ws.source}) is poor, {stat} = {value:.3g} > "
+            f"{max_reduced_chi2:g} (optimization.cmc.max_reduced_chi2). Check the mode, the "
+            "frame range and the angles, improve the NLSQ fit, or set "
+            "optimization.cmc.force: true to sample anyway."
+        )
+    return gate
