@@ -77,8 +77,9 @@ def plot_lag_cuts(
         ax.set_title(f"phi = {phi[k]:.1f} deg", fontsize=9)
         if a % ncol == 0:
             ax.set_ylabel("c2(t1, t1 + tau)")
-        if a >= len(chosen) - ncol:
+        if a >= len(chosen) - ncol:  # last panel of its column: label it (sharex hides labels)
             ax.set_xlabel("lag tau (s)")
+            ax.tick_params(labelbottom=True)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=min(6, len(labels)), fontsize=8)
     qtxt = f"q = {q:.4g} 1/A; " if q else ""

@@ -58,10 +58,14 @@ def plot_lag_profiles(
     fig = figure(figsize=(12, 4.6), layout="constrained")
     ax1, ax2 = fig.subplots(1, 2)
     lags = np.arange(1, n_t)
-    cmap = __import__("matplotlib").colormaps["twilight"]
+    import matplotlib
+
+    cmap = matplotlib.colormaps["tab10" if n_phi <= 10 else "viridis"]
+    window = max(1, n_t // 50)
+    kernel = np.ones(window) / window
     for k in range(n_phi):
         prof = np.array([np.nanmean(np.diagonal(c2[k], offset=m)) for m in lags])
-        col = cmap(k / max(n_phi, 1))
+        col = cmap(k) if n_phi <= 10 else cmap(k / max(n_phi - 1, 1))
         ax1.plot(
             lags * (t[1] - t[0]) if n_t > 1 else lags,
             prof,
@@ -69,13 +73,20 @@ def plot_lag_profiles(
             lw=1.2,
             label=f"{phi[k]:.1f} deg",
         )
-        ax2.plot(t[:-1], np.diagonal(c2[k], offset=1), color=col, lw=0.8)
+        near = np.diagonal(c2[k], offset=1)
+        if window > 1 and near.size >= window:
+            near = np.convolve(near, kernel, mode="valid")
+            ages = np.convolve(t[:-1], kernel, mode="valid")
+        else:
+            ages = t[:-1]
+        ax2.plot(ages, near, color=col, lw=1.0)
     ax1.set_xscale("log")
     ax1.set_xlabel("lag tau (s)")
     ax1.set_ylabel("mean over t1 of c2(t1, t1 + tau)")
     ax2.set_xlabel("age t (s)")
     ax2.set_ylabel("c2(t, t + dt)")
-    ax2.set_title("next to the diagonal: contrast along the run", fontsize=9)
+    smooth = f" (running mean over {window} frames)" if window > 1 else ""
+    ax2.set_title(f"next to the diagonal: contrast along the run{smooth}", fontsize=9)
     ax1.set_title("time-averaged c2 against lag", fontsize=9)
     if n_phi <= 12:
         ax1.legend(fontsize=7, ncol=2, title="phi")

@@ -76,9 +76,24 @@ def plot_fit_heatmaps_all(
     ``paths``: one per angle. Reusing the figure makes 23 angles cost little more than one.
     """
     step, td, note = display_grid(t, max_display)
-    fig = figure(figsize=(14.5, 4.8))
-    fig.subplots_adjust(left=0.05, right=0.95, bottom=0.11, top=0.83, wspace=0.32)
-    axes = fig.subplots(1, 3, sharex=True, sharey=True)
+    fig = figure(figsize=(15.0, 4.9))
+    grid = fig.add_gridspec(
+        1,
+        6,
+        width_ratios=[1, 1, 0.05, 0.28, 1, 0.05],
+        left=0.05,
+        right=0.95,
+        bottom=0.11,
+        top=0.83,
+        wspace=0.12,
+    )
+    ax0 = fig.add_subplot(grid[0])
+    axes = [
+        ax0,
+        fig.add_subplot(grid[1], sharex=ax0, sharey=ax0),
+        fig.add_subplot(grid[4], sharex=ax0, sharey=ax0),
+    ]
+    cax1, cax2 = fig.add_subplot(grid[2]), fig.add_subplot(grid[5])
     ext = extent(td)
     kw = {"origin": "lower", "extent": ext, "interpolation": "nearest", "aspect": "equal"}
     blank = np.zeros((len(td), len(td)))
@@ -90,8 +105,10 @@ def plot_fit_heatmaps_all(
         ax.set_xlabel("t2 (s)")
         ax.set_facecolor("0.85")
     axes[0].set_ylabel("t1 (s)")
-    fig.colorbar(im1, ax=axes[1], label="c2 (data and fit: same scale)", fraction=0.046, pad=0.03)
-    fig.colorbar(im2, ax=axes[2], label="c2 residual", fraction=0.046, pad=0.03)
+    axes[1].tick_params(labelleft=False)
+    axes[2].tick_params(labelleft=False)
+    fig.colorbar(im1, cax=cax1, label="c2 (data and fit: same scale)")
+    fig.colorbar(im2, cax=cax2, label="c2 residual")
     suptitle = fig.suptitle("", fontsize=10)
     qtxt = f", q = {q:.4g} 1/A" if q else ""
     sub = "diagonal (not fitted) in grey" + (f"; {note}" if note else "")
@@ -171,8 +188,9 @@ def plot_overview(
         ax.set_title(f"phi = {phi[k]:.1f} deg", fontsize=9)
         if k % ncol == 0:
             ax.set_ylabel("t1 (s)")
-        if k >= n_phi - ncol:
+        if k >= n_phi - ncol:  # last panel of its column: label it (sharex hides labels)
             ax.set_xlabel("t2 (s)")
+            ax.tick_params(labelbottom=True)
     if im is not None:
         fig.colorbar(im, ax=axes.tolist(), label="c2 (shared scale)", shrink=0.8)
     what = "below the diagonal (t1 < t2): data, above it: fit" if c2_fit is not None else "data"
