@@ -81,7 +81,7 @@ def read_cache(path: Path, key: str) -> XPCSData | None:
             meta = json.loads(str(z["metadata_json"]))
             prov = json.loads(str(z["provenance_json"]))
             data = XPCSData(
-                c2=np.array(z["c2"], dtype=np.float64),
+                c2=np.asarray(z["c2"], dtype=np.float64),
                 phi=np.array(z["phi"]),
                 q=float(z["q"]),
                 dt=float(z["dt"]),
