@@ -187,8 +187,12 @@ def environment_prologue(threads: int = 1, cache_dir: str | None = None) -> list
     return lines
 
 
-def make_cluster(config: DaskConfig):
-    """Create the Dask cluster object for ``config`` (``None`` for ``cluster: address``)."""
+def make_cluster(config: DaskConfig, *, start_jobs: bool = True):
+    """Create the Dask cluster object for ``config`` (``None`` for ``cluster: address``).
+
+    Batch clusters submit their first jobs (or start adaptive scaling) unless ``start_jobs`` is
+    False (e.g. to inspect ``cluster.job_script()``).
+    """
     cache = config.compilation_cache_dir or default_compilation_cache()
     if config.cluster == "address":
         return None
@@ -241,6 +245,8 @@ def make_cluster(config: DaskConfig):
         kwargs["interface"] = config.interface
         kwargs["scheduler_options"]["interface"] = config.interface
     cluster = cls(**kwargs)
+    if not start_jobs:
+        return cluster
     if config.max_jobs is not None:
         cluster.adapt(minimum_jobs=config.min_jobs, maximum_jobs=config.max_jobs)
     else:

@@ -1,0 +1,174 @@
+"""Batch-system clusters: the generated PBS job script, a PBS run through a fake qsub that runs
+jobs locally, and a real single-node Slurm cluster (tests marked ``slurm``)."""
+
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+pytest.importorskip("dask_jobqueue")
+
+from .conftest import shard_draws_by_id  # noqa: E402
+
+
+def _pbs_config(**kw):
+    from homodyne_cmc.dask_backend import DaskConfig
+
+    base = dict(cluster="pbs", queue="debug", account="XPCS-beamtime", walltime="00:30:00",
+                cores=2, memory="4GB", job_extra=("-l filesystems=home:eagle",),
+                prologue=("module load hdf5",), n_workers=1, interface="lo",
+                compilation_cache_dir="/tmp/homodyne-jax-cache")
+    base.update(kw)
+    return DaskConfig(**base)
+
+
+def test_pbs_job_script_carries_directives_environment_and_worker_command():
+    from homodyne_cmc.dask_backend import make_cluster
+
+    cluster = make_cluster(_pbs_config(), start_jobs=False)
+    try:
+        script = cluster.job_script()
+    finally:
+        cluster.close()
+    lines = script.splitlines()
+    assert "#PBS -q debug" in lines
+    assert "#PBS -A XPCS-beamtime" in lines
+    assert "#PBS -l walltime=00:30:00" in lines
+    assert any(ln.startswith("#PBS -l select=1:ncpus=2:mem=") for ln in lines)
+    assert "#PBS -l filesystems=home:eagle" in lines
+    # the environment of this interpreter, JAX settings, then the user's prologue
+    assert f"export PATH={os.path.join(sys.prefix, 'bin')}:$PATH" in lines
+    assert "export JAX_ENABLE_X64=1" in lines
+    assert "export OMP_NUM_THREADS=1" in lines
+    assert "export JAX_COMPILATION_CACHE_DIR=/tmp/homodyne-jax-cache" in lines
+    assert lines.index("module load hdf5") > lines.index("export JAX_ENABLE_X64=1")
+    worker = [ln for ln in lines if "distributed.cli.dask_worker" in ln]
+    assert len(worker) == 1 and worker[0].startswith(sys.executable)
+    assert "--nthreads 1" in worker[0] and "--nworkers 2" in worker[0]
+
+
+def test_config_errors_name_the_key():
+    from homodyne_cmc.dask_backend import DaskConfig
+    from homodyne_cmc.errors import CMCConfigError
+
+    with pytest.raises(CMCConfigError, match=r"optimization\.cmc\.dask\.cluster"):
+        DaskConfig(cluster="sge")
+    with pytest.raises(CMCConfigError, match=r"optimization\.cmc\.dask\.address"):
+        DaskConfig(cluster="address")
+    with pytest.raises(CMCConfigError, match=r"dask\.job_extra: expected a list"):
+        DaskConfig.from_dict({"cluster": "pbs", "job_extra": "-l x"})
+    with pytest.raises(CMCConfigError, match=r"unknown key\(s\) queues"):
+        DaskConfig.from_dict({"cluster": "pbs", "queues": "debug"})
+    cfg = DaskConfig.from_dict({"cluster": "slurm", "max_jobs": 4, "job_extra": ["--qos=x"]})
+    assert cfg.job_extra == ("--qos=x",) and cfg.max_jobs == 4
+
+
+FAKE_QSUB = """\
+#!/usr/bin/env bash
+# fake qsub: run the job script locally in the background, print a PBS-style job id
+set -euo pipefail
+script="${@: -1}"
+id=$(( (RANDOM << 8) + $$ % 256 )).fakepbs
+log="$FAKE_PBS_DIR/$id.log"
+nohup bash "$script" > "$log" 2>&1 &
+echo $! > "$FAKE_PBS_DIR/$id.pid"
+echo "$id"
+"""
+FAKE_QDEL = """\
+#!/usr/bin/env bash
+for id in "$@"; do
+  pid=$(cat "$FAKE_PBS_DIR/$id.pid" 2>/dev/null || true)
+  [ -n "$pid" ] && pkill -TERM -P "$pid" 2>/dev/null; [ -n "$pid" ] && kill "$pid" 2>/dev/null
+  rm -f "$FAKE_PBS_DIR/$id.pid"
+done
+exit 0
+"""
+FAKE_QSTAT = """\
+#!/usr/bin/env bash
+for f in "$FAKE_PBS_DIR"/*.pid; do [ -e "$f" ] && echo "$(basename "$f" .pid) R"; done
+exit 0
+"""
+
+
+@pytest.fixture
+def fake_pbs(tmp_path, monkeypatch):
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for name, body in (("qsub", FAKE_QSUB), ("qdel", FAKE_QDEL), ("qstat", FAKE_QSTAT)):
+        path = bindir / name
+        path.write_text(body)
+        path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_PBS_DIR", str(jobs))
+    yield jobs
+    for pidfile in jobs.glob("*.pid"):
+        subprocess.run(["bash", str(bindir / "qdel"), pidfile.stem], check=False)
+
+
+@pytest.mark.filterwarnings("ignore::homodyne_cmc.errors.CMCWarning")
+def test_pbs_backend_drives_jobs_to_completion(small_cmc_problem, tmp_path, fake_pbs):
+    from homodyne_cmc import fit_cmc
+    from homodyne_cmc.backends import SequentialBackend
+    from homodyne_cmc.dask_backend import DaskBackend
+
+    sim, nlsq, config = small_cmc_problem
+    reference = fit_cmc(sim.data, mode="static", config=config(tmp_path / "seq"), nlsq=nlsq,
+                        backend=SequentialBackend())
+    backend = DaskBackend(_pbs_config(cores=2, processes=2, n_workers=1,
+                                      log_directory=str(tmp_path / "pbs-logs")))
+    result = fit_cmc(sim.data, mode="static", config=config(tmp_path / "pbs"), nlsq=nlsq,
+                     backend=backend)
+    assert list(fake_pbs.glob("*.log")), "qsub was never called"
+    assert not result.failed
+    a, b = shard_draws_by_id(reference), shard_draws_by_id(result)
+    assert sorted(a) == sorted(b)
+    for sid in a:
+        np.testing.assert_allclose(b[sid], a[sid], rtol=1e-9, atol=1e-12)
+
+
+def _slurm_up() -> str | None:
+    if not shutil.which("sinfo"):
+        return "sinfo not found: Slurm is not installed (run `bash .ci/slurm start`)"
+    out = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True)
+    if out.returncode != 0 or not any(s.startswith(("idle", "mix", "alloc"))
+                                      for s in out.stdout.split()):
+        return f"no Slurm node is up (sinfo: {out.stdout.strip() or out.stderr.strip()})"
+    return None
+
+
+@pytest.mark.slurm
+@pytest.mark.filterwarnings("ignore::homodyne_cmc.errors.CMCWarning")
+def test_slurm_cluster_runs_cmc_end_to_end(small_cmc_problem, tmp_path):
+    reason = _slurm_up()
+    if reason:
+        pytest.skip(f"SLURM TESTS SKIPPED: {reason}")
+    from homodyne_cmc import fit_cmc
+    from homodyne_cmc.backends import SequentialBackend
+    from homodyne_cmc.dask_backend import DaskBackend, DaskConfig
+
+    sim, nlsq, config = small_cmc_problem
+    reference = fit_cmc(sim.data, mode="static", config=config(tmp_path / "seq"), nlsq=nlsq,
+                        backend=SequentialBackend())
+    cfg = DaskConfig(cluster="slurm", queue="debug", walltime="00:20:00", cores=1,
+                     memory="2GB", min_jobs=1, max_jobs=2, interface="lo",
+                     log_directory=str(tmp_path / "slurm-logs"))
+    result = fit_cmc(sim.data, mode="static", config=config(tmp_path / "slurm"), nlsq=nlsq,
+                     backend=DaskBackend(cfg))
+    logs = list((tmp_path / "slurm-logs").glob("*"))
+    assert logs, "no Slurm job wrote a log: the jobs did not run through sbatch"
+    assert not result.failed
+    a, b = shard_draws_by_id(reference), shard_draws_by_id(result)
+    assert sorted(a) == sorted(b)
+    for sid in a:
+        np.testing.assert_allclose(b[sid], a[sid], rtol=1e-9, atol=1e-12)
+    # the jobs are gone once the backend closed its cluster
+    out = subprocess.run(["squeue", "-h", "-u", os.environ.get("USER", "root")],
+                         capture_output=True, text=True)
+    assert "dask-wor" not in out.stdout, textwrap.shorten(out.stdout, 200)
