@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from homodyne_data import XPCSData
-from homodyne_physics import canonical_name, float64
+from homodyne_physics import canonical_name, float64, parameter_names
 
 from .config import NLSQConfig
 from .global_search import cmaes_search, latin_hypercube_starts
@@ -109,8 +109,11 @@ def fit_nlsq(
     timing: dict[str, float] = {}
     with float64():
         t0 = time.perf_counter()
+        given = {canonical_name(str(n)) for n in (initial or {})}
+        searching = cfg.start_search and not set(parameter_names(mode)) <= given
         problem = build_problem(
             data,
+            solve_scaling=not searching,
             mode=mode,
             config=cfg,
             initial=initial,
@@ -123,8 +126,7 @@ def fit_nlsq(
         t0 = time.perf_counter()
         candidates: list[tuple[str, np.ndarray]] = [("initial", problem.x0)]
         search_info = None
-        given = {canonical_name(str(n)) for n in (initial or {})}
-        if cfg.start_search and not set(problem.model.parameter_names) <= given:
+        if searching:
             x_searched, search_info = search_start(problem, problem.x0)
             candidates = [("initial+start_search", x_searched)]
         cma_info = None

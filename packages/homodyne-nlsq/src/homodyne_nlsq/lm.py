@@ -22,7 +22,9 @@ Damping: Nielsen's update (``lambda *= max(1/3, 1 - (2 rho - 1)^3)`` on success,
 nu *= 2`` on failure).
 
 Stopping (reason reported in :class:`LMOutcome`):
-``ftol`` relative chi^2 decrease of an accepted, well-predicted step below ftol; ``xtol`` every
+``ftol`` relative chi^2 decrease of an accepted, well-predicted step below ftol, or (checked
+after each fused pass, which saves the pass a last tiny step would cost) the decrease the
+undamped Gauss-Newton step predicts (the Newton decrement ``g^T A^-1 g``) below ftol; ``xtol`` every
 parameter moved by less than xtol times its size; ``gtol`` the largest cosine between the
 residual vector and a free Jacobian column below gtol; ``max_iterations``; ``stalled``: no
 trial step decreased chi^2 within the allowed rejections.
@@ -199,7 +201,16 @@ def levenberg_marquardt(
         df = d_safe[free]
         a_s = a[np.ix_(free, free)] / np.outer(df, df)
         g_s = g[free] / df
+        # Newton decrement: the decrease the undamped Gauss-Newton step predicts
+        decrement = float(g_s @ _solve(a_s + 1e-12 * np.eye(a_s.shape[0]), g_s))
         timing["linear_algebra"] += time.perf_counter() - t0
+        if iterations > 0 and 0.0 <= decrement <= ftol * f:
+            reason, converged = "ftol", True
+            message = (
+                f"the Gauss-Newton step predicts a relative chi^2 decrease of "
+                f"{decrement / max(f, 1e-300):.1e} <= ftol"
+            )
+            break
         rejected = 0
         accepted = False
         while rejected < max_rejections:

@@ -66,12 +66,10 @@ def search_start(
         gtol=1e-6,
     )
     x = out.x if out.cost <= best else best_x
-    # the scaling vector is re-solved on all points for the refined physics
-    x_full, _ = problem.profile(x[:k]) if problem.scaling.n_params else (x, None)
     info = {
         "subset_points": sub.n_valid,
         "evaluations": evaluations,
         "cost_before": float(before),
         "cost_after": float(min(out.cost, best)),
     }
-    return x_full, info
+    return x, info
