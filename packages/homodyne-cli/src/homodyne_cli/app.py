@@ -328,11 +328,34 @@ def _rewrite_legacy(args: list[str]) -> list[str]:
     return args
 
 
+def _light_help_imports() -> None:
+    """Keep help output fast: typer's rich help module imports ``rich.markdown`` (for the
+    markdown markup mode, unused here) and ``rich.traceback`` (for pretty exceptions, disabled
+    here) at import time; in a help-only process placeholders stand in for both (~0.15 s)."""
+    import types
+
+    for name, attr in (("rich.markdown", "Markdown"), ("rich.traceback", "Traceback")):
+        if name not in sys.modules:
+            module = types.ModuleType(name, "placeholder: not needed to print help")
+            setattr(module, attr, type(attr, (), {}))
+            sys.modules[name] = module
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``homodyne`` console script; exits with the documented codes."""
     import click
 
     args = _rewrite_legacy(list(sys.argv[1:] if argv is None else argv))
+    if not args or "--help" in args or "-h" in args:
+        _light_help_imports()
+    import warnings
+
+    def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+        from .console import get_ui
+
+        get_ui().warn(f"{category.__name__}: {message}")
+
+    warnings.showwarning = _show_warning
     command = typer.main.get_command(app)
     try:
         command.main(args=args, prog_name="homodyne", standalone_mode=False)

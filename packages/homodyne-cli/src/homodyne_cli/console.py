@@ -28,6 +28,7 @@ class UI:
         self.err = Console(stderr=True, highlight=False, soft_wrap=True)
         self.out = Console(highlight=False, soft_wrap=True)
         self._log_handler: logging.Handler | None = None
+        self._pending: list[logging.LogRecord] = []
         self.timings: dict[str, float] = {}
         level = logging.DEBUG if verbosity >= 2 else logging.INFO
         self._console_handler = logging.StreamHandler(sys.stderr)
@@ -67,8 +68,11 @@ class UI:
         self.err.print(f"[bold red]error:[/bold red] {escape(msg)}", markup=True)
 
     def _to_log(self, level: int, msg: str) -> None:
+        record = LOG.makeRecord("homodyne", level, "", 0, msg, (), None)
         if self._log_handler:
-            self._log_handler.handle(LOG.makeRecord("homodyne", level, "", 0, msg, (), None))
+            self._log_handler.handle(record)
+        else:  # kept until a run log is attached
+            self._pending.append(record)
 
     # phases ---------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -101,6 +105,9 @@ class UI:
         handler.setLevel(logging.DEBUG)
         handler._homodyne_cli = True  # type: ignore[attr-defined]
         self._log_handler = handler
+        for record in self._pending:
+            handler.handle(record)
+        self._pending.clear()
         for name in LIBRARY_LOGGERS:
             logging.getLogger(name).addHandler(handler)
 

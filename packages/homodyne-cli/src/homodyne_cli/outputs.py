@@ -33,6 +33,8 @@ __all__ = [
     "file_sha256",
     "has_previous_run",
     "json_safe",
+    "OutputPlan",
+    "plan_output_dir",
     "prepare_output_dir",
     "utc_now",
     "versions",
@@ -150,47 +152,88 @@ def has_previous_run(folder: Path) -> bool:
     return folder.is_dir() and any((folder / e).exists() for e in RESULT_ENTRIES)
 
 
+def _nearest_existing(folder: Path) -> Path:
+    p = folder.absolute()
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    return p
+
+
 def _check_writable(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".homodyne-write-test.", dir=folder)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise OutputError(f"output folder {folder} is not writable: {reason}") from None
+    """Refuse early (before any work) when ``folder`` could not be created or written."""
+    base = _nearest_existing(folder)
+    if not base.is_dir():
+        raise OutputError(f"output folder {folder} cannot be created: {base} is not a folder")
+    if not os.access(base, os.W_OK | os.X_OK):
+        what = (
+            "is not writable"
+            if base == folder.absolute()
+            else f"cannot be created ({base} is not writable)"
+        )
+        raise OutputError(f"output folder {folder} {what}")
 
 
-def prepare_output_dir(requested: str | Path, *, overwrite: bool = False) -> tuple[Path, str]:
-    """Choose and create the folder a run writes into.
+class OutputPlan:
+    """Where a run will write, decided before any work and created only when needed.
 
-    A folder that already holds results is never overwritten silently: with ``overwrite`` its
-    previous result entries are removed first; otherwise the run goes to a new sibling folder
-    ``<name>-run2``, ``<name>-run3``, ... and the previous one is left untouched.
-
-    Returns
-    -------
-    (folder, note)
-        The folder to write into and a sentence for the user ('' when nothing special happened).
-
-    Raises
-    ------
-    OutputError
-        When the folder (or its parent) cannot be created or written.
+    Attributes
+    ----------
+    folder
+        The folder results go to (a new ``-runN`` sibling when the requested one holds results).
+    note
+        A sentence for the user ('' when nothing special happens).
     """
-    folder = Path(requested).expanduser()
-    if folder.exists() and not folder.is_dir():
-        raise OutputError(f"output path {folder} exists and is not a folder")
-    note = ""
-    if has_previous_run(folder):
-        if overwrite:
+
+    def __init__(self, folder: Path, note: str, replace: bool) -> None:
+        self.folder = folder
+        self.note = note
+        self._replace = replace
+        self.created = False
+
+    def create(self) -> Path:
+        """Create the folder (removing the previous results first with --overwrite)."""
+        if self.created:
+            return self.folder
+        if self._replace:
             for entry in RESULT_ENTRIES:
-                p = folder / entry
+                p = self.folder / entry
                 if p.is_dir():
                     shutil.rmtree(p)
                 elif p.exists():
                     p.unlink()
-            note = f"--overwrite: replaced the previous results in {folder}"
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd, probe = tempfile.mkstemp(prefix=".homodyne-write-test.", dir=self.folder)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise OutputError(f"output folder {self.folder} is not writable: {reason}") from None
+        self.created = True
+        return self.folder
+
+
+def plan_output_dir(requested: str | Path, *, overwrite: bool = False) -> OutputPlan:
+    """Decide the folder a run writes into, without creating anything yet.
+
+    A folder that already holds results is never overwritten silently: with ``overwrite`` its
+    previous result entries are removed when the run starts writing; otherwise the run goes to
+    a new sibling folder ``<name>-run2``, ``<name>-run3``, ... and the previous one is left
+    untouched.
+
+    Raises
+    ------
+    OutputError
+        When the folder could not be created or written.
+    """
+    folder = Path(requested).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"output path {folder} exists and is not a folder")
+    note, replace = "", False
+    if has_previous_run(folder):
+        if overwrite:
+            replace = True
+            note = f"--overwrite: replacing the previous results in {folder}"
         else:
             k = 2
             while (candidate := folder.with_name(f"{folder.name}-run{k}")).exists():
@@ -201,4 +244,10 @@ def prepare_output_dir(requested: str | Path, *, overwrite: bool = False) -> tup
             )
             folder = candidate
     _check_writable(folder)
-    return folder, note
+    return OutputPlan(folder, note, replace)
+
+
+def prepare_output_dir(requested: str | Path, *, overwrite: bool = False) -> tuple[Path, str]:
+    """:func:`plan_output_dir` and create the folder at once; returns ``(folder, note)``."""
+    plan = plan_output_dir(requested, overwrite=overwrite)
+    return plan.create(), plan.note

@@ -21,7 +21,7 @@ from .outputs import (
     atomic_write_csv,
     atomic_write_json,
     file_sha256,
-    prepare_output_dir,
+    plan_output_dir,
     utc_now,
     versions,
 )
@@ -85,9 +85,20 @@ def _fit_brief(res: Any) -> dict[str, Any]:
 
 
 def run_job(
-    run: RunConfig, file: str, q: float | None, folder: Path, method: str, ui: UI, argv: list[str]
+    run: RunConfig,
+    file: str,
+    q: float | None,
+    folder: Path,
+    method: str,
+    ui: UI,
+    argv: list[str],
+    start_writing: Any = None,
 ) -> JobResult:
-    """Load one data set, fit it, write every output into ``folder``."""
+    """Load one data set, fit it, write every output into ``folder``.
+
+    ``start_writing`` (no arguments) is called once the data loaded, before anything is
+    written: it creates the output folder and opens the run log.
+    """
     from homodyne_data import load_data, quality_report
 
     job = JobResult(file=file, q_requested=q, folder=folder)
@@ -98,6 +109,9 @@ def run_job(
         data = load_data(data_config(run, file, q))
     timings["load"] = time.perf_counter() - t0
     job.data = data
+    if start_writing is not None:
+        start_writing()
+    folder.mkdir(parents=True, exist_ok=True)
     ui.info(f"  {data.n_phi} angles, {data.n_t} frames, q = {data.q:.5g} 1/A, dt = {data.dt:g} s")
     for note in data.provenance.notes:
         ui.detail(f"  {note}")
@@ -234,10 +248,23 @@ def run_pipeline(
     argv = list(argv or sys.argv)
     jobs = [(f, q) for f in run.files for q in run.q]
     multi = len(jobs) > 1
-    root, note = prepare_output_dir(output_dir, overwrite=overwrite)
-    if note:
-        ui.warn(note)
-    ui.attach_log(root / "homodyne.log")
+    from homodyne_data import DataFileNotFoundError
+
+    for file in run.files:  # fail before creating anything
+        if not Path(file).is_file():
+            where = f" (from {run.source})" if run.source else ""
+            raise DataFileNotFoundError(f"data file not found: {file}{where}")
+    plan = plan_output_dir(output_dir, overwrite=overwrite)
+    root = plan.folder
+
+    def start_writing() -> None:
+        if plan.created:
+            return
+        plan.create()
+        if plan.note:
+            ui.warn(plan.note)
+        ui.attach_log(root / "homodyne.log")
+
     ui.detail(f"command: {' '.join(argv)}")
     for issue in run.warnings:
         ui.warn(str(issue))
@@ -251,8 +278,7 @@ def run_pipeline(
     try:
         for file, q in jobs:
             folder = _job_folder(root, file, q, multi)
-            folder.mkdir(parents=True, exist_ok=True)
-            results.append(run_job(run, file, q, folder, method, ui, argv))
+            results.append(run_job(run, file, q, folder, method, ui, argv, start_writing))
         if multi:
             _write_table(root, results, ui)
         ui.info(
