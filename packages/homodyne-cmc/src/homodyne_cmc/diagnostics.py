@@ -135,7 +135,7 @@ def posterior_datatree(
         coords=coords,
         dims={**shard_dims, **stat_dims},
         sample_dims=["shard", "chain", "draw"],
-        attrs=attrs,
+        attrs={"shard_posterior": attrs, "sample_stats": attrs},
     )
     for group in ("shard_posterior", "sample_stats"):
         dt[group] = extra[group]
