@@ -55,6 +55,25 @@ def _at_bound(problem: FitProblem, x) -> list[str]:
     return [n for n, h in zip(problem.names, hit, strict=True) if h]
 
 
+def _cost_without_shear(problem: FitProblem, x) -> float | None:
+    """Cost with the shear switched off (gamma_dot_t0 at its lower bound, offset 0, diffusion
+    kept, scaling re-solved): an upper bound of the cost of the nested no-shear fit."""
+    if not problem.model.has_shear:
+        return None
+    names = problem.model.parameter_names
+    theta = np.array(x[: problem.n_theta], np.float64)
+    g0, goff = names.index("gamma_dot_t0"), names.index("gamma_dot_t_offset")
+    theta[g0] = problem.lower[g0]
+    theta[goff] = np.clip(0.0, problem.lower[goff], problem.upper[goff])
+    if problem.scaling.n_params:
+        return problem.profile(theta)[1]
+    return problem.cost(np.concatenate([theta, x[problem.n_theta :]]))
+
+
+# 95% point of chi^2 with 4 degrees of freedom (the four shear parameters)
+_CHI2_4DOF_95 = 9.488
+
+
 def _count_minima(costs: list[float], s2: float) -> int:
     """Optima whose chi^2 differ by more than one unit of the noise variance are distinct."""
     groups: list[float] = []
@@ -149,8 +168,9 @@ def fit_nlsq(
             for n, (origin, x0) in enumerate(candidates)
         ]
         timing["local"] = time.perf_counter() - t0
-    best = min(range(len(runs)), key=lambda n: runs[n][2].cost)
-    origin, _, out = runs[best]
+        best = min(range(len(runs)), key=lambda n: runs[n][2].cost)
+        origin, _, out = runs[best]
+        shear_cost = _cost_without_shear(problem, out.x)
     t0 = time.perf_counter()
     unc = covariance_from_normal_matrix(
         out.jtj, out.cost, problem.n_valid, sigma=cfg.sigma, names=problem.names
@@ -174,12 +194,19 @@ def fit_nlsq(
             f"{n} = {x[idx]:.6g} is at its {side} bound {bound:g}: the data prefer a value at "
             "or beyond it, so its error bar is not a confidence interval"
         )
+    s2 = unc.sigma**2 if unc.sigma_source == "user" else out.cost / unc.dof
+    shear_delta = None if shear_cost is None else (shear_cost - out.cost) / s2
+    if shear_delta is not None and shear_delta < _CHI2_4DOF_95:
+        warnings.append(
+            f"no significant shear: switching the shear off raises chi2 by only "
+            f"{shear_delta:.2f} sigma^2 (< {_CHI2_4DOF_95}, the 95% point for 4 parameters); "
+            "gamma_dot_t0, beta, gamma_dot_t_offset and phi0 are not determined by these data"
+        )
     n_masked = problem.arrs.n_points - problem.n_valid
     if n_masked:
         warnings.append(f"{n_masked} of {problem.arrs.n_points} points are NaN and were masked")
     if not out.converged:
         warnings.append(f"not converged: {out.message}")
-    s2 = unc.sigma**2 if unc.sigma_source == "user" else out.cost / unc.dof
     starts = [
         {
             "origin": o,
@@ -250,4 +277,5 @@ def fit_nlsq(
         model=problem.model,
         loss=cfg.loss,
         config=cfg.to_dict(),
+        shear_delta_chi2=shear_delta,
     )

@@ -79,6 +79,12 @@ class NLSQResult:
         The :class:`homodyne_physics.C2Model` of the fit.
     loss
         Loss used.
+    config
+        The settings of the fit (``NLSQConfig.to_dict()``).
+    shear_delta_chi2
+        laminar_flow only: rise of chi^2 (in units of sigma^2) when the shear is switched off
+        at the optimum (diffusion kept, scaling re-solved); below 9.49 the shear is not
+        significant at 95% and a warning says so.
     """
 
     mode: str
@@ -119,6 +125,7 @@ class NLSQResult:
     model: C2Model
     loss: str
     config: dict[str, Any] = field(default_factory=dict)
+    shear_delta_chi2: float | None = None
 
     def fitted_c2(self, data: XPCSData) -> np.ndarray:
         """Model c2 on the full matrices of ``data`` (same angles as the fit), for plots.
@@ -183,5 +190,6 @@ class NLSQResult:
                 "dt": self.model.dt,
                 "gap": self.model.gap,
                 "config": self.config,
+                "shear_delta_chi2": self.shear_delta_chi2,
             }
         )
