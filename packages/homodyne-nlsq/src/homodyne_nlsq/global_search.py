@@ -33,7 +33,8 @@ class UnitBox:
     def to_theta(self, u) -> np.ndarray:
         """Physical parameters of unit-cube point(s) ``u``."""
         v = self._a + np.clip(np.asarray(u, np.float64), 0.0, 1.0) * (self._b - self._a)
-        return np.clip(np.where(self.log, np.exp(v), v), self.lo, self.hi)
+        v = np.where(self.log, np.exp(np.where(self.log, v, 0.0)), v)
+        return np.clip(v, self.lo, self.hi)
 
     def to_unit(self, theta) -> np.ndarray:
         """Unit-cube coordinates of physical parameters ``theta``."""

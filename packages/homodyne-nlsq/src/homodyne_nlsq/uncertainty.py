@@ -90,6 +90,7 @@ def covariance_from_normal_matrix(
     cond = float(top / smallest) if smallest > 0 else float("inf")
     inv_scaled = (evecs[:, keep] / evals[keep]) @ evecs[:, keep].T
     cov = s2 * inv_scaled / np.outer(d_safe, d_safe)
+    cov = 0.5 * (cov + cov.T)  # exactly symmetric
     var = np.diag(cov).copy()
     if rank < p or undetermined.any():
         weak = np.abs(evecs[:, ~keep]).max(axis=1) > 0.3 if rank < p else np.zeros(p, bool)
