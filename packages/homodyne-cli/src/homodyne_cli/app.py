@@ -358,7 +358,12 @@ def main(argv: list[str] | None = None) -> None:
     warnings.showwarning = _show_warning
     command = typer.main.get_command(app)
     try:
-        command.main(args=args, prog_name="homodyne", standalone_mode=False)
+        rv = command.main(args=args, prog_name="homodyne", standalone_mode=False)
+        if isinstance(rv, int) and not isinstance(rv, bool) and rv != 0:
+            # typer turns Ctrl-C into an exit code (130) in non-standalone mode
+            if rv == 130:
+                typer.echo("interrupted", err=True)
+            sys.exit(rv)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:

@@ -1,0 +1,5 @@
+"""``python -m homodyne_cli`` = the ``homodyne`` command."""
+
+from .app import main
+
+main()

@@ -1,0 +1,68 @@
+"""Result writers and plots, in-process: NaN-safe JSON, atomic writes, run folders, PNGs."""
+
+import json
+
+import numpy as np
+import pytest
+
+from homodyne_cli.errors import OutputError
+from homodyne_cli.outputs import atomic_write_json, json_safe, plan_output_dir
+
+
+def test_json_is_strict_and_nan_safe(tmp_path):
+    obj = {"a": float("nan"), "b": np.array([1.0, np.inf]), "c": np.int64(3), "d": (1, 2)}
+    path = atomic_write_json(tmp_path / "x.json", obj)
+    text = path.read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text) == {"a": None, "b": [1.0, None], "c": 3, "d": [1, 2]}
+    assert json_safe(np.float32(0.5)) == 0.5
+    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]  # no temp file left behind
+
+
+def test_previous_results_are_never_overwritten_silently(tmp_path):
+    out = tmp_path / "res"
+    (out / "nlsq").mkdir(parents=True)
+    (out / "summary.json").write_text("{}")
+    plan = plan_output_dir(out)
+    assert plan.folder == tmp_path / "res-run2" and "already holds results" in plan.note
+    assert not plan.folder.exists()  # nothing is created before the run starts writing
+    plan.create()
+    assert plan.folder.is_dir() and (out / "summary.json").read_text() == "{}"
+    plan = plan_output_dir(out, overwrite=True)
+    assert plan.folder == out and (out / "nlsq").exists()  # removed only when writing starts
+    plan.create()
+    assert not (out / "nlsq").exists() and not (out / "summary.json").exists()
+
+
+def test_unwritable_output_is_refused_before_any_work(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OutputError, match="is not a folder"):
+        plan_output_dir(tmp_path / "file" / "res")
+
+
+def test_fit_plots_for_many_angles(tmp_path):
+    """23 angles: one PNG per angle + overview, cuts and residuals; downsampling is stated."""
+    from homodyne_cli.plots import plot_fit_heatmaps_all, plot_overview
+    from homodyne_cli.plots._common import block_mean, display_grid
+
+    n_phi, n_t = 23, 90
+    t = np.arange(1, n_t + 1) * 0.1
+    lag = np.abs(np.subtract.outer(t, t))
+    fit = 1.0 + 0.3 * np.exp(-lag)[None] * np.ones((n_phi, 1, 1))
+    data = fit + np.random.default_rng(0).normal(0, 0.01, fit.shape)
+    phi = np.linspace(-180, 180, n_phi, endpoint=False)
+    paths = plot_fit_heatmaps_all(
+        [tmp_path / f"h{k}.png" for k in range(n_phi)],
+        t=t,
+        c2_data=data,
+        c2_fit=fit,
+        phi=phi,
+        max_display=45,
+    )
+    over = plot_overview(tmp_path / "o.png", t=t, phi=phi, c2_data=data, c2_fit=fit)
+    for p in [*paths, over]:
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 10_000
+    step, td, note = display_grid(t, 45)
+    assert step == 2 and len(td) == 45 and "display only" in note
+    # block means keep the values: mean of a constant block is the constant
+    assert np.allclose(block_mean(np.ones((4, 4)), 2), 1.0, rtol=0, atol=0)  # exact
