@@ -20,7 +20,9 @@ from .uncertainty import covariance_from_normal_matrix, scaling_errors
 __all__ = ["fit_nlsq"]
 
 
-def _local(problem: FitProblem, x0, progress, start_index: int) -> LMOutcome:
+def _local(
+    problem: FitProblem, x0, progress, start_index: int, lambda_init: float | None = None
+) -> LMOutcome:
     cfg = problem.config
     if cfg.solver == "nlsq":
         from .nlsq_backend import fit_with_nlsq
@@ -42,7 +44,7 @@ def _local(problem: FitProblem, x0, progress, start_index: int) -> LMOutcome:
         ftol=cfg.ftol,
         xtol=cfg.xtol,
         gtol=cfg.gtol,
-        lambda_init=cfg.lambda_init,
+        lambda_init=cfg.lambda_init if lambda_init is None else lambda_init,
         max_rejections=cfg.max_rejections,
         progress=callback,
     )
@@ -144,9 +146,12 @@ def fit_nlsq(
         timing["setup"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         candidates: list[tuple[str, np.ndarray]] = [("initial", problem.x0)]
-        search_info = None
+        search_info, lam = None, None
         if searching:
             x_searched, search_info = search_start(problem, problem.x0)
+            # the subset solve ends near the optimum: carry its (small) damping over
+            if search_info["lambda"] is not None:
+                lam = min(cfg.lambda_init, search_info["lambda"])
             candidates = [("initial+start_search", x_searched)]
         cma_info = None
         if cfg.cmaes:
@@ -164,7 +169,7 @@ def fit_nlsq(
         timing["start_and_global_search"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         runs = [
-            (origin, x0, _local(problem, x0, progress, n))
+            (origin, x0, _local(problem, x0, progress, n, lam if n == 0 else None))
             for n, (origin, x0) in enumerate(candidates)
         ]
         timing["local"] = time.perf_counter() - t0

@@ -71,5 +71,6 @@ def search_start(
         "evaluations": evaluations,
         "cost_before": float(before),
         "cost_after": float(min(out.cost, best)),
+        "lambda": float(out.history[-1].lambda_) if out.cost <= best else None,
     }
     return x, info
