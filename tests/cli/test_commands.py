@@ -328,3 +328,30 @@ def test_ctrl_c_exits_130_without_traceback(sim_files, tmp_path):
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, (out, err)
     assert "interrupted" in err and TRACEBACK not in err
+
+
+def test_several_files_give_one_folder_each_and_a_summary_table(sim_files, tmp_path):
+    copy = tmp_path / "static_copy.hdf"
+    copy.write_bytes(sim_files["static"].read_bytes())
+    r = run_homodyne("run", "--data-file", str(sim_files["static"]), "--data-file", str(copy),
+                     "--mode", "static", "--dt", "0.1", "--initial", "D0=8000",
+                     "--initial", "alpha=0", "--initial", "D_offset=100", "--no-plots",
+                     "-o", "multi", cwd=tmp_path)
+    assert r.code == 0, r
+    rows = (tmp_path / "multi" / "summary.csv").read_text().strip().splitlines()
+    assert len(rows) == 3 and rows[0].startswith("folder,file,q,n_phi,converged,reduced_chi2")
+    d0 = [float(row.split(",")[6]) for row in rows[1:]]
+    assert d0[0] == d0[1]  # the same data give the same answer
+    assert (tmp_path / "multi" / "static" / "nlsq" / "parameters.json").exists()
+    assert (tmp_path / "multi" / "static_copy" / "nlsq" / "parameters.json").exists()
+    assert "summary" in r.out
+
+
+@pytest.mark.parametrize("mode", ["static", pytest.param("laminar_flow", marks=pytest.mark.slow)])
+def test_demo_recovers_the_truth(tmp_path, mode):
+    r = run_homodyne("demo", "--mode", mode, "-o", "demo", cwd=tmp_path)
+    assert r.code == 0, r  # exit 1 if any parameter is more than 3 standard errors off
+    assert "fitted vs true" in r.out and "> 3 sigma" not in r.out
+    plots = tmp_path / "demo" / "results" / "plots"
+    assert (plots / "overview.png").exists() and (plots / "residuals.png").exists()
+    assert r.seconds < 120
