@@ -333,10 +333,27 @@ def test_ctrl_c_exits_130_without_traceback(sim_files, tmp_path):
 def test_several_files_give_one_folder_each_and_a_summary_table(sim_files, tmp_path):
     copy = tmp_path / "static_copy.hdf"
     copy.write_bytes(sim_files["static"].read_bytes())
-    r = run_homodyne("run", "--data-file", str(sim_files["static"]), "--data-file", str(copy),
-                     "--mode", "static", "--dt", "0.1", "--initial", "D0=8000",
-                     "--initial", "alpha=0", "--initial", "D_offset=100", "--no-plots",
-                     "-o", "multi", cwd=tmp_path)
+    r = run_homodyne(
+        "run",
+        "--data-file",
+        str(sim_files["static"]),
+        "--data-file",
+        str(copy),
+        "--mode",
+        "static",
+        "--dt",
+        "0.1",
+        "--initial",
+        "D0=8000",
+        "--initial",
+        "alpha=0",
+        "--initial",
+        "D_offset=100",
+        "--no-plots",
+        "-o",
+        "multi",
+        cwd=tmp_path,
+    )
     assert r.code == 0, r
     rows = (tmp_path / "multi" / "summary.csv").read_text().strip().splitlines()
     assert len(rows) == 3 and rows[0].startswith("folder,file,q,n_phi,converged,reduced_chi2")
@@ -355,3 +372,22 @@ def test_demo_recovers_the_truth(tmp_path, mode):
     plots = tmp_path / "demo" / "results" / "plots"
     assert (plots / "overview.png").exists() and (plots / "residuals.png").exists()
     assert r.seconds < 120
+
+
+@pytest.mark.slow
+def test_method_both_writes_nlsq_and_cmc_results(sim_files, tmp_path):
+    cfg = write(
+        tmp_path / "both.yaml",
+        FILE_PATH_ONLY.format(file=sim_files["static"])
+        + (
+            "analysis_mode: static\noptimization:\n  method: both\n"
+            "  mcmc: {num_warmup: 150, num_samples: 150, num_chains: 2}\n"
+        ),
+    )
+    r = run_homodyne("run", "-c", str(cfg), "-o", "both", "--no-plots", cwd=tmp_path, timeout=1200)
+    assert r.code in (0, 1), r  # 1 only when the CMC diagnostics fail
+    out = tmp_path / "both"
+    assert (out / "nlsq" / "parameters.json").exists()
+    for name in ("parameters.json", "diagnostics.json", "samples.npz"):
+        assert (out / "cmc" / name).exists(), name
+    assert json.loads((out / "summary.json").read_text())["cmc"] is not None

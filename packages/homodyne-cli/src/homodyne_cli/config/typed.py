@@ -51,6 +51,19 @@ def nlsq_config(run: RunConfig):
         raise
 
 
+_CMC_VALUE_MAP: dict[str, dict[Any, Any]] = {
+    "num_shards": {"auto": None},
+    "max_points_per_shard": {"auto": None},
+    "backend": {
+        "multiprocessing": "local",
+        "pjit": "sequential",
+        "jax": "sequential",
+        "pbs": "auto",
+    },
+    "chain_method": {"parallel": "vectorized"},
+}
+
+
 def cmc_config(run: RunConfig, warn=None):
     """``homodyne_cmc.CMCConfig`` from the resolved CMC settings.
 
@@ -68,10 +81,26 @@ def cmc_config(run: RunConfig, warn=None):
     known = {f.name for f in dataclasses.fields(cls)}
     d: dict[str, Any] = {}
     for key, (value, path) in run.cmc.items():
+        if key in _CMC_VALUE_MAP and isinstance(value, str | bool):
+            mapped = _CMC_VALUE_MAP[key].get(value, value)
+            if mapped != value and warn is not None and value != "auto":
+                warn(f"{path}: 2.x value {value!r} runs as {mapped!r} in homodyne 3")
+            value = mapped
         if key in known:
             d[key] = value
         elif warn is not None and path != "seed":
             warn(f"{path} is not implemented by homodyne-cmc; ignored")
+    if "priors" in known and run.priors:
+        d["priors"] = {
+            name: {
+                "family": p["family"],
+                "mean": p["mean"],
+                "sd": p["sd"],
+                "min": p["low"],
+                "max": p["high"],
+            }
+            for name, p in run.priors.items()
+        }
     try:
         return cls.from_dict(d, path="optimization.cmc")
     except Exception as exc:
