@@ -28,7 +28,7 @@ from .config import CMCConfig
 from .diagnostics import parameter_summary, sampler_summary, sd_ratios
 from .errors import CMCConfigError, CMCWarning, ShardFailedError
 from .laplace import laplace_fit
-from .parameterization import build_space, prior_moments, to_unconstrained
+from .parameterization import build_space, prior_moments, to_physical, to_unconstrained
 from .result import CMCResult
 from .sampler import CommonArrays, SamplerSettings, ShardResult, ShardTask
 from .sharding import choose_num_shards, data_fingerprint, make_shards
@@ -310,8 +310,17 @@ def fit_cmc(
         )
     t0 = time.perf_counter()
     names = space.names
-    scale = np.sqrt(np.diag(cov_x)) * np.sqrt(n_shards)
-    comb = consensus_combine([r.draws for r in kept], scale=scale)
+    # combine in the unconstrained space u, then map the combined chains to physical units
+    comb = consensus_combine([r.udraws for r in kept], scale=np.sqrt(np.diag(cov_u) * n_shards))
+    with float64():
+        to_x = jax.jit(jax.vmap(lambda u: to_physical(u, space.static, arrays)[0]))
+        u_flat = comb.draws.reshape(-1, comb.draws.shape[-1])
+        x_comb = np.asarray(to_x(jnp.asarray(u_flat))).reshape(comb.draws.shape)
+        gauss = np.random.default_rng(cfg.seed).multivariate_normal(
+            comb.product_mean, comb.product_cov, size=20000, method="cholesky"
+        )
+        x_gauss = np.asarray(to_x(jnp.asarray(gauss)))
+    product_mean, product_cov = x_gauss.mean(axis=0), np.cov(x_gauss, rowvar=False)
     het = heterogeneity_test(comb)
     if het["p_value"] < cfg.heterogeneity_alpha:
         worst = names[int(np.argmax(het["per_parameter_z2"]))]
@@ -359,7 +368,7 @@ def fit_cmc(
             "shards",
             notes,
         )
-    summary = parameter_summary(comb.draws, names, cfg.hdi_prob)
+    summary = parameter_summary(x_comb, names, cfg.hdi_prob)
     bad_rhat = [n for n, v in summary.items() if v["r_hat"] > 1.01]
     low_ess = [n for n, v in summary.items() if v["ess_bulk"] < 400]
     if bad_rhat:
@@ -376,13 +385,13 @@ def fit_cmc(
         scaling=scaling,
         names=names,
         n_theta=model.n_params,
-        draws=comb.draws,
+        draws=x_comb,
         shard_draws=np.stack([r.draws for r in kept]),
         shard_stats={k: np.stack([r.stats[k] for r in kept]) for k in kept[0].stats},
         shard_ids=tuple(r.index for r in kept),
         summary=summary,
-        product_mean=comb.product_mean,
-        product_cov=comb.product_cov,
+        product_mean=product_mean,
+        product_cov=product_cov,
         laplace_mean=lap.mean,
         laplace_cov=lap.cov,
         laplace_sigma=lap.sigma,

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .backends import Progress, default_compilation_cache, worker_setup
-from .errors import CMCConfigError
+from .errors import CMCConfigError, CMCError
 from .sampler import ShardResult, ShardTask, run_shard
 
 __all__ = ["CLUSTER_KINDS", "DaskBackend", "DaskConfig", "environment_prologue", "make_cluster"]
@@ -82,6 +82,9 @@ class DaskConfig:
     compilation_cache_dir
         JAX persistent compilation cache shared by the workers (a shared file system on
         clusters).
+    death_timeout, worker_timeout
+        Seconds a worker waits for the scheduler; seconds the backend waits for the first
+        worker to connect (batch jobs may sit in the queue) before giving up with an error.
     """
 
     cluster: str = "local"
@@ -104,6 +107,7 @@ class DaskConfig:
     retries: int = 2
     compilation_cache_dir: str | None = None
     death_timeout: float = 120.0
+    worker_timeout: float = 900.0
 
     def __post_init__(self) -> None:
         path = "optimization.cmc.dask"
@@ -116,6 +120,8 @@ class DaskConfig:
         for name in ("threads_per_worker", "cores"):
             if int(getattr(self, name)) < 1:
                 raise CMCConfigError(f"{path}.{name}: must be >= 1, got {getattr(self, name)}")
+        if not self.worker_timeout > 0:
+            raise CMCConfigError(f"{path}.worker_timeout: must be > 0, got {self.worker_timeout}")
         for name in ("n_workers", "processes", "max_jobs"):
             val = getattr(self, name)
             if val is not None and int(val) < 1:
@@ -248,7 +254,8 @@ def make_cluster(config: DaskConfig, *, start_jobs: bool = True):
     if not start_jobs:
         return cluster
     if config.max_jobs is not None:
-        cluster.adapt(minimum_jobs=config.min_jobs, maximum_jobs=config.max_jobs)
+        # at least one job: the shared arrays are scattered to the first worker that connects
+        cluster.adapt(minimum_jobs=max(1, config.min_jobs), maximum_jobs=config.max_jobs)
     else:
         cluster.scale(jobs=config.n_workers or 1)
     return cluster
@@ -324,6 +331,17 @@ class DaskBackend:
         try:
             cache = self.config.compilation_cache_dir or default_compilation_cache()
             client.register_plugin(_jax_plugin(self.config.threads_per_worker, cache))
+            try:
+                client.wait_for_workers(1, timeout=self.config.worker_timeout)
+            except TimeoutError as exc:
+                where = (
+                    f" (job logs: {self.config.log_directory})" if self.config.log_directory else ""
+                )
+                raise CMCError(
+                    f"no Dask worker connected within {self.config.worker_timeout:g} s on the "
+                    f"{self.config.cluster!r} cluster{where}; check the batch queue "
+                    "(squeue / qstat) and optimization.cmc.dask settings"
+                ) from exc
             shared: dict[int, Any] = {}
             futures = {}
             for task in tasks:

@@ -4,12 +4,15 @@ The potential of shard ``s`` of ``S`` in whitened coordinates ``z`` is::
 
     u = u0 + L z                         (affine whitening: centre u0, factor L)
     x = T^-1(u)                          (bijection onto the support, log|det| = J(u))
-    -log p_s(z) = -[loglik_s(x) + (1/S) log prior(x) + J(u)]
+    -log p_s(z) = -[loglik_s(x) + (1/S) (log prior(x) + J(u))]
 
 ``loglik_s`` is the Gaussian log likelihood of the shard's (t1 < t2) points, evaluated with
 :func:`homodyne_physics.g1sq_pairs` (the one physics kernel) and the scaling map's linear
-design. Each shard thus carries the prior to the power 1/S, so the product of the shard
-densities is exactly the full-data posterior.
+design. Each shard carries the prior density *of u* (prior of x times the Jacobian) to the
+power 1/S, so the product of the shard densities over u is exactly the full-data posterior of
+u. Shards are combined in u (logs of positive scales, logits of bounded entries: far more
+Gaussian than x, which is what consensus averaging assumes) and only the combined draws are
+mapped to physical units.
 
 The chain driver calls NumPyro's functional NUTS (``numpyro.infer.hmc.hmc``) inside one
 ``jax.jit`` whose static argument is the :class:`SamplerSettings`: all shards of a run have
@@ -102,8 +105,9 @@ class ShardTask:
 class ShardResult:
     """Draws of one shard in physical units and the sampler statistics.
 
-    ``draws``: ``(n_chains, n_samples, d)``; ``stats``: name -> ``(n_chains, n_samples)`` for
-    each of ``diverging, accept_prob, num_steps, step_size, energy, potential_energy``;
+    ``draws``: ``(n_chains, n_samples, d)`` physical; ``udraws``: the same draws in the
+    unconstrained space u (where shards are combined); ``stats``: name ->
+    ``(n_chains, n_samples)`` for each of ``diverging, accept_prob, num_steps, step_size, energy, potential_energy``;
     ``warmup_divergences``: ``(n_chains,)``; ``chain_seconds``: wall time of each chain call
     (the first includes compilation when the worker had not compiled yet).
     """
@@ -113,6 +117,7 @@ class ShardResult:
     seed: int
     attempt: int
     draws: np.ndarray
+    udraws: np.ndarray
     stats: dict[str, np.ndarray]
     warmup_divergences: np.ndarray
     chain_seconds: tuple[float, ...]
@@ -150,7 +155,7 @@ def shard_log_density(z, shard: ShardArrays, common: CommonArrays, settings: Sam
     resid = (shard.y - offset[:, None] - contrast[:, None] * g) * shard.w
     n = jnp.sum(shard.w)
     loglik = -0.5 * jnp.sum(resid * resid) / (sigma * sigma) - n * jnp.log(sigma)
-    return loglik + common.prior_power * log_prior(x, sp, common.space) + logdet
+    return loglik + common.prior_power * (log_prior(x, sp, common.space) + logdet)
 
 
 def _potential_gen(settings, shard, common):
@@ -235,6 +240,7 @@ def run_shard(task: ShardTask) -> ShardResult:
         w = st.num_warmup
         z = np.stack([o[0][w:] for o in outs])
         draws = np.asarray(_to_physical_draws(st, common, jnp.asarray(z)))
+        udraws = np.asarray(common.u0) + z @ np.asarray(common.chol).T
     stats = {name: np.stack([o[k + 1][w:] for o in outs]) for k, name in enumerate(STAT_FIELDS)}
     stats["diverging"] = stats["diverging"].astype(bool)
     warm_div = np.array([int(np.sum(o[1][:w])) for o in outs])
@@ -244,6 +250,7 @@ def run_shard(task: ShardTask) -> ShardResult:
         task.seed,
         task.attempt,
         draws,
+        udraws,
         stats,
         warm_div,
         tuple(times),

@@ -37,6 +37,7 @@ class ShardStore:
                 np.savez(
                     fh,
                     draws=result.draws,
+                    udraws=result.udraws,
                     warmup_divergences=result.warmup_divergences,
                     chain_seconds=np.asarray(result.chain_seconds, np.float64),
                     meta=np.array(
@@ -68,6 +69,7 @@ class ShardStore:
                     int(meta[1]),
                     int(meta[2]),
                     f["draws"],
+                    f["udraws"],
                     stats,
                     f["warmup_divergences"],
                     tuple(float(v) for v in f["chain_seconds"]),
