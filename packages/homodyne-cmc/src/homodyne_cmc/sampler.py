@@ -107,7 +107,8 @@ class ShardResult:
 
     ``draws``: ``(n_chains, n_samples, d)`` physical; ``udraws``: the same draws in the
     unconstrained space u (where shards are combined); ``stats``: name ->
-    ``(n_chains, n_samples)`` for each of ``diverging, accept_prob, num_steps, step_size, energy, potential_energy``;
+    ``(n_chains, n_samples)`` for each of ``diverging, accept_prob, num_steps, step_size,
+    energy, potential_energy``;
     ``warmup_divergences``: ``(n_chains,)``; ``chain_seconds``: wall time of each chain call
     (the first includes compilation when the worker had not compiled yet).
     """
