@@ -60,7 +60,8 @@ def fit_with_nlsq(problem: FitProblem, x0) -> LMOutcome:
         p = jnp.stack([jnp.asarray(v, jnp.float64) for v in params])
         contrast, offset = scaling.apply(p[k:], xp=jnp)
         full = c2_pairs(model, p[:k], contrast, offset, t, phi, i, j)
-        return full.reshape(-1)[index]
+        # the library hands xdata over as floats: the point indices are exact in float64
+        return full.reshape(-1)[jnp.asarray(index).astype(jnp.int64)]
 
     t0 = time.perf_counter()
     lower = np.where(np.isfinite(problem.lower), problem.lower, -np.inf)
@@ -84,20 +85,20 @@ def fit_with_nlsq(problem: FitProblem, x0) -> LMOutcome:
     except Exception as exc:  # the library's own errors are not ours to enumerate
         raise NLSQBackendError(f"nlsq.curve_fit failed: {type(exc).__name__}: {exc}") from exc
     elapsed = time.perf_counter() - t0
-    popt = np.asarray(out[0], np.float64)
-    nfev = getattr(out, "nfev", None)
-    if nfev is None and isinstance(out, dict):
-        nfev = out.get("nfev")
+    # a CurveFitResult (dict subclass with x, nit, nfev, success, message) or a (popt, pcov)
+    info = out if isinstance(out, dict) else {}
+    popt = np.asarray(info["x"] if "x" in info else out[0], np.float64)
+    steps = info.get("nit") if info.get("nit") is not None else info.get("nfev")
     cost, jtj, jtr = problem.fused(popt)
     return LMOutcome(
         x=popt,
         cost=cost,
         jtj=jtj,
         jtr=jtr,
-        iterations=int(nfev) if nfev is not None else 0,
-        converged=bool(getattr(out, "success", True)),
+        iterations=int(steps) if steps is not None else 0,
+        converged=bool(info.get("success", True)),
         reason="nlsq",
-        message=str(getattr(out, "message", "nlsq.curve_fit returned")),
+        message="nlsq.curve_fit: " + str(info.get("message", "returned")),
         n_fused=1,
         n_cost=0,
         active=np.zeros(popt.size, bool),
