@@ -82,7 +82,7 @@ def plot_fit_heatmaps_all(
         6,
         width_ratios=[1, 1, 0.05, 0.28, 1, 0.05],
         left=0.05,
-        right=0.95,
+        right=0.93,
         bottom=0.11,
         top=0.83,
         wspace=0.12,
