@@ -109,6 +109,13 @@ class CMCResult:
         return {n: self.summary[n]["sd"] for n in self.parameter_names}
 
     @property
+    def converged(self) -> bool:
+        """Every combined R-hat < 1.01 and bulk ESS > 400, and no shard failed."""
+        rhat = max(v["r_hat"] for v in self.summary.values())
+        ess = min(v["ess_bulk"] for v in self.summary.values())
+        return bool(rhat < 1.01 and ess > 400 and not self.failed)
+
+    @property
     def theta(self) -> np.ndarray:
         """Posterior-mean physical parameters ``(P,)``."""
         return np.array([self.summary[n]["mean"] for n in self.parameter_names])
