@@ -244,10 +244,11 @@ class CMCResult:
                 "contrast_err": self.contrast_err,
                 "offset": self.offset,
                 "offset_err": self.offset_err,
+                "converged": self.converged,
                 "convergence": {
                     "max_r_hat": max(rhat),
                     "min_ess_bulk": min(ess),
-                    "converged": bool(max(rhat) < 1.01 and min(ess) > 400),
+                    "converged": self.converged,
                     **self.sampler,
                 },
                 "n_points": self.n_points,
