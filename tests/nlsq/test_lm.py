@@ -1,0 +1,102 @@
+"""The bounded Levenberg-Marquardt core on problems with known answers, and the API snapshot."""
+
+import numpy as np
+import pytest
+from scipy.optimize import lsq_linear
+
+import homodyne_nlsq
+from homodyne_nlsq import levenberg_marquardt
+
+
+def _linear(a, b):
+    def fused(x):
+        r = b - a @ x
+        return float(r @ r), a.T @ a, a.T @ r
+
+    def cost(x):
+        r = b - a @ x
+        return float(r @ r)
+
+    return fused, cost
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_bounded_linear_least_squares_matches_bvls(seed):
+    rng = np.random.default_rng(seed)
+    # badly scaled columns (1e-3 .. 1e4) so the diagonal scaling matters
+    scales = np.array([1e-3, 1.0, 1e2, 1e4, 10.0])
+    a = rng.standard_normal((300, 5)) * scales
+    x_true = np.array([2e3, -1.0, 0.05, 3e-4, 0.7])
+    b = a @ x_true + 0.1 * rng.standard_normal(300)
+    lower = np.array([0.0, -0.5, -1.0, -1.0, 0.0])  # x_true[1] = -1 lies outside: active bound
+    upper = np.array([1e4, 0.5, 1.0, 1.0, 0.6])  # x_true[4] = 0.7 lies outside: active bound
+    fused, cost = _linear(a, b)
+    out = levenberg_marquardt(fused, cost, np.zeros(5), lower, upper, ftol=1e-15, xtol=1e-15)
+    ref = lsq_linear(a, b, bounds=(lower, upper), method="bvls", tol=1e-14)
+    assert out.converged, out.message
+    np.testing.assert_allclose(out.x, ref.x, rtol=1e-7, atol=1e-12 * np.abs(ref.x).max())
+    assert out.cost == pytest.approx(2 * ref.cost, rel=1e-12)
+    np.testing.assert_array_equal(out.active[[1, 4]], [True, True])
+
+
+def test_rosenbrock_residuals_reach_the_minimum():
+    # r = (10 (x1 - x0^2), 1 - x0): the curved valley that defeats plain gradient steps
+    def residual(x):
+        return np.array([10 * (x[1] - x[0] ** 2), 1 - x[0]])
+
+    def jac(x):  # d model / dx with model = -residual (r = data - model, data = 0)
+        return -np.array([[-20 * x[0], 10.0], [-1.0, 0.0]])
+
+    def fused(x):
+        r, j = residual(x), jac(x)
+        return float(r @ r), j.T @ j, j.T @ r
+
+    out = levenberg_marquardt(
+        fused,
+        lambda x: float(residual(x) @ residual(x)),
+        [-1.2, 1.0],
+        [-5, -5],
+        [5, 5],
+        ftol=1e-15,
+        xtol=1e-12,
+        gtol=1e-12,
+    )
+    np.testing.assert_allclose(out.x, [1.0, 1.0], rtol=1e-8)
+    assert out.iterations < 50
+
+
+def test_iteration_limit_is_reported():
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((50, 3))
+    fused, cost = _linear(a, a @ np.ones(3))
+    out = levenberg_marquardt(fused, cost, np.zeros(3), [-9] * 3, [9] * 3, max_iterations=1)
+    assert out.reason == "max_iterations" and not out.converged and out.iterations == 1
+
+
+def test_public_api_snapshot():
+    assert sorted(homodyne_nlsq.__all__) == sorted(
+        [
+            "LOSSES",
+            "SOLVERS",
+            "FitProblem",
+            "IterationInfo",
+            "LMOutcome",
+            "NLSQBackendError",
+            "NLSQConfig",
+            "NLSQConfigError",
+            "NLSQResult",
+            "ProblemArrays",
+            "Uncertainty",
+            "__version__",
+            "accumulate",
+            "build_problem",
+            "cost_only",
+            "covariance_from_normal_matrix",
+            "fit_nlsq",
+            "levenberg_marquardt",
+            "loss_rho",
+            "profile_scaling",
+            "scaling_cost",
+            "scaling_moments",
+        ]
+    )
