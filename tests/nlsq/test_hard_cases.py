@@ -113,5 +113,13 @@ def test_bad_inputs_raise_homodyne_errors(simulate):
         fit_nlsq(data, mode="static", bounds={"D_0": (1.0, 2.0)})
     with pytest.raises(HomodyneError, match="unknown analysis mode"):
         fit_nlsq(data, mode="shear")
+    with pytest.raises(ParameterError, match="no finite c2 values"):
+        fit_nlsq(
+            XPCSData(np.full_like(data.c2, np.nan), data.phi, data.q, data.dt, data.frames),
+            mode="static",
+        )
+    tiny = simulate("static", STATIC_TRUTH, PHI6, n_t=2, seed=15)  # 6 x 1 points, 3 + 12 params
+    with pytest.raises(ParameterError, match="6 finite data points cannot determine 15"):
+        fit_nlsq(tiny, mode="static", config=NLSQConfig(scaling_mode="individual"))
     with pytest.raises(HomodyneError, match="fourier"):
         fit_nlsq(data, mode="static", config=NLSQConfig(scaling_mode="fourier", fourier_order=3))

@@ -84,6 +84,7 @@ def test_public_api_snapshot():
             "NLSQBackendError",
             "NLSQConfig",
             "NLSQConfigError",
+            "NLSQFitError",
             "NLSQResult",
             "ProblemArrays",
             "Uncertainty",

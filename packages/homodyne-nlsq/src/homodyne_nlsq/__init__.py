@@ -7,7 +7,7 @@ Levenberg-Marquardt solver, variable projection of the scaling, uncertainties) a
 
 from .api import fit_nlsq
 from .config import SOLVERS, NLSQConfig, NLSQConfigError
-from .lm import IterationInfo, LMOutcome, levenberg_marquardt
+from .lm import IterationInfo, LMOutcome, NLSQFitError, levenberg_marquardt
 from .nlsq_backend import NLSQBackendError
 from .normal_equations import (
     LOSSES,
@@ -33,6 +33,7 @@ __all__ = [
     "NLSQBackendError",
     "NLSQConfig",
     "NLSQConfigError",
+    "NLSQFitError",
     "NLSQResult",
     "ProblemArrays",
     "Uncertainty",

@@ -216,6 +216,11 @@ def fit_nlsq(
         {
             "origin": o,
             "start": dict(zip(problem.names, x0.tolist(), strict=True)),
+            **(
+                {"before_search": dict(zip(problem.names, problem.x0.tolist(), strict=True))}
+                if o == "initial+start_search"
+                else {}
+            ),
             "values": dict(zip(problem.names, r.x.tolist(), strict=True)),
             "cost": r.cost,
             "chi2": r.cost / (unc.sigma**2 if unc.sigma_source == "user" else 1.0),

@@ -36,7 +36,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["IterationInfo", "LMOutcome", "levenberg_marquardt"]
+from homodyne_physics import HomodyneError
+
+__all__ = ["IterationInfo", "LMOutcome", "NLSQFitError", "levenberg_marquardt"]
+
+
+class NLSQFitError(HomodyneError, RuntimeError):
+    """The fit cannot proceed (e.g. chi^2 is not finite at the starting point)."""
 
 
 @dataclass(frozen=True)
@@ -163,7 +169,9 @@ def levenberg_marquardt(
     f, a, g = run_fused(x)
     n_fused, n_cost = 1, 0
     if not np.isfinite(f):
-        raise FloatingPointError("chi^2 is not finite at the starting point")
+        raise NLSQFitError(
+            f"chi^2 is not finite at the starting point {np.array2string(x, precision=6)}"
+        )
     d = np.zeros(n)
     lam, nu = float(lambda_init), 2.0
     history: list[IterationInfo] = []

@@ -197,6 +197,10 @@ def build_problem(
         raise ParameterError(f"only {data.n_t} frames selected: no (t1 < t2) pairs to fit")
     y = data.flat(first)
     n_valid = int(np.isfinite(y).sum())
+    if n_valid == 0:
+        raise ParameterError(
+            f"no finite c2 values among the {y.size} (t1 < t2) points of the selected data"
+        )
     user_bounds = _normalise_bounds(bounds)
     names = model.parameter_names
     lo, hi = mode_bounds(model.mode)
@@ -233,6 +237,12 @@ def build_problem(
     s_lo, s_hi = _scaling_bounds(scaling, user_bounds)
     s0 = np.clip(scaling.fit_vector(c_est, o_est), s_lo, s_hi)
     arrs = ProblemArrays.create(y, data.t, data.phi, i, j)
+    n_fit = theta0.size + scaling.n_params
+    if n_valid <= n_fit:
+        raise ParameterError(
+            f"{n_valid} finite data points cannot determine {n_fit} parameters "
+            f"({model.mode}, scaling {scaling.mode}); select more frames or angles"
+        )
     problem = FitProblem(
         model=model,
         scaling=scaling,
