@@ -91,3 +91,42 @@ def test_quantile_estimate_recovers_scaling_of_clean_decays():
     # so the contrast is underestimated by a known, bounded amount (a starting value).
     assert np.all(contrast > 0.6 * np.array([0.2, 0.4]))
     assert np.all(contrast < np.array([0.2, 0.4]))
+
+
+def test_json_safe_gives_strict_json_values():
+    import json
+    from pathlib import Path
+
+    obj = {
+        "a": np.float32(1.5),
+        "b": [np.nan, np.inf, 2],
+        "c": np.array([[1, 2]]),
+        3: True,
+        "d": np.bool_(False),
+        "e": None,
+        "p": Path("/x/y"),
+        "s": {"k": np.int64(4)},
+    }
+    out = hp.json_safe(obj)
+    assert out == {
+        "a": 1.5,
+        "b": [None, None, 2],
+        "c": [[1, 2]],
+        "3": True,
+        "d": False,
+        "e": None,
+        "p": "/x/y",
+        "s": {"k": 4},
+    }
+    json.dumps(out, allow_nan=False)
+
+
+def test_registry_imports_without_jax():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, homodyne_physics as hp; hp.check_values('static', [1e3, 0, 0]); "
+        "hp.make_scaling('auto', [0, 1, 2]); assert 'jax' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

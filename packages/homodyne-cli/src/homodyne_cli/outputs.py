@@ -9,16 +9,17 @@ import csv
 import hashlib
 import io
 import json
-import math
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from homodyne_physics import json_safe
 
 from .errors import OutputError
 
@@ -47,36 +48,6 @@ RESULT_ENTRIES = ("summary.json", "nlsq", "cmc", "plots", "homodyne.log", "summa
 def utc_now() -> str:
     """Current time, ISO 8601 UTC."""
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def json_safe(obj: Any) -> Any:
-    """Convert to JSON-serialisable objects; NaN and +-inf become ``None`` (valid JSON).
-
-    numpy scalars and arrays become Python numbers and lists, paths become strings, objects with
-    ``to_dict`` are converted through it.
-    """
-    if obj is None or isinstance(obj, bool | str):
-        return obj
-    if isinstance(obj, int | np.integer):
-        return int(obj)
-    if isinstance(obj, float | np.floating):
-        f = float(obj)
-        return f if math.isfinite(f) else None
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    if isinstance(obj, np.ndarray):
-        return json_safe(obj.tolist())
-    if isinstance(obj, Mapping):
-        return {str(k): json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple | set | frozenset):
-        return [json_safe(v) for v in obj]
-    if isinstance(obj, os.PathLike):
-        return os.fspath(obj)
-    if hasattr(obj, "to_dict"):
-        return json_safe(obj.to_dict())
-    if hasattr(obj, "tolist"):
-        return json_safe(obj.tolist())
-    return str(obj)
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:

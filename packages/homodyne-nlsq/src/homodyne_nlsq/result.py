@@ -1,33 +1,14 @@
 """The result of a least-squares fit and its plain-dict (JSON-safe) form."""
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from homodyne_data import XPCSData
-from homodyne_physics import C2Model, ParameterError, c2_matrix, float64
+from homodyne_physics import C2Model, ParameterError, c2_matrix, float64, json_safe
 
 __all__ = ["NLSQResult"]
-
-
-def _json(value: Any) -> Any:
-    """Recursively convert numpy values to plain Python; non-finite floats become None."""
-    if isinstance(value, dict):
-        return {str(k): _json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _json(value.tolist())
-    if isinstance(value, np.bool_ | bool):
-        return bool(value)
-    if isinstance(value, np.integer | int):
-        return int(value)
-    if isinstance(value, np.floating | float):
-        v = float(value)
-        return v if math.isfinite(v) else None
-    return value
 
 
 @dataclass(frozen=True, eq=False)
@@ -146,7 +127,7 @@ class NLSQResult:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-safe dict (numpy -> lists, non-finite -> None)."""
-        return _json(
+        return json_safe(
             {
                 "mode": self.mode,
                 "convention": self.convention,

@@ -5,6 +5,8 @@ Pure JAX + numpy. See :mod:`homodyne_physics.kernel` for the model and
 global JAX settings.
 """
 
+from importlib import import_module
+
 from .errors import (
     HomodyneError,
     ModeError,
@@ -12,19 +14,10 @@ from .errors import (
     PrecisionError,
     UnknownParameterError,
 )
-from .kernel import (
-    CONVENTIONS,
-    C2Model,
-    c2_matrix,
-    c2_pairs,
-    g1sq_from_integrals,
-    g1sq_pairs,
-    integral_tables,
-    pair_indices,
-    pair_integrals,
-    shear_prefactor,
-)
+from .jsonsafe import json_safe
 from .parameters import (
+    ALIASES,
+    MODE_ALIASES,
     MODES,
     PARAMETERS,
     PRIOR_FAMILIES,
@@ -38,13 +31,45 @@ from .parameters import (
     mode_bounds,
     parameter_names,
 )
-from .precision import float64, require_float64, x64_enabled
 from .scaling import SCALING_MODES, ScalingMap, make_scaling, quantile_estimate
+
+# The JAX parts load on first use, so that the registry, the scaling maps and the errors can be
+# imported (e.g. by a command line answering --help) without starting JAX.
+_LAZY = {
+    **dict.fromkeys(
+        (
+            "CONVENTIONS",
+            "C2Model",
+            "c2_matrix",
+            "c2_pairs",
+            "g1sq_from_integrals",
+            "g1sq_pairs",
+            "integral_tables",
+            "json_safe",
+            "pair_indices",
+            "pair_integrals",
+            "shear_prefactor",
+        ),
+        ".kernel",
+    ),
+    **dict.fromkeys(("float64", "require_float64", "x64_enabled"), ".precision"),
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ALIASES",
     "CONVENTIONS",
+    "MODE_ALIASES",
     "MODES",
     "PARAMETERS",
     "PRIOR_FAMILIES",
@@ -70,6 +95,7 @@ __all__ = [
     "g1sq_pairs",
     "get_spec",
     "integral_tables",
+    "json_safe",
     "make_scaling",
     "mode_bounds",
     "pair_indices",

@@ -14,7 +14,9 @@ import numpy as np
 from .errors import ModeError, ParameterError, UnknownParameterError
 
 __all__ = [
+    "ALIASES",
     "MODES",
+    "MODE_ALIASES",
     "PARAMETERS",
     "PRIOR_FAMILIES",
     "ParameterSpec",

@@ -9,6 +9,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from homodyne_physics.parameters import ALIASES as _NAME_ALIASES
+from homodyne_physics.parameters import MODE_ALIASES as _MODE_ALIASES
+from homodyne_physics.parameters import MODES as _MODE_PARAMS
+
 from ..errors import ConfigError
 from .schema import SCHEMA
 from .spec import ConfigIssue, check
@@ -16,25 +20,7 @@ from .yamlio import KeyPath, LoadedYAML, format_path, load_yaml, parse_yaml
 
 __all__ = ["Override", "RunConfig", "load_config", "resolve"]
 
-_MODE_ALIASES = {"static_isotropic": "static", "static_anisotropic": "static"}
-_NAME_ALIASES = {
-    "gamma_dot_0": "gamma_dot_t0",
-    "gamma_dot_offset": "gamma_dot_t_offset",
-    "phi_0": "phi0",
-}
-_ALL_PARAMS = ("D0", "alpha", "D_offset", "gamma_dot_t0", "beta", "gamma_dot_t_offset", "phi0")
-_MODE_PARAMS = {
-    "static": ("D0", "alpha", "D_offset"),
-    "laminar_flow": (
-        "D0",
-        "alpha",
-        "D_offset",
-        "gamma_dot_t0",
-        "beta",
-        "gamma_dot_t_offset",
-        "phi0",
-    ),
-}
+_ALL_PARAMS = _MODE_PARAMS["laminar_flow"]
 
 
 @dataclass(frozen=True)
