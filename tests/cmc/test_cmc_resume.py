@@ -14,13 +14,16 @@ import pytest
 
 RUN = r"""
 import sys
+import time
 from homodyne_data import simulate
 from homodyne_cmc import CMCConfig, fit_cmc
 sim = simulate("static", {"D0": 2.0e4, "alpha": -0.5, "D_offset": 1000.0},
                phi=(0.0, 90.0), n_frames=40, noise=0.01, seed=3)
 cfg = CMCConfig(num_shards=6, num_warmup=150, num_samples=150, num_chains=2,
                 backend="sequential", min_points_per_shard=100, cache_dir=sys.argv[2])
-fit_cmc(sim.data, mode="static", config=cfg, nlsq=sys.argv[1])
+# slow the run down after each finished shard, so the parent can kill it mid-run
+fit_cmc(sim.data, mode="static", config=cfg, nlsq=sys.argv[1],
+        progress=lambda p: time.sleep(3.0) if p.last is not None else None)
 """
 
 

@@ -146,7 +146,7 @@ def test_chi2_survival_function_matches_scipy():
 
 
 def test_shard_log_density_matches_direct_likelihood():
-    """The sampler's potential equals log-likelihood + prior/S + log|J| computed another way
+    """The sampler's potential equals log-likelihood + (log prior + log|J|)/S computed another way
     (full c2 matrices from homodyne_physics.c2_matrix, numpy sums)."""
     from homodyne_cmc import build_space, make_shards
     from homodyne_cmc.parameterization import log_prior, to_physical
@@ -193,7 +193,8 @@ def test_shard_log_density_matches_direct_likelihood():
     r = shard.y[:, real] - full[:, shard.i[real], shard.j[real]]
     sigma = x[-1]
     ll = -0.5 * np.sum(r**2) / sigma**2 - r.size * np.log(sigma)
-    want = ll + float(log_prior(jnp.asarray(x), space.static, arrays)) / 3 + float(logdet)
+    # prior density of u (prior of x times |dx/du|) tempered by 1/S with S = 3
+    want = ll + (float(log_prior(jnp.asarray(x), space.static, arrays)) + float(logdet)) / 3
     np.testing.assert_allclose(float(got), want, rtol=1e-12)
 
 
