@@ -137,3 +137,23 @@ def test_strict_turns_warnings_into_errors():
     assert len(load_config(text=text).warnings) == 1
     with pytest.raises(ConfigError, match="logging"):
         load_config(text=text, strict=True)
+
+
+def test_cmc_dask_section_reaches_the_typed_config_with_line_numbers(tmp_path):
+    import yaml
+
+    from homodyne_cli.config import cmc_config
+
+    doc = yaml.safe_load(STATIC_2X)
+    doc["optimization"]["method"] = "cmc"
+    doc["optimization"]["cmc"] = {
+        "backend": "dask",
+        "dask": {"cluster": "slurm", "queue": "debug", "max_jobs": 4, "job_extra": ["--qos=x"]},
+    }
+    cfg = cmc_config(load_config(write(tmp_path / "good.yaml", yaml.safe_dump(doc))))
+    assert cfg.backend == "dask" and cfg.dask.cluster == "slurm"
+    assert cfg.dask.max_jobs == 4 and cfg.dask.job_extra == ("--qos=x",)
+    doc["optimization"]["cmc"]["dask"] = {"clustr": "slurm"}
+    bad = load_config(write(tmp_path / "bad.yaml", yaml.safe_dump(doc)))
+    with pytest.raises(ConfigError, match=r"bad\.yaml:\d+: optimization\.cmc\.dask: unknown"):
+        cmc_config(bad)

@@ -12,15 +12,28 @@ def small_cmc_problem():
     from homodyne_data import simulate
     from homodyne_nlsq import fit_nlsq
 
-    sim = simulate("static", {"D0": 1800.0, "alpha": 0.0, "D_offset": 5.0}, phi=(0.0, 90.0),
-                   n_frames=80, noise=0.01, seed=11)
+    sim = simulate(
+        "static",
+        {"D0": 1800.0, "alpha": 0.0, "D_offset": 5.0},
+        phi=(0.0, 90.0),
+        n_frames=80,
+        noise=0.01,
+        seed=11,
+    )
     nlsq = fit_nlsq(sim.data, mode="static")
     assert nlsq.converged
 
     def config(tmp_path, **kw):
-        base = dict(num_warmup=120, num_samples=100, num_chains=2, num_shards=4,
-                    min_points_per_shard=1000, seed=5, cache_dir=str(tmp_path / "shards"),
-                    compilation_cache_dir=str(tmp_path.parent / "jax-cache"))
+        base = dict(
+            num_warmup=120,
+            num_samples=100,
+            num_chains=2,
+            num_shards=4,
+            min_points_per_shard=1000,
+            seed=5,
+            cache_dir=str(tmp_path / "shards"),
+            compilation_cache_dir=str(tmp_path.parent / "jax-cache"),
+        )
         base.update(kw)
         return CMCConfig(**base)
 

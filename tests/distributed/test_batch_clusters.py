@@ -19,10 +19,19 @@ from .conftest import shard_draws_by_id  # noqa: E402
 def _pbs_config(**kw):
     from homodyne_cmc.dask_backend import DaskConfig
 
-    base = dict(cluster="pbs", queue="debug", account="XPCS-beamtime", walltime="00:30:00",
-                cores=2, memory="4GB", job_extra=("-l filesystems=home:eagle",),
-                prologue=("module load hdf5",), n_workers=1, interface="lo",
-                compilation_cache_dir="/tmp/homodyne-jax-cache")
+    base = dict(
+        cluster="pbs",
+        queue="debug",
+        account="XPCS-beamtime",
+        walltime="00:30:00",
+        cores=2,
+        memory="4GB",
+        job_extra=("-l filesystems=home:eagle",),
+        prologue=("module load hdf5",),
+        n_workers=1,
+        interface="lo",
+        compilation_cache_dir="/tmp/homodyne-jax-cache",
+    )
     base.update(kw)
     return DaskConfig(**base)
 
@@ -119,12 +128,19 @@ def test_pbs_backend_drives_jobs_to_completion(small_cmc_problem, tmp_path, fake
     from homodyne_cmc.dask_backend import DaskBackend
 
     sim, nlsq, config = small_cmc_problem
-    reference = fit_cmc(sim.data, mode="static", config=config(tmp_path / "seq"), nlsq=nlsq,
-                        backend=SequentialBackend())
-    backend = DaskBackend(_pbs_config(cores=2, processes=2, n_workers=1,
-                                      log_directory=str(tmp_path / "pbs-logs")))
-    result = fit_cmc(sim.data, mode="static", config=config(tmp_path / "pbs"), nlsq=nlsq,
-                     backend=backend)
+    reference = fit_cmc(
+        sim.data,
+        mode="static",
+        config=config(tmp_path / "seq"),
+        nlsq=nlsq,
+        backend=SequentialBackend(),
+    )
+    backend = DaskBackend(
+        _pbs_config(cores=2, processes=2, n_workers=1, log_directory=str(tmp_path / "pbs-logs"))
+    )
+    result = fit_cmc(
+        sim.data, mode="static", config=config(tmp_path / "pbs"), nlsq=nlsq, backend=backend
+    )
     assert list(fake_pbs.glob("*.log")), "qsub was never called"
     assert not result.failed
     a, b = shard_draws_by_id(reference), shard_draws_by_id(result)
@@ -137,8 +153,9 @@ def _slurm_up() -> str | None:
     if not shutil.which("sinfo"):
         return "sinfo not found: Slurm is not installed (run `bash .ci/slurm start`)"
     out = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True)
-    if out.returncode != 0 or not any(s.startswith(("idle", "mix", "alloc"))
-                                      for s in out.stdout.split()):
+    if out.returncode != 0 or not any(
+        s.startswith(("idle", "mix", "alloc")) for s in out.stdout.split()
+    ):
         return f"no Slurm node is up (sinfo: {out.stdout.strip() or out.stderr.strip()})"
     return None
 
@@ -154,13 +171,31 @@ def test_slurm_cluster_runs_cmc_end_to_end(small_cmc_problem, tmp_path):
     from homodyne_cmc.dask_backend import DaskBackend, DaskConfig
 
     sim, nlsq, config = small_cmc_problem
-    reference = fit_cmc(sim.data, mode="static", config=config(tmp_path / "seq"), nlsq=nlsq,
-                        backend=SequentialBackend())
-    cfg = DaskConfig(cluster="slurm", queue="debug", walltime="00:20:00", cores=1,
-                     memory="2GB", min_jobs=1, max_jobs=2, interface="lo",
-                     log_directory=str(tmp_path / "slurm-logs"))
-    result = fit_cmc(sim.data, mode="static", config=config(tmp_path / "slurm"), nlsq=nlsq,
-                     backend=DaskBackend(cfg))
+    reference = fit_cmc(
+        sim.data,
+        mode="static",
+        config=config(tmp_path / "seq"),
+        nlsq=nlsq,
+        backend=SequentialBackend(),
+    )
+    cfg = DaskConfig(
+        cluster="slurm",
+        queue="debug",
+        walltime="00:20:00",
+        cores=1,
+        memory="2GB",
+        min_jobs=1,
+        max_jobs=2,
+        interface="lo",
+        log_directory=str(tmp_path / "slurm-logs"),
+    )
+    result = fit_cmc(
+        sim.data,
+        mode="static",
+        config=config(tmp_path / "slurm"),
+        nlsq=nlsq,
+        backend=DaskBackend(cfg),
+    )
     logs = list((tmp_path / "slurm-logs").glob("*"))
     assert logs, "no Slurm job wrote a log: the jobs did not run through sbatch"
     assert not result.failed
@@ -169,6 +204,24 @@ def test_slurm_cluster_runs_cmc_end_to_end(small_cmc_problem, tmp_path):
     for sid in a:
         np.testing.assert_allclose(b[sid], a[sid], rtol=1e-9, atol=1e-12)
     # the jobs are gone once the backend closed its cluster
-    out = subprocess.run(["squeue", "-h", "-u", os.environ.get("USER", "root")],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        ["squeue", "-h", "-u", os.environ.get("USER", "root")], capture_output=True, text=True
+    )
     assert "dask-wor" not in out.stdout, textwrap.shorten(out.stdout, 200)
+
+
+def test_backend_dask_is_selected_from_the_cmc_config():
+    from homodyne_cmc import CMCConfig, DaskBackend, make_backend
+
+    cfg = CMCConfig.from_dict(
+        {
+            "backend": "dask",
+            "compilation_cache_dir": "/tmp/jc",
+            "dask": {"cluster": "pbs", "queue": "prod", "max_jobs": 8},
+        }
+    )
+    backend = make_backend(cfg, n_shards=16)
+    assert isinstance(backend, DaskBackend)
+    assert backend.config.cluster == "pbs" and backend.config.max_jobs == 8
+    assert backend.config.compilation_cache_dir == "/tmp/jc"
+    assert cfg.to_dict()["dask"]["queue"] == "prod"

@@ -17,9 +17,15 @@ def _local_reference(sim, nlsq, config):
     from homodyne_cmc import fit_cmc
     from homodyne_cmc.backends import LocalBackend
 
-    return fit_cmc(sim.data, mode="static", config=config, nlsq=nlsq,
-                   backend=LocalBackend(workers=2, threads_per_worker=1,
-                                        compilation_cache_dir=config.compilation_cache_dir))
+    return fit_cmc(
+        sim.data,
+        mode="static",
+        config=config,
+        nlsq=nlsq,
+        backend=LocalBackend(
+            workers=2, threads_per_worker=1, compilation_cache_dir=config.compilation_cache_dir
+        ),
+    )
 
 
 # Sampling quality is tested in tests/cmc; here only the execution path matters.
@@ -34,8 +40,16 @@ def test_dask_matches_local_backend_and_survives_a_killed_worker(small_cmc_probl
 
     killed: list[int] = []
     lock = threading.Lock()
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
 
         def kill_one_busy_worker(progress):
             # After the first shard is back, SIGKILL a worker that is sampling another shard.
@@ -50,8 +64,9 @@ def test_dask_matches_local_backend_and_survives_a_killed_worker(small_cmc_probl
                 killed.append(pid)
 
         backend = DaskBackend(client=client, progress=kill_one_busy_worker)
-        result = fit_cmc(sim.data, mode="static", config=config(tmp_path / "dask"), nlsq=nlsq,
-                         backend=backend)
+        result = fit_cmc(
+            sim.data, mode="static", config=config(tmp_path / "dask"), nlsq=nlsq, backend=backend
+        )
 
     assert killed, "no worker was killed: the test did not exercise recovery"
     assert result.backend == "dask"

@@ -33,6 +33,7 @@ __all__ = [
     "atomic_write_text",
     "file_sha256",
     "has_previous_run",
+    "default_shard_cache",
     "json_safe",
     "OutputPlan",
     "plan_output_dir",
@@ -43,6 +44,16 @@ __all__ = [
 
 PACKAGES = ("homodyne-physics", "homodyne-data", "homodyne-nlsq", "homodyne-cmc", "homodyne-cli")
 RESULT_ENTRIES = ("summary.json", "nlsq", "cmc", "plots", "homodyne.log", "summary.csv")
+
+
+def default_shard_cache() -> Path:
+    """Where CMC keeps finished shards between runs: ``$XDG_CACHE_HOME/homodyne/cmc-shards``.
+
+    Entries are keyed by a hash of the data, the shard and every sampler setting, so a rerun
+    of an interrupted command resumes and nothing stale can be picked up.
+    """
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "homodyne" / "cmc-shards"
 
 
 def utc_now() -> str:

@@ -4,6 +4,7 @@ Several data files and/or several q rings give one result folder each plus a sum
 (``summary.csv``, also printed).
 """
 
+import dataclasses
 import math
 import re
 import sys
@@ -20,6 +21,7 @@ from .errors import AnalysisFailed, ConfigError
 from .outputs import (
     atomic_write_csv,
     atomic_write_json,
+    default_shard_cache,
     file_sha256,
     plan_output_dir,
     utc_now,
@@ -176,6 +178,8 @@ def run_job(
         cm_cfg = cmc_config(run, warn=ui.warn)
         t0 = time.perf_counter()
         with ui.phase("CMC sampling"):
+            if cm_cfg.cache_dir is None:  # finished shards survive an interrupted run
+                cm_cfg = dataclasses.replace(cm_cfg, cache_dir=str(default_shard_cache()))
             cres = homodyne_cmc.fit_cmc(data, mode=run.mode, config=cm_cfg, nlsq=res)
         timings["cmc"] = time.perf_counter() - t0
         job.cmc = cres
@@ -211,7 +215,7 @@ def _cmc_brief(cres: Any) -> Any:
     if cres is None:
         return None
     d = cres.to_dict() if hasattr(cres, "to_dict") else {}
-    keep = {k: d[k] for k in ("parameters", "converged", "diagnostics", "timing") if k in d}
+    keep = {k: d[k] for k in ("parameters", "converged", "convergence", "timing") if k in d}
     return keep or d
 
 

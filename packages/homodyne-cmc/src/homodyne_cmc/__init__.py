@@ -2,7 +2,8 @@
 
 The entry point is :func:`fit_cmc`, configured by :class:`CMCConfig`, returning a
 :class:`CMCResult`. Shards run on a :class:`Backend` (in-process :class:`SequentialBackend`,
-process-pool :class:`LocalBackend`, or a distributed implementation of the same interface).
+process-pool :class:`LocalBackend`, or :class:`DaskBackend` on a Dask cluster: local, a
+scheduler address, Slurm or PBS).
 """
 
 from .api import fit_cmc, make_backend
@@ -16,6 +17,8 @@ from .backends import (
 )
 from .combine import Combination, consensus_combine, heterogeneity_test
 from .config import CMCConfig
+from .dask_backend import DaskBackend, make_cluster
+from .dask_config import DaskConfig
 from .errors import CMCConfigError, CMCError, CMCWarning, ShardFailedError, WarmStartError
 from .laplace import LaplaceResult, laplace_fit
 from .parameterization import ParamSpace, build_space, prior_moments
@@ -34,6 +37,8 @@ __all__ = [
     "CMCError",
     "CMCResult",
     "CMCWarning",
+    "DaskBackend",
+    "DaskConfig",
     "Combination",
     "LaplaceResult",
     "LocalBackend",
@@ -58,6 +63,7 @@ __all__ = [
     "load_warm_start",
     "machine_workers",
     "make_backend",
+    "make_cluster",
     "make_shards",
     "noise_level",
     "prior_moments",

@@ -5,6 +5,7 @@ import logging
 import time
 import warnings
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import jax
@@ -47,10 +48,17 @@ def make_backend(
     shards and cores on a CPU, else in-process)."""
     name = config.backend
     if name == "dask":
-        raise CMCConfigError(
-            "optimization.cmc.backend: 'dask' is not available in this "
-            "version; use 'local' or 'sequential'"
-        )
+        try:
+            from .dask_backend import DaskBackend
+        except ImportError as exc:  # pragma: no cover - depends on the installation
+            raise CMCConfigError(
+                "optimization.cmc.backend: 'dask' needs the optional extra; install "
+                "homodyne-cmc[dask]"
+            ) from exc
+        dask_cfg = config.dask
+        if dask_cfg.compilation_cache_dir is None and config.compilation_cache_dir:
+            dask_cfg = replace(dask_cfg, compilation_cache_dir=config.compilation_cache_dir)
+        return DaskBackend(dask_cfg, progress=progress)
     workers = config.workers or machine_workers()
     if name == "auto":
         on_cpu = jax.default_backend() == "cpu"

@@ -8,6 +8,7 @@ from typing import Any
 
 from homodyne_physics import PRIOR_FAMILIES, SCALING_MODES, Prior, canonical_name
 
+from .dask_config import DaskConfig
 from .errors import CMCConfigError
 
 __all__ = ["BACKENDS", "CHAIN_METHODS", "CMCConfig"]
@@ -45,7 +46,8 @@ class CMCConfig:
         ``workers``, ``threads_per_worker`` (None: from the machine), ``cache_dir`` (finished
         shards are stored here and reused by a rerun), ``compilation_cache_dir`` (JAX persistent
         cache of the workers), ``max_retries`` (per failed shard, with a new seed), ``seed``,
-        ``hdi_prob`` (credible interval reported).
+        ``hdi_prob`` (credible interval reported), ``dask`` (a :class:`DaskConfig`: cluster kind,
+        scheduler address or PBS/Slurm job settings, used when ``backend`` is ``dask``).
     """
 
     num_warmup: int = 500
@@ -79,6 +81,7 @@ class CMCConfig:
     max_retries: int = 1
     seed: int = 0
     hdi_prob: float = 0.89
+    dask: DaskConfig = field(default_factory=DaskConfig)
 
     def __post_init__(self) -> None:
         path = "optimization.cmc"
@@ -179,6 +182,10 @@ class CMCConfig:
                 raise CMCConfigError(f"{path}.{key}: unknown key{hint}")
             if key == "priors":
                 val = _parse_priors(val, f"{path}.priors")
+            if key == "dask" and not isinstance(val, DaskConfig):
+                if val is not None and not isinstance(val, Mapping):
+                    raise CMCConfigError(f"{path}.dask: expected a mapping")
+                val = DaskConfig.from_dict(val, f"{path}.dask")
             kwargs[key] = val
         try:
             return cls(**kwargs)
@@ -198,6 +205,8 @@ class CMCConfig:
                     k: {"family": p.family, "mean": p.mean, "sd": p.sd, "min": p.low, "max": p.high}
                     for k, p in val.items()
                 }
+            if f.name == "dask":
+                val = val.to_dict()
             out[f.name] = val
         return out
 

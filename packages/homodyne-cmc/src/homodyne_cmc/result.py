@@ -1,7 +1,6 @@
 """``CMCResult``: the combined posterior, its cross-checks and diagnostics, and its files."""
 
 import json
-import math
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -12,26 +11,9 @@ from typing import Any
 import numpy as np
 
 from homodyne_data import XPCSData
-from homodyne_physics import C2Model, ParameterError, ScalingMap, c2_matrix, float64
+from homodyne_physics import C2Model, ParameterError, ScalingMap, c2_matrix, float64, json_safe
 
 __all__ = ["CMCResult"]
-
-
-def _json(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _json(value.tolist())
-    if isinstance(value, np.bool_ | bool):
-        return bool(value)
-    if isinstance(value, np.integer | int):
-        return int(value)
-    if isinstance(value, np.floating | float):
-        v = float(value)
-        return v if math.isfinite(v) else None
-    return value
 
 
 def _atomic(path: Path, write) -> None:
@@ -229,7 +211,7 @@ class CMCResult:
         table = self._parameter_table()
         rhat = [v["r_hat"] for v in self.summary.values()]
         ess = [v["ess_bulk"] for v in self.summary.values()]
-        return _json(
+        return json_safe(
             {
                 "method": "cmc",
                 "mode": self.mode,
@@ -272,7 +254,7 @@ class CMCResult:
 
     def diagnostics_dict(self) -> dict[str, Any]:
         """Combined and per-shard diagnostics (the content of ``cmc/diagnostics.json``)."""
-        return _json(
+        return json_safe(
             {
                 "combined": {
                     "parameters": self.summary,

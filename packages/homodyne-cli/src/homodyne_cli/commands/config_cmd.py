@@ -47,6 +47,13 @@ def config_validate(*, file: Path, strict: bool) -> None:
         raise
     for issue in run.warnings:
         ui.warn(str(issue))
+    # The typed settings of the lower packages check their own values (e.g. the Dask section),
+    # so build them here too: a typo must show now, not after the NLSQ fit of a CMC run.
+    from ..config import cmc_config, nlsq_config
+
+    nlsq_config(run)
+    if run.method in ("cmc", "both") or any(k != "seed" for k in run.cmc):
+        cmc_config(run, warn=ui.warn)
     missing = [f for f in run.files if not Path(f).exists()]
     ui.info(f"[green]valid[/green]: {file}")
     ui.info(f"  mode {run.mode}, convention {run.convention}, method {run.method}")

@@ -392,6 +392,9 @@ def _cmc_candidates(opt: dict, seed: int) -> dict[str, tuple[Any, str]]:
         "heterogeneity_abort": ("validation", "heterogeneity_abort"),
         "require_nlsq_warmstart": ("validation", "require_nlsq_warmstart"),
     }
+    # homodyne 3 names, written directly under optimization.cmc, win over the 2.x spellings
+    for key in ("backend", "dask", "workers", "threads_per_worker", "cache_dir", "force"):
+        simple[key] = (key,)
     for ours, path in simple.items():
         v = _get(cm, *path)
         if v is not None:

@@ -148,7 +148,12 @@ CMC = Section(
             },
             extra=True,
         ),
-        "backend": Value("str"),
+        "backend": Value("str", choices=("auto", "local", "sequential", "dask")),
+        "dask": Section({}, extra=True),  # checked key by key by homodyne_cmc.DaskConfig
+        "workers": Value("int", check=positive),
+        "threads_per_worker": Value("int", check=positive),
+        "cache_dir": Value("str"),
+        "force": Value("bool"),
         "sharding": Section(
             {
                 "strategy": Value("str", choices=("random", "stratified", "contiguous")),
