@@ -79,12 +79,14 @@ def test_config_errors_name_the_key():
 
 FAKE_QSUB = """\
 #!/usr/bin/env bash
-# fake qsub: run the job script locally in the background, print a PBS-style job id
+# fake qsub: copy the job script (as a real qsub does at submission; the caller deletes its
+# temporary file at once), run the copy locally in the background, print a PBS-style job id
 set -euo pipefail
 script="${@: -1}"
 id=$(( (RANDOM << 8) + $$ % 256 )).fakepbs
+cp "$script" "$FAKE_PBS_DIR/$id.sh"
 log="$FAKE_PBS_DIR/$id.log"
-nohup bash "$script" > "$log" 2>&1 &
+nohup bash "$FAKE_PBS_DIR/$id.sh" > "$log" 2>&1 &
 echo $! > "$FAKE_PBS_DIR/$id.pid"
 echo "$id"
 """
@@ -136,12 +138,18 @@ def test_pbs_backend_drives_jobs_to_completion(small_cmc_problem, tmp_path, fake
         backend=SequentialBackend(),
     )
     backend = DaskBackend(
-        _pbs_config(cores=2, processes=2, n_workers=1, log_directory=str(tmp_path / "pbs-logs"))
+        _pbs_config(
+            cores=2,
+            processes=2,
+            n_workers=1,
+            worker_timeout=180.0,  # a broken job fails the test in minutes, not hangs CI
+            log_directory=str(tmp_path / "pbs-logs"),
+        )
     )
     result = fit_cmc(
         sim.data, mode="static", config=config(tmp_path / "pbs"), nlsq=nlsq, backend=backend
     )
-    assert list(fake_pbs.glob("*.log")), "qsub was never called"
+    assert list(fake_pbs.glob("*.sh")), "qsub was never called"
     assert not result.failed
     a, b = shard_draws_by_id(reference), shard_draws_by_id(result)
     assert sorted(a) == sorted(b)
@@ -187,6 +195,7 @@ def test_slurm_cluster_runs_cmc_end_to_end(small_cmc_problem, tmp_path):
         min_jobs=1,
         max_jobs=2,
         interface="lo",
+        worker_timeout=300.0,
         log_directory=str(tmp_path / "slurm-logs"),
     )
     result = fit_cmc(
