@@ -13,7 +13,7 @@ _EXTRAS = (
     "numpyro",
     "arviz_base",
     "arviz_stats",
-    "arviz_plots",
+    "dask_jobqueue",
     "dask",
     "distributed",
     "h5py",
