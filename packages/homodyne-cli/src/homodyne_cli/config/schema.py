@@ -7,29 +7,19 @@ Our additions (all optional): top-level ``convention`` and ``seed``;
 ``plots.{enabled, max_display}``.
 """
 
+from homodyne_physics.parameters import ALIASES, MODE_ALIASES, PARAMETERS, PRIOR_FAMILIES
+from homodyne_physics.parameters import MODES as _MODE_PARAMS
+from homodyne_physics.scaling import SCALING_MODES
+
 from .spec import Info, Legacy, ListOf, Section, Value, fraction, non_negative, positive
 
 __all__ = ["LOSSES", "METHODS", "MODES", "SCALING_MODES", "SCHEMA"]
 
-MODES = ("static", "laminar_flow", "static_isotropic", "static_anisotropic")
+MODES = tuple(_MODE_PARAMS) + tuple(MODE_ALIASES)
 METHODS = ("nlsq", "cmc", "both")
-SCALING_MODES = ("auto", "individual", "constant", "fourier")
 LOSSES = ("linear", "soft_l1", "huber", "cauchy")
-PARAM_NAMES = (
-    "contrast",
-    "offset",
-    "D0",
-    "alpha",
-    "D_offset",
-    "gamma_dot_t0",
-    "beta",
-    "gamma_dot_t_offset",
-    "phi0",
-    "gamma_dot_0",
-    "gamma_dot_offset",
-    "phi_0",
-)
-PRIOR_TYPES = ("TruncatedNormal", "Normal", "Uniform", "LogNormal", "HalfNormal", "BetaScaled")
+PARAM_NAMES = tuple(PARAMETERS) + tuple(ALIASES)  # registry names and accepted aliases
+PRIOR_TYPES = PRIOR_FAMILIES
 
 
 def _end_frame(v):

@@ -2,9 +2,11 @@
 
 from importlib import resources
 
+from homodyne_physics.parameters import MODES
+
 __all__ = ["TEMPLATE_MODES", "render_template"]
 
-TEMPLATE_MODES = ("static", "laminar_flow")
+TEMPLATE_MODES = tuple(MODES)
 
 
 def render_template(
@@ -39,15 +41,4 @@ def render_template(
     return text
 
 
-_NAMES = {
-    "static": ("D0", "alpha", "D_offset"),
-    "laminar_flow": (
-        "D0",
-        "alpha",
-        "D_offset",
-        "gamma_dot_t0",
-        "beta",
-        "gamma_dot_t_offset",
-        "phi0",
-    ),
-}
+_NAMES = MODES
