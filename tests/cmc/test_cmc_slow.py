@@ -54,21 +54,7 @@ def _compare(full, cmc):
 @pytest.mark.parametrize(
     ("mode", "truth", "phi", "n_frames", "noise", "shards"),
     [
-        pytest.param(
-            "laminar_flow",
-            LAMINAR,
-            (0.0, 60.0, 120.0),
-            200,
-            0.005,
-            4,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="measured: means within 0.29 sd but the shear triple (gamma_dot_t0, "
-                "beta, gamma_dot_t_offset) comes out too narrow (sd ratio 0.65-0.67) with 4 "
-                "shards of 15k points; their shard posteriors are curved, which draw-wise "
-                "consensus averaging does not preserve (open issue)",
-            ),
-        ),
+        ("laminar_flow", LAMINAR, (0.0, 60.0, 120.0), 200, 0.005, 4),
         ("static", STATIC, (0.0, 45.0, 90.0), 150, 0.01, 8),
     ],
 )

@@ -89,6 +89,72 @@ def test_bijection_roundtrip_jacobian_and_positive_diffusion(laminar_space):
         assert np.all(d_t >= -1e-9 * xx[0])
 
 
+def test_reference_value_space_inverse_and_jacobian(laminar_space):
+    """v = (f(t_a), u_b, f(t_b)) per power law: exact inverse, log|det dv/du| against
+    jax.jacfwd, and the physical meaning of the replaced coordinates."""
+    from homodyne_cmc import CombinationSpace
+    from homodyne_cmc.combination_space import (
+        from_combination,
+        log_det_dv_du,
+        reference_times,
+        to_combination,
+    )
+    from homodyne_cmc.parameterization import to_physical, to_unconstrained
+
+    model, space = laminar_space
+    arrays = space.jax_arrays()
+    comb = CombinationSpace(((0, 1, 2), (3, 4, 5)))
+    t_ref = reference_times(space.arrays.t_lim)
+    np.testing.assert_allclose(t_ref, [np.sqrt(0.1 * 5.0), 5.0])
+    x = jnp.array([2e4, -0.5, 500.0, 2e-4, 0.3, 1e-4, 3.0, 0.3, 0.31, 1.0, 1.01, 0.01])
+    u = to_unconstrained(x, space.static, arrays)
+    v = to_combination(u, space.static, arrays, comb, jnp.asarray(t_ref))
+    ta, tb = t_ref
+    np.testing.assert_allclose(v[0], 2e4 * ta**-0.5 + 500.0, rtol=1e-12)  # D(t_a)
+    np.testing.assert_allclose(v[5], 2e-4 * tb**0.3 + 1e-4, rtol=1e-12)  # gamma_dot(t_b)
+    keep = np.array([1, 4, 6, 7])
+    np.testing.assert_allclose(v[keep], u[keep])  # exponents etc. stay in u
+    back, inside = from_combination(v, space.static, arrays, comb, jnp.asarray(t_ref))
+    np.testing.assert_allclose(back, x, rtol=1e-9)
+    assert bool(inside)
+    jac = jax.jacfwd(lambda w: to_combination(w, space.static, arrays, comb, jnp.asarray(t_ref)))
+    for seed in range(5):
+        uu = u + 0.3 * jax.random.normal(jax.random.PRNGKey(seed), u.shape)
+        want = np.linalg.slogdet(np.asarray(jac(uu)))[1]
+        got = log_det_dv_du(uu, space.static, arrays, comb, jnp.asarray(t_ref))
+        np.testing.assert_allclose(got, want, rtol=1e-9)
+        xx, _ = to_physical(uu, space.static, arrays)
+        back, _ = from_combination(
+            to_combination(uu, space.static, arrays, comb, jnp.asarray(t_ref)),
+            space.static,
+            arrays,
+            comb,
+            jnp.asarray(t_ref),
+        )
+        np.testing.assert_allclose(back, xx, rtol=1e-8)
+    # a prefactor pushed below its bound by averaging is reported as outside the support
+    bad = v.at[2].set(v[0] - 1.0)  # D(t_b) < D(t_a) with alpha < 0 -> negative D0
+    assert not bool(from_combination(bad, space.static, arrays, comb, jnp.asarray(t_ref))[1])
+
+
+def test_reference_laws_are_chosen_only_away_from_a_zero_exponent():
+    from homodyne_cmc import choose_reference_laws
+
+    names = ("D0", "alpha", "D_offset", "gamma_dot_t0", "beta", "gamma_dot_t_offset", "phi0")
+    mean = np.array([2e4, -0.5, 500.0, 2e-4, 0.01, 1e-4, 3.0])
+    cov = np.diag([100.0, 0.01, 10.0, 1e-10, 0.01, 1e-10, 0.1]) ** 2
+    comb, why = choose_reference_laws(names, mean, cov, 4, "auto")
+    assert comb.laws == ((0, 1, 2),)  # beta = 0.01 is 0.5 shard sd from 0: stays in u
+    assert "singular" in why["gamma_dot"]
+    assert choose_reference_laws(names, mean, cov, 4, "reference")[0].laws == (
+        (0, 1, 2),
+        (3, 4, 5),
+    )
+    assert choose_reference_laws(names, mean, cov, 4, "unconstrained")[0].laws == ()
+    assert choose_reference_laws(names, mean, cov, 1, "reference")[0].laws == ()
+    assert comb.names(names, np.array([1.0, 20.0]))[:3] == ("D(t=1s)", "alpha", "D(t=20s)")
+
+
 def test_tempered_prior_moments_match_truncated_normal():
     from homodyne_cmc import prior_moments
     from homodyne_physics import Prior, get_spec
@@ -176,6 +242,8 @@ def test_shard_log_density_matches_direct_likelihood():
         np.diag(rng.uniform(0.1, 0.5, d)),
         np.float64(1 / 3),
         np.float64(0.0),
+        np.array([0.5, 3.0]),
+        np.float64(0.0),
     )
     settings = SamplerSettings(model, space.static, sc.n_contrast, 1, 1, 1)
     z = rng.normal(size=d)
@@ -196,6 +264,32 @@ def test_shard_log_density_matches_direct_likelihood():
     # prior density of u (prior of x times |dx/du|) tempered by 1/S with S = 3
     want = ll + (float(log_prior(jnp.asarray(x), space.static, arrays)) + float(logdet)) / 3
     np.testing.assert_allclose(float(got), want, rtol=1e-12)
+
+    # combining in the reference-value space v: the shards carry |dv/du|^(1 - 1/S), so the
+    # product of the three shard densities of v is exactly the full-data posterior of v
+    from homodyne_cmc import CombinationSpace
+    from homodyne_cmc.combination_space import log_det_dv_du
+
+    comb = CombinationSpace(((0, 1, 2), (3, 4, 5)))
+    shards = make_shards(y, i, j, 3, seed=0)
+    three = common._replace(jac_power=np.float64(2 / 3))
+    one = common._replace(prior_power=np.float64(1.0))
+    st = SamplerSettings(model, space.static, sc.n_contrast, 1, 1, 1, combination=comb)
+    k_u = float(
+        log_det_dv_du(jnp.asarray(u), space.static, arrays, comb, jnp.asarray(common.t_ref))
+    )
+
+    def dens(sh, com, settings):
+        arrs = ShardArrays(*map(jnp.asarray, (sh.y, sh.w, sh.i, sh.j)))
+        return float(
+            shard_log_density(jnp.asarray(z), arrs, jax.tree.map(jnp.asarray, com), settings)
+        )
+
+    whole = make_shards(y, i, j, 1, seed=0)[0]
+    product_v = sum(dens(sh, three, st) for sh in shards) - 3 * k_u
+    full_v = dens(whole, one, SamplerSettings(model, space.static, sc.n_contrast, 1, 1, 1)) - k_u
+    assert abs(k_u) > 1.0  # the Jacobian term is not trivially zero here
+    np.testing.assert_allclose(product_v, full_v, rtol=1e-11)
 
 
 def test_warm_start_gate_and_loading(tmp_path):

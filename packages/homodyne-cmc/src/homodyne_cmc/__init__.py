@@ -15,6 +15,7 @@ from .backends import (
     machine_workers,
     worker_setup,
 )
+from .combination_space import CombinationSpace, choose_reference_laws
 from .combine import Combination, consensus_combine, heterogeneity_test
 from .config import CMCConfig
 from .dask_backend import DaskBackend, make_cluster
@@ -40,6 +41,7 @@ __all__ = [
     "DaskBackend",
     "DaskConfig",
     "Combination",
+    "CombinationSpace",
     "LaplaceResult",
     "LocalBackend",
     "ParamSpace",
@@ -56,6 +58,7 @@ __all__ = [
     "build_space",
     "check_warm_start",
     "choose_num_shards",
+    "choose_reference_laws",
     "consensus_combine",
     "fit_cmc",
     "heterogeneity_test",

@@ -24,12 +24,18 @@ from .backends import (
     default_compilation_cache,
     machine_workers,
 )
+from .combination_space import (
+    choose_reference_laws,
+    from_combination,
+    reference_times,
+    to_combination,
+)
 from .combine import consensus_combine, heterogeneity_test
 from .config import CMCConfig
 from .diagnostics import parameter_summary, sampler_summary, sd_ratios
 from .errors import CMCConfigError, CMCWarning, ShardFailedError
 from .laplace import laplace_fit
-from .parameterization import build_space, prior_moments, to_physical, to_unconstrained
+from .parameterization import build_space, prior_moments, to_unconstrained
 from .result import CMCResult
 from .sampler import CommonArrays, SamplerSettings, ShardResult, ShardTask
 from .sharding import choose_num_shards, data_fingerprint, make_shards
@@ -204,6 +210,10 @@ def fit_cmc(
         cov_u = np.asarray(jac @ cov_x @ jac.T)
         cov_u = 0.5 * (cov_u + cov_u.T) + 1e-12 * np.diag(np.diag(cov_u))
         chol = cfg.whitening_inflation * np.sqrt(n_shards) * np.linalg.cholesky(cov_u)
+        comb_space, comb_reasons = choose_reference_laws(
+            space.names, lap.mean, lap.cov, n_shards, cfg.combination_space
+        )
+        t_ref = reference_times(space.arrays.t_lim)
         common = CommonArrays(
             np.asarray(t),
             data.phi,
@@ -216,6 +226,8 @@ def fit_cmc(
             chol,
             np.float64(1.0 / n_shards),
             np.float64(fixed_sigma or lap.sigma),
+            t_ref,
+            np.float64(1.0 - 1.0 / n_shards),
         )
         settings = SamplerSettings(
             model,
@@ -228,6 +240,7 @@ def fit_cmc(
             float(cfg.target_accept_prob),
             cfg.max_tree_depth,
             cfg.dense_mass,
+            comb_space,
         )
     # ---- tasks, resume and execution
     run_key = data_fingerprint(
@@ -237,6 +250,8 @@ def fit_cmc(
         common.chol,
         common.prior_power,
         common.sigma_fixed,
+        common.t_ref,
+        common.jac_power,
         extra=json.dumps([repr(settings), cfg.seed, cfg.init_dispersion]),
     )
     d = space.static.dim
@@ -318,20 +333,51 @@ def fit_cmc(
         )
     t0 = time.perf_counter()
     names = space.names
-    # combine in the unconstrained space u, then map the combined chains to physical units
-    comb = consensus_combine([r.udraws for r in kept], scale=np.sqrt(np.diag(cov_u) * n_shards))
+    # combine in the combination space v (u, with well-determined power laws replaced by
+    # their values at two reference times), then map the combined chains to physical units
     with float64():
-        to_x = jax.jit(jax.vmap(lambda u: to_physical(u, space.static, arrays)[0]))
-        u_flat = comb.draws.reshape(-1, comb.draws.shape[-1])
-        x_comb = np.asarray(to_x(jnp.asarray(u_flat))).reshape(comb.draws.shape)
+        arr_j, t_ref_j = space.jax_arrays(), jnp.asarray(t_ref)
+
+        def v_of(u):
+            return to_combination(u, space.static, arr_j, comb_space, t_ref_j)
+
+        to_v = jax.jit(jax.vmap(v_of))
+        vdraws = [
+            np.asarray(to_v(jnp.asarray(r.udraws.reshape(-1, d)))).reshape(r.udraws.shape)
+            for r in kept
+        ]
+        jac_v = np.asarray(jax.jacfwd(v_of)(jnp.asarray(u0)))
+        cov_v = jac_v @ cov_u @ jac_v.T
+        comb = consensus_combine(vdraws, scale=np.sqrt(np.diag(cov_v) * n_shards))
+        to_x = jax.jit(
+            jax.vmap(lambda v: from_combination(v, space.static, arr_j, comb_space, t_ref_j))
+        )
+        x_flat, inside = to_x(jnp.asarray(comb.draws.reshape(-1, d)))
+        x_comb = np.asarray(x_flat).reshape(comb.draws.shape)
         gauss = np.random.default_rng(cfg.seed).multivariate_normal(
             comb.product_mean, comb.product_cov, size=20000, method="cholesky"
         )
-        x_gauss = np.asarray(to_x(jnp.asarray(gauss)))
+        x_gauss = np.asarray(to_x(jnp.asarray(gauss))[0])
+    outside = 1.0 - float(np.mean(np.asarray(inside)))
+    if outside > 0:
+        _warn(
+            f"{outside:.2%} of the combined draws fall outside the prior support (bounds or "
+            "D(t) >= 0): the shard posteriors reach a bound, where consensus averaging is "
+            "approximate; consider fewer, larger shards",
+            notes,
+        )
     product_mean, product_cov = x_gauss.mean(axis=0), np.cov(x_gauss, rowvar=False)
+    comb_names = comb_space.names(names, t_ref)
+    combination = {
+        "method": "consensus_mc",
+        "coordinates": list(comb_names),
+        "reference_times_s": [float(v) for v in t_ref],
+        "laws": comb_reasons,
+        "outside_support_fraction": outside,
+    }
     het = heterogeneity_test(comb)
     if het["p_value"] < cfg.heterogeneity_alpha:
-        worst = names[int(np.argmax(het["per_parameter_z2"]))]
+        worst = comb_names[int(np.argmax(het["per_parameter_z2"]))]
         _warn(
             f"shard posteriors disagree (heterogeneity chi2 = {het['q']:.1f} for "
             f"{het['dof']} dof, p = {het['p_value']:.2g}; largest for {worst}): the data may "
@@ -404,6 +450,7 @@ def fit_cmc(
         laplace_cov=lap.cov,
         laplace_sigma=lap.sigma,
         heterogeneity=het,
+        combination=combination,
         shards=shard_reports,
         excluded=excluded,
         failed=failures,

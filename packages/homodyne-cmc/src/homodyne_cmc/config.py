@@ -11,10 +11,11 @@ from homodyne_physics import PRIOR_FAMILIES, SCALING_MODES, Prior, canonical_nam
 from .dask_config import DaskConfig
 from .errors import CMCConfigError
 
-__all__ = ["BACKENDS", "CHAIN_METHODS", "CMCConfig"]
+__all__ = ["BACKENDS", "CHAIN_METHODS", "COMBINATION_SPACES", "CMCConfig"]
 
 BACKENDS = ("auto", "local", "sequential", "dask")
 CHAIN_METHODS = ("sequential", "vectorized")
+COMBINATION_SPACES = ("auto", "reference", "unconstrained")
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,11 @@ class CMCConfig:
         a shard's posterior sd exceeds this fraction of its prior sd), ``heterogeneity_alpha``
         (warn when the shard-consistency p-value is below), ``max_reduced_chi2`` (NLSQ quality
         gate), ``force`` (sample even when the gate fails).
+    Combination
+        ``combination_space``: ``auto`` (power laws whose exponent is well away from zero are
+        combined by their values at two reference times, the rest in the sampling space),
+        ``reference`` (all laws) or ``unconstrained`` (none); see
+        :mod:`homodyne_cmc.combination_space`.
     Execution
         ``backend`` (``auto``, ``local`` process pool, ``sequential`` in-process, ``dask``),
         ``workers``, ``threads_per_worker`` (None: from the machine), ``cache_dir`` (finished
@@ -71,6 +77,7 @@ class CMCConfig:
     max_divergence_rate: float = 0.10
     prior_dominated_ratio: float = 0.5
     heterogeneity_alpha: float = 1e-3
+    combination_space: str = "auto"
     max_reduced_chi2: float = 10.0
     force: bool = False
     backend: str = "auto"
@@ -116,6 +123,11 @@ class CMCConfig:
             fail(
                 "chain_method",
                 f"must be one of {', '.join(CHAIN_METHODS)}, got {self.chain_method!r}",
+            )
+        if self.combination_space not in COMBINATION_SPACES:
+            fail(
+                "combination_space",
+                f"must be one of {', '.join(COMBINATION_SPACES)}, got {self.combination_space!r}",
             )
         if self.backend not in BACKENDS:
             fail("backend", f"must be one of {', '.join(BACKENDS)}, got {self.backend!r}")

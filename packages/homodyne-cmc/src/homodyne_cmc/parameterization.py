@@ -36,6 +36,7 @@ __all__ = [
     "log_prior",
     "prior_moments",
     "to_physical",
+    "to_physical_logd",
     "to_unconstrained",
 ]
 
@@ -206,24 +207,35 @@ def _doffset_floor(x, arrays: SpaceArrays):
 
 def to_physical(u, static: SpaceStatic, arrays: SpaceArrays):
     """Map unconstrained ``u`` (shape ``(d,)``) to ``(x, log|det dx/du|)``."""
-    xs, logdet = [], jnp.zeros((), u.dtype)
+    x, logd = to_physical_logd(u, static, arrays)
+    return x, jnp.sum(logd)
+
+
+def to_physical_logd(u, static: SpaceStatic, arrays: SpaceArrays):
+    """Map ``u`` to ``(x, log|dx_k/du_k|)``: the per-entry log derivatives.
+
+    The map is lower triangular (only ``D_offset``'s floor depends on other entries), so
+    the log Jacobian determinant is the sum of these diagonal terms.
+    """
+    xs, logd = [], []
     for k, kind in enumerate(static.kinds):
         uk, lo, hi = u[k], arrays.low[k], arrays.high[k]
         if kind == "doffset":
             lo = _doffset_floor(jnp.stack(xs[:2]), arrays)
         if kind in ("interval", "doffset"):
             xk = lo + (hi - lo) * jax.nn.sigmoid(uk)
-            logdet = logdet + jnp.log(hi - lo) + jax.nn.log_sigmoid(uk) + jax.nn.log_sigmoid(-uk)
+            logd.append(jnp.log(hi - lo) + jax.nn.log_sigmoid(uk) + jax.nn.log_sigmoid(-uk))
         elif kind == "lower":
             xk = lo + jnp.exp(uk)
-            logdet = logdet + uk
+            logd.append(uk)
         elif kind == "upper":
             xk = hi - jnp.exp(uk)
-            logdet = logdet + uk
+            logd.append(uk)
         else:
             xk = uk
+            logd.append(jnp.zeros((), u.dtype))
         xs.append(xk)
-    return jnp.stack(xs), logdet
+    return jnp.stack(xs), jnp.stack(logd)
 
 
 def to_unconstrained(x, static: SpaceStatic, arrays: SpaceArrays, *, margin=1e-9):

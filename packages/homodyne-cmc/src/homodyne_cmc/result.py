@@ -73,6 +73,7 @@ class CMCResult:
     config: Any
     data: XPCSData | None = field(default=None, repr=False)
     backend: str = "sequential"
+    combination: dict[str, Any] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ views
     @property
@@ -241,6 +242,7 @@ class CMCResult:
                 "excluded_shards": self.excluded,
                 "failed_shards": self.failed,
                 "heterogeneity": self.heterogeneity,
+                "combination": self.combination,
                 "gate": self.gate,
                 "warnings": self.warnings,
                 "timing": self.timing,
@@ -260,6 +262,7 @@ class CMCResult:
                     "parameters": self.summary,
                     "sampler": self.sampler,
                     "heterogeneity": self.heterogeneity,
+                    "combination": self.combination,
                 },
                 "laplace": {
                     "names": list(self.names[: self.laplace_mean.shape[0]]),

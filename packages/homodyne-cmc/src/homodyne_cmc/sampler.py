@@ -4,15 +4,18 @@ The potential of shard ``s`` of ``S`` in whitened coordinates ``z`` is::
 
     u = u0 + L z                         (affine whitening: centre u0, factor L)
     x = T^-1(u)                          (bijection onto the support, log|det| = J(u))
-    -log p_s(z) = -[loglik_s(x) + (1/S) (log prior(x) + J(u))]
+    -log p_s(z) = -[loglik_s(x) + (1/S) (log prior(x) + J(u)) + (1 - 1/S) K(u)]
 
 ``loglik_s`` is the Gaussian log likelihood of the shard's (t1 < t2) points, evaluated with
 :func:`homodyne_physics.g1sq_pairs` (the one physics kernel) and the scaling map's linear
 design. Each shard carries the prior density *of u* (prior of x times the Jacobian) to the
 power 1/S, so the product of the shard densities over u is exactly the full-data posterior of
 u. Shards are combined in u (logs of positive scales, logits of bounded entries: far more
-Gaussian than x, which is what consensus averaging assumes) and only the combined draws are
-mapped to physical units.
+Gaussian than x, which is what consensus averaging assumes) or, for the power laws whose
+exponent is well determined, in the reference-value space v of
+:mod:`homodyne_cmc.combination_space`; then ``K(u) = log|det dv/du|`` carries the prior
+tempering over to v (K = 0 when combining in u). Only the combined draws are mapped to
+physical units.
 
 The chain driver calls NumPyro's functional NUTS (``numpyro.infer.hmc.hmc``) inside one
 ``jax.jit`` whose static argument is the :class:`SamplerSettings`: all shards of a run have
@@ -31,6 +34,7 @@ from numpyro.infer.hmc import hmc
 
 from homodyne_physics import C2Model, float64, g1sq_pairs
 
+from .combination_space import CombinationSpace, log_det_dv_du
 from .parameterization import SpaceArrays, SpaceStatic, log_prior, to_physical
 from .sharding import Shard
 
@@ -70,6 +74,8 @@ class CommonArrays(NamedTuple):
     chol: jax.Array
     prior_power: jax.Array
     sigma_fixed: jax.Array
+    t_ref: jax.Array
+    jac_power: jax.Array
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,7 @@ class SamplerSettings:
     target_accept_prob: float = 0.85
     max_tree_depth: int = 10
     dense_mass: bool = False
+    combination: CombinationSpace = CombinationSpace()
 
 
 @dataclass(frozen=True, eq=False)
@@ -156,7 +163,13 @@ def shard_log_density(z, shard: ShardArrays, common: CommonArrays, settings: Sam
     resid = (shard.y - offset[:, None] - contrast[:, None] * g) * shard.w
     n = jnp.sum(shard.w)
     loglik = -0.5 * jnp.sum(resid * resid) / (sigma * sigma) - n * jnp.log(sigma)
-    return loglik + common.prior_power * (log_prior(x, sp, common.space) + logdet)
+    logp = loglik + common.prior_power * (log_prior(x, sp, common.space) + logdet)
+    if settings.combination.laws:
+        u = common.u0 + common.chol @ z
+        logp = logp + common.jac_power * log_det_dv_du(
+            u, sp, common.space, settings.combination, common.t_ref
+        )
+    return logp
 
 
 def _potential_gen(settings, shard, common):

@@ -382,6 +382,7 @@ def _cmc_candidates(opt: dict, seed: int) -> dict[str, tuple[Any, str]]:
         "min_points_per_shard": ("sharding", "min_points_per_shard"),
         "combination": ("combination", "method"),
         "min_success_rate": ("combination", "min_success_rate"),
+        "combination_space": ("combination", "space"),
         "backend": ("backend_config", "name"),
         "min_ess": ("validation", "min_per_shard_ess"),
         "max_rhat": ("validation", "max_per_shard_rhat"),

@@ -169,6 +169,7 @@ CMC = Section(
                 ),
                 "min_success_rate": Value("float", check=fraction),
                 "min_success_rate_warning": Legacy(),
+                "space": Value("str", choices=("auto", "reference", "unconstrained")),
             }
         ),
         "per_shard_mcmc": Section(
