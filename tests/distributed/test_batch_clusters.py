@@ -7,6 +7,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -234,3 +235,57 @@ def test_backend_dask_is_selected_from_the_cmc_config():
     assert backend.config.cluster == "pbs" and backend.config.max_jobs == 8
     assert backend.config.compilation_cache_dir == "/tmp/jc"
     assert cfg.to_dict()["dask"]["queue"] == "prod"
+
+
+def test_batch_worker_nanny_leaves_malloc_trim_threshold_unset():
+    """A `dask worker` started with the job script's environment (as PBS/Slurm jobs start it)
+    spawns its worker process without the nanny's MALLOC_TRIM_THRESHOLD_; without that line
+    the nanny sets it (the control)."""
+    from distributed import Client, LocalCluster
+    from homodyne_cmc.dask_backend import environment_prologue
+
+    exports = dict(
+        ln[len("export ") :].split("=", 1)
+        for ln in environment_prologue()
+        if ln.startswith("export DASK_")
+    )
+    inherit = exports["DASK_INTERNAL_INHERIT_CONFIG"].strip("'")
+    seen = {}
+    with (
+        LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):
+        for label, extra in (("ours", {"DASK_INTERNAL_INHERIT_CONFIG": inherit}), ("plain", {})):
+            env = {k: v for k, v in os.environ.items() if k != "MALLOC_TRIM_THRESHOLD_"}
+            env.update(extra)
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "distributed.cli.dask_worker",
+                    cluster.scheduler_address,
+                    "--nthreads",
+                    "1",
+                    "--nworkers",
+                    "1",
+                    "--no-dashboard",
+                ],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            try:
+                client.wait_for_workers(1, timeout=60)
+                seen[label] = list(
+                    client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_")).values()
+                )
+            finally:
+                client.retire_workers()
+                proc.terminate()
+                proc.wait(timeout=30)
+            for _ in range(100):
+                if not client.scheduler_info()["workers"]:
+                    break
+                time.sleep(0.1)
+    assert seen["ours"] == [None]
+    assert seen["plain"] == ["65536"]

@@ -43,6 +43,10 @@ from .sampler import ShardResult, ShardTask, run_shard
 __all__ = ["CLUSTER_KINDS", "DaskBackend", "DaskConfig", "environment_prologue", "make_cluster"]
 
 log = logging.getLogger("homodyne_cmc")
+# Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 in its workers; that switches off glibc's
+# adaptive mmap threshold and made the same JAX shard ~20-40% slower than in a plain process
+# (measured). A None entry removes the variable from the nanny's pre-spawn environment.
+_NO_TRIM = {"MALLOC_TRIM_THRESHOLD_": None}
 
 
 def environment_prologue(threads: int = 1, cache_dir: str | None = None) -> list[str]:
@@ -68,6 +72,13 @@ def environment_prologue(threads: int = 1, cache_dir: str | None = None) -> list
     ]
     if cache_dir:
         lines += [f"export JAX_COMPILATION_CACHE_DIR={shlex.quote(cache_dir)}"]
+    # the batch workers' nannies must not set MALLOC_TRIM_THRESHOLD_ either (see make_cluster);
+    # an exported value would win over the config, so the config travels the way Dask passes
+    # it to its own subprocesses
+    import dask.config
+
+    inherit = dask.config.serialize({"distributed": {"nanny": {"pre-spawn-environ": _NO_TRIM}}})
+    lines += [f"export DASK_INTERNAL_INHERIT_CONFIG={shlex.quote(inherit)}"]
     return lines
 
 
@@ -92,9 +103,7 @@ def make_cluster(config: DaskConfig, *, start_jobs: bool = True):
             kwargs["interface"] = config.interface
         else:
             kwargs["host"] = "127.0.0.1"
-        # Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 in its workers; that switches off
-        # glibc's adaptive mmap threshold and made the same JAX shard ~20-40% slower than in a
-        # plain process (measured). Spawn our workers without it.
+        # spawn our workers without the nanny's MALLOC_TRIM_THRESHOLD_ (see _NO_TRIM)
         with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
             return LocalCluster(
                 n_workers=config.n_workers or machine_workers(),
