@@ -149,9 +149,11 @@ def test_cmc_dask_section_reaches_the_typed_config_with_line_numbers(tmp_path):
     doc["optimization"]["cmc"] = {
         "backend": "dask",
         "dask": {"cluster": "slurm", "queue": "debug", "max_jobs": 4, "job_extra": ["--qos=x"]},
+        "combination": {"space": "reference"},
     }
     cfg = cmc_config(load_config(write(tmp_path / "good.yaml", yaml.safe_dump(doc))))
     assert cfg.backend == "dask" and cfg.dask.cluster == "slurm"
+    assert cfg.combination_space == "reference"
     assert cfg.dask.max_jobs == 4 and cfg.dask.job_extra == ("--qos=x",)
     doc["optimization"]["cmc"]["dask"] = {"clustr": "slurm"}
     bad = load_config(write(tmp_path / "bad.yaml", yaml.safe_dump(doc)))
