@@ -24,13 +24,8 @@ from .backends import (
     default_compilation_cache,
     machine_workers,
 )
-from .combination_space import (
-    choose_reference_laws,
-    from_combination,
-    reference_times,
-    to_combination,
-)
-from .combine import consensus_combine, heterogeneity_test
+from .combination_space import choose_reference_laws, combine_shards, reference_times
+from .combine import heterogeneity_test
 from .config import CMCConfig
 from .diagnostics import parameter_summary, sampler_summary, sd_ratios
 from .errors import CMCConfigError, CMCWarning, ShardFailedError
@@ -333,51 +328,30 @@ def fit_cmc(
         )
     t0 = time.perf_counter()
     names = space.names
-    # combine in the combination space v (u, with well-determined power laws replaced by
-    # their values at two reference times), then map the combined chains to physical units
-    with float64():
-        arr_j, t_ref_j = space.jax_arrays(), jnp.asarray(t_ref)
-
-        def v_of(u):
-            return to_combination(u, space.static, arr_j, comb_space, t_ref_j)
-
-        to_v = jax.jit(jax.vmap(v_of))
-        vdraws = [
-            np.asarray(to_v(jnp.asarray(r.udraws.reshape(-1, d)))).reshape(r.udraws.shape)
-            for r in kept
-        ]
-        jac_v = np.asarray(jax.jacfwd(v_of)(jnp.asarray(u0)))
-        cov_v = jac_v @ cov_u @ jac_v.T
-        comb = consensus_combine(vdraws, scale=np.sqrt(np.diag(cov_v) * n_shards))
-        to_x = jax.jit(
-            jax.vmap(lambda v: from_combination(v, space.static, arr_j, comb_space, t_ref_j))
-        )
-        x_flat, inside = to_x(jnp.asarray(comb.draws.reshape(-1, d)))
-        x_comb = np.asarray(x_flat).reshape(comb.draws.shape)
-        gauss = np.random.default_rng(cfg.seed).multivariate_normal(
-            comb.product_mean, comb.product_cov, size=20000, method="cholesky"
-        )
-        x_gauss = np.asarray(to_x(jnp.asarray(gauss))[0])
-    outside = 1.0 - float(np.mean(np.asarray(inside)))
-    if outside > 0:
+    # combine in v (u, with well-determined power laws replaced by their values at two
+    # reference times), then map the combined chains to physical units
+    post = combine_shards(
+        [r.udraws for r in kept], space, comb_space, t_ref, u0, cov_u, n_shards, cfg.seed
+    )
+    comb, x_comb = post.consensus, post.draws
+    product_mean, product_cov = post.product_mean, post.product_cov
+    if post.outside_fraction > 0:
         _warn(
-            f"{outside:.2%} of the combined draws fall outside the prior support (bounds or "
-            "D(t) >= 0): the shard posteriors reach a bound, where consensus averaging is "
-            "approximate; consider fewer, larger shards",
+            f"{post.outside_fraction:.2%} of the combined draws fall outside the prior support "
+            "(bounds or D(t) >= 0): the shard posteriors reach a bound, where consensus "
+            "averaging is approximate; consider fewer, larger shards",
             notes,
         )
-    product_mean, product_cov = x_gauss.mean(axis=0), np.cov(x_gauss, rowvar=False)
-    comb_names = comb_space.names(names, t_ref)
     combination = {
         "method": "consensus_mc",
-        "coordinates": list(comb_names),
+        "coordinates": list(post.names),
         "reference_times_s": [float(v) for v in t_ref],
         "laws": comb_reasons,
-        "outside_support_fraction": outside,
+        "outside_support_fraction": post.outside_fraction,
     }
     het = heterogeneity_test(comb)
     if het["p_value"] < cfg.heterogeneity_alpha:
-        worst = comb_names[int(np.argmax(het["per_parameter_z2"]))]
+        worst = post.names[int(np.argmax(het["per_parameter_z2"]))]
         _warn(
             f"shard posteriors disagree (heterogeneity chi2 = {het['q']:.1f} for "
             f"{het['dof']} dof, p = {het['p_value']:.2g}; largest for {worst}): the data may "

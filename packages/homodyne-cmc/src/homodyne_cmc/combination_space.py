@@ -24,15 +24,21 @@ is then exactly the full-data posterior of v.
 
 from dataclasses import dataclass
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .parameterization import SpaceArrays, SpaceStatic, to_physical_logd
+from homodyne_physics import float64
+
+from .combine import Combination, consensus_combine
+from .parameterization import ParamSpace, SpaceArrays, SpaceStatic, to_physical_logd
 
 __all__ = [
     "LAWS",
     "CombinationSpace",
+    "CombinedPosterior",
     "choose_reference_laws",
+    "combine_shards",
     "from_combination",
     "log_det_dv_du",
     "reference_times",
@@ -172,3 +178,65 @@ def from_combination(v, static: SpaceStatic, arrays: SpaceArrays, comb: Combinat
         lowest = x[0] * jnp.exp(jnp.minimum(x[1] * lt[0], x[1] * lt[1])) + x[2]
         inside = inside & (lowest >= 0.0)
     return x, inside
+
+
+@dataclass(frozen=True, eq=False)
+class CombinedPosterior:
+    """Shards combined in v and mapped to physical units.
+
+    ``consensus``: the :class:`~homodyne_cmc.combine.Combination` in v; ``draws``: combined
+    chains in physical units; ``product_mean``/``product_cov``: the Gaussian product of the
+    shard moments (in v) pushed through to physical units by sampling; ``outside_fraction``:
+    share of combined draws outside the prior support; ``names``: the v coordinates.
+    """
+
+    consensus: Combination
+    draws: np.ndarray
+    product_mean: np.ndarray
+    product_cov: np.ndarray
+    outside_fraction: float
+    names: tuple[str, ...]
+
+
+def combine_shards(
+    udraws: list[np.ndarray],
+    space: ParamSpace,
+    comb: CombinationSpace,
+    t_ref: np.ndarray,
+    u0: np.ndarray,
+    cov_u: np.ndarray,
+    n_shards: int,
+    seed: int = 0,
+) -> CombinedPosterior:
+    """Consensus combination of shard draws given in u (each ``(chains, samples, d)``).
+
+    The draws are mapped to v, combined chain by chain with weights from their covariances
+    (standardised by the whitening covariance ``cov_u`` at ``u0`` carried to v and widened by
+    S), and the combined chains mapped to physical units.
+    """
+    d = space.static.dim
+    with float64():
+        arrays, t_j = space.jax_arrays(), jnp.asarray(t_ref)
+
+        def v_of(u):
+            return to_combination(u, space.static, arrays, comb, t_j)
+
+        to_v = jax.jit(jax.vmap(v_of))
+        vdraws = [np.asarray(to_v(jnp.asarray(u.reshape(-1, d)))).reshape(u.shape) for u in udraws]
+        jac = np.asarray(jax.jacfwd(v_of)(jnp.asarray(u0)))
+        cov_v = jac @ cov_u @ jac.T
+        consensus = consensus_combine(vdraws, scale=np.sqrt(np.diag(cov_v) * n_shards))
+        to_x = jax.jit(jax.vmap(lambda v: from_combination(v, space.static, arrays, comb, t_j)))
+        x_flat, inside = to_x(jnp.asarray(consensus.draws.reshape(-1, d)))
+        gauss = np.random.default_rng(seed).multivariate_normal(
+            consensus.product_mean, consensus.product_cov, size=20000, method="cholesky"
+        )
+        x_gauss = np.asarray(to_x(jnp.asarray(gauss))[0])
+    return CombinedPosterior(
+        consensus=consensus,
+        draws=np.asarray(x_flat).reshape(consensus.draws.shape),
+        product_mean=x_gauss.mean(axis=0),
+        product_cov=np.cov(x_gauss, rowvar=False),
+        outside_fraction=1.0 - float(np.mean(np.asarray(inside))),
+        names=comb.names(space.names, t_ref),
+    )
