@@ -30,7 +30,7 @@ def _wide():
     }
 
 
-def _compare(full, cmc):
+def _compare(full, cmc, check=True):
     rows = []
     for n in full.names:
         ref, got = full.summary[n], cmc.summary[n]
@@ -47,8 +47,9 @@ def _compare(full, cmc):
         },
     )
     for n, dm, sr in rows:
-        assert abs(dm) < 0.2, n
-        assert 0.8 <= sr <= 1.25, n
+        assert not check or abs(dm) < 0.2, n
+        assert not check or 0.8 <= sr <= 1.25, n
+    return {n: (dm, sr) for n, dm, sr in rows}
 
 
 @pytest.mark.parametrize(
@@ -78,6 +79,43 @@ def test_cmc_matches_full_data_nuts_at_size(mode, truth, phi, n_frames, noise, s
     full = fit_cmc(sim.data, mode=mode, config=CMCConfig(num_shards=1, **base), nlsq=nlsq)
     cmc = fit_cmc(sim.data, mode=mode, config=CMCConfig(num_shards=shards, **base), nlsq=nlsq)
     _compare(full, cmc)
+
+
+def test_too_small_laminar_shards_warn_and_miss_the_full_posterior():
+    """40 shards of 1.5k points with the registry priors (D_offset ~ 10 +- 200 A^2/s): each
+    shard's D_offset is dominated by its tempered prior, the warning fires, and the D(t)
+    parameters of the combined posterior miss full-data NUTS by more than 0.2 sd (measured:
+    about 1.1-1.3 sd)."""
+    from homodyne_cmc import CMCConfig, CMCWarning, fit_cmc
+    from homodyne_data import simulate
+    from homodyne_nlsq import fit_nlsq
+
+    sim = simulate(
+        "laminar_flow", LAMINAR, phi=(0.0, 60.0, 120.0), n_frames=200, noise=0.005, seed=21
+    )
+    nlsq = fit_nlsq(sim.data, mode="laminar_flow", initial=LAMINAR)
+    base = dict(
+        num_warmup=300,
+        num_samples=500,
+        num_chains=4,
+        backend="sequential",
+        min_points_per_shard=100,
+        dense_mass=True,
+        seed=1,
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        full = fit_cmc(
+            sim.data, mode="laminar_flow", config=CMCConfig(num_shards=1, **base), nlsq=nlsq
+        )
+        tiny = fit_cmc(
+            sim.data, mode="laminar_flow", config=CMCConfig(num_shards=40, **base), nlsq=nlsq
+        )
+    msgs = [str(w.message) for w in caught if issubclass(w.category, CMCWarning)]
+    print("\n".join(msgs))
+    assert any("D_offset is prior-dominated" in m for m in msgs), msgs
+    rows = _compare(full, tiny, check=False)
+    assert max(abs(rows[n][0]) for n in ("D0", "alpha", "D_offset")) > 0.2
 
 
 def test_local_process_pool_equals_sequential():
