@@ -15,7 +15,12 @@ from .backends import (
     machine_workers,
     worker_setup,
 )
-from .combination_space import CombinationSpace, choose_reference_laws
+from .combination_space import (
+    CombinationSpace,
+    CombinedPosterior,
+    choose_reference_laws,
+    combine_shards,
+)
 from .combine import Combination, consensus_combine, heterogeneity_test
 from .config import CMCConfig
 from .dask_backend import DaskBackend, make_cluster
@@ -42,6 +47,7 @@ __all__ = [
     "DaskConfig",
     "Combination",
     "CombinationSpace",
+    "CombinedPosterior",
     "LaplaceResult",
     "LocalBackend",
     "ParamSpace",
@@ -59,6 +65,7 @@ __all__ = [
     "check_warm_start",
     "choose_num_shards",
     "choose_reference_laws",
+    "combine_shards",
     "consensus_combine",
     "fit_cmc",
     "heterogeneity_test",
