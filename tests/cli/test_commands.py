@@ -384,10 +384,14 @@ def test_method_both_writes_nlsq_and_cmc_results(sim_files, tmp_path):
             "  mcmc: {num_warmup: 150, num_samples: 150, num_chains: 2}\n"
         ),
     )
-    r = run_homodyne("run", "-c", str(cfg), "-o", "both", "--no-plots", cwd=tmp_path, timeout=1200)
+    r = run_homodyne("run", "-c", str(cfg), "-o", "both", cwd=tmp_path, timeout=1200)
     assert r.code in (0, 1), r  # 1 only when the CMC diagnostics fail
     out = tmp_path / "both"
     assert (out / "nlsq" / "parameters.json").exists()
-    for name in ("parameters.json", "diagnostics.json", "samples.npz"):
+    for name in ("parameters.json", "diagnostics.json", "samples.npz", "posterior.nc"):
         assert (out / "cmc" / name).exists(), name
+    assert (out / "cmc" / "fitted_data.npz").exists()
+    for name in ("trace", "rank", "posterior", "pair", "forest", "convergence", "overview"):
+        assert (out / "plots" / "cmc" / f"{name}.png").exists(), name
+    assert "CMC" in r.err and "R-hat" in r.err
     assert json.loads((out / "summary.json").read_text())["cmc"] is not None

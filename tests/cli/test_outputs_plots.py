@@ -66,3 +66,49 @@ def test_fit_plots_for_many_angles(tmp_path):
     assert step == 2 and len(td) == 45 and "display only" in note
     # block means keep the values: mean of a constant block is the constant
     assert np.allclose(block_mean(np.ones((4, 4)), 2), 1.0, rtol=0, atol=0)  # exact
+
+
+def test_cmc_figures_from_a_run_and_from_its_files(tmp_path):
+    """All CMC figures are drawn for a small static run, and again from the files it wrote
+    (``cmc/posterior.nc`` + ``cmc/diagnostics.json``) without the in-process result."""
+    import warnings
+
+    import matplotlib.image as mpimg
+    import xarray as xr
+
+    from homodyne_cli.plots import plot_cmc_all
+    from homodyne_cli.results import write_cmc_plots
+    from homodyne_cmc import CMCConfig, fit_cmc
+    from homodyne_data import simulate
+
+    truth = {"D0": 2.0e4, "alpha": -0.5, "D_offset": 1000.0}
+    sim = simulate("static", truth, phi=(0.0, 90.0), n_frames=40, noise=0.01, seed=4)
+    cfg = CMCConfig(
+        num_shards=2,
+        num_warmup=100,
+        num_samples=100,
+        num_chains=2,
+        backend="sequential",
+        min_points_per_shard=100,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = fit_cmc(sim.data, mode="static", config=cfg)
+    paths = write_cmc_plots(tmp_path / "live", sim.data, res, max_display=40)
+    names = {p.name for p in paths}
+    expected = {"trace.png", "rank.png", "posterior.png", "pair.png", "forest.png"}
+    expected |= {"convergence.png", "overview.png", "residuals.png", "lag_cuts.png"}
+    assert expected <= names, names
+    assert sum(n.startswith("c2_heatmaps_phi_") for n in names) == 2
+    for p in paths:
+        img = mpimg.imread(p)
+        assert img.ndim == 3 and min(img.shape[:2]) > 200, (p.name, img.shape)
+        assert float(img[..., :3].std()) > 0.01, p.name  # not a blank canvas
+    written = res.write(tmp_path / "run", sim.data)
+    tree = xr.open_datatree(written["posterior.nc"], engine="h5netcdf")
+    diag = json.loads(written["diagnostics.json"].read_text())
+    again = plot_cmc_all(tmp_path / "again", tree, diag, list(res.parameter_names))
+    assert sorted(p.name for p in again) == sorted(
+        ["trace.png", "rank.png", "posterior.png", "pair.png", "forest.png", "convergence.png"]
+    )
+    assert not list((tmp_path / "again").glob("*.tmp"))

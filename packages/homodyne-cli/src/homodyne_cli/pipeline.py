@@ -27,7 +27,7 @@ from .outputs import (
     utc_now,
     versions,
 )
-from .results import write_fit_plots, write_nlsq
+from .results import write_cmc_plots, write_fit_plots, write_nlsq
 
 __all__ = ["JobResult", "run_pipeline"]
 
@@ -183,8 +183,13 @@ def run_job(
             cres = homodyne_cmc.fit_cmc(data, mode=run.mode, config=cm_cfg, nlsq=res)
         timings["cmc"] = time.perf_counter() - t0
         job.cmc = cres
+        _report_cmc(cres, ui)
+        t0 = time.perf_counter()
         with ui.phase("write CMC results"):
-            cres.write(folder)
+            cres.write(folder, data)
+            if run.plots:
+                write_cmc_plots(folder / "plots" / "cmc", data, cres, max_display=run.max_display)
+        timings["write_cmc"] = time.perf_counter() - t0
         if getattr(cres, "converged", True) is False:
             job.converged = False
             job.problems.append("CMC diagnostics failed (see cmc/diagnostics.json)")
@@ -217,6 +222,23 @@ def _cmc_brief(cres: Any) -> Any:
     d = cres.to_dict() if hasattr(cres, "to_dict") else {}
     keep = {k: d[k] for k in ("parameters", "converged", "convergence", "timing") if k in d}
     return keep or d
+
+
+def _report_cmc(cres: Any, ui: UI) -> None:
+    rows = cres.summary.values()
+    status = "[green]converged[/green]" if cres.converged else "[red]NOT converged[/red]"
+    used = len(cres.shard_ids)
+    ui.info(
+        f"  CMC {status}: {used} of {cres.n_shards} shard(s) combined, "
+        f"max R-hat = {max(r['r_hat'] for r in rows):.4g}, "
+        f"min bulk ESS = {min(r['ess_bulk'] for r in rows):.0f}"
+    )
+    for name in cres.parameter_names:
+        row = cres.summary[name]
+        ui.info(
+            f"    {name:>20s} = {row['mean']:.6g} +- {row['sd']:.3g}  "
+            f"(R-hat {row['r_hat']:.3f}, ESS {row['ess_bulk']:.0f})"
+        )
 
 
 def _report_nlsq(res: Any, ui: UI) -> None:

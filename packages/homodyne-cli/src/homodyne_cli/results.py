@@ -11,7 +11,7 @@ import numpy as np
 
 from .outputs import atomic_write_json, atomic_write_npz, utc_now
 
-__all__ = ["nlsq_parameters", "write_fit_plots", "write_nlsq"]
+__all__ = ["nlsq_parameters", "write_cmc_plots", "write_fit_plots", "write_nlsq"]
 
 _UNITS = {
     "D0": "A^2 s^-(1+alpha)",
@@ -169,5 +169,26 @@ def write_fit_plots(
         plot_residual_histogram(
             folder / "residuals.png", residuals=resid, sigma=sigma, phi=phi, label=label
         )
+    )
+    return paths
+
+
+def write_cmc_plots(folder: Path, data: Any, cres: Any, *, max_display: int = 300) -> list[Path]:
+    """Every CMC figure into ``folder``: trace, rank, posterior, pair, forest (combined and
+    per shard), convergence (R-hat/ESS), and the fit plots of the posterior-mean model."""
+    from .plots import plot_cmc_all
+
+    summary = cres.summary
+    sigma = summary["sigma"]["mean"] if "sigma" in summary else cres.laplace_sigma
+    paths = write_fit_plots(
+        folder,
+        data,
+        cres.fitted_c2(data),
+        sigma,
+        max_display=max_display,
+        label="CMC posterior mean",
+    )
+    paths += plot_cmc_all(
+        folder, cres.to_datatree(), cres.diagnostics_dict(), list(cres.parameter_names)
     )
     return paths

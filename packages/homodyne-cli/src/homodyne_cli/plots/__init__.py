@@ -1,4 +1,5 @@
-"""All figures of homodyne (matplotlib, Agg backend), fed by plain arrays.
+"""All figures of homodyne (matplotlib, Agg backend), fed by plain arrays (posterior figures:
+by ArviZ from the CMC DataTree).
 
 Large matrices are block-averaged for display only (the title says so); the fit always uses
 every point.
@@ -7,9 +8,12 @@ every point.
 from .cuts import plot_lag_cuts
 from .data import plot_data_all, plot_data_heatmap, plot_lag_profiles
 from .heatmaps import plot_fit_heatmaps, plot_fit_heatmaps_all, plot_overview
+from .posterior import plot_cmc_all, plot_convergence
 from .residuals import plot_residual_histogram
 
 __all__ = [
+    "plot_cmc_all",
+    "plot_convergence",
     "plot_data_all",
     "plot_data_heatmap",
     "plot_fit_heatmaps",
