@@ -111,4 +111,4 @@ def test_cmc_figures_from_a_run_and_from_its_files(tmp_path):
     assert sorted(p.name for p in again) == sorted(
         ["trace.png", "rank.png", "posterior.png", "pair.png", "forest.png", "convergence.png"]
     )
-    assert not list((tmp_path / "again").glob("*.tmp"))
+    assert not list((tmp_path / "again").glob(".*"))  # no temporary file left behind

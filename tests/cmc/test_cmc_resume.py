@@ -78,7 +78,7 @@ def test_killed_run_resumes_and_equals_uninterrupted(tmp_path):
     proc.wait()
     done = {p.name: p.stat().st_mtime_ns for p in killed.glob("shard-*.npz")}
     assert 2 <= len(done) < 6
-    assert not list(killed.glob(".tmp-*"))  # atomic writes leave no partial files behind
+    assert not list(killed.glob(".*"))  # atomic writes leave no partial files behind
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tiny shards: diagnostics warnings are expected

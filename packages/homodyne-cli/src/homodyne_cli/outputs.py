@@ -4,7 +4,6 @@ Every file is written to a temporary name in its final folder and moved into pla
 ``os.replace``, so a crash never leaves a half-written result behind.
 """
 
-import contextlib
 import csv
 import hashlib
 import io
@@ -19,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from homodyne_physics import json_safe
+from homodyne_physics import atomic_write_bytes, json_safe
 
 from .errors import OutputError
 
@@ -59,24 +58,6 @@ def default_shard_cache() -> Path:
 def utc_now() -> str:
     """Current time, ISO 8601 UTC."""
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (temp file in the same folder + ``os.replace``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return path
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:

@@ -2,7 +2,6 @@
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -11,21 +10,22 @@ from typing import Any
 import numpy as np
 
 from homodyne_data import XPCSData
-from homodyne_physics import C2Model, ParameterError, ScalingMap, c2_matrix, float64, json_safe
+from homodyne_physics import (
+    C2Model,
+    ParameterError,
+    ScalingMap,
+    atomic_path,
+    c2_matrix,
+    float64,
+    json_safe,
+)
 
 __all__ = ["CMCResult"]
 
 
 def _atomic(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @dataclass(frozen=True, eq=False)

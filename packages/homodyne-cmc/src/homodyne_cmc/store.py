@@ -7,10 +7,11 @@ of the same command finds exactly the shards it would have sampled and nothing e
 """
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from homodyne_physics import atomic_path
 
 from .sampler import STAT_FIELDS, ShardResult
 
@@ -31,25 +32,19 @@ class ShardStore:
     def save(self, result: ShardResult) -> Path:
         """Write a shard result atomically and return its path."""
         target = self.path(result.index, result.key)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=self.folder)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(
-                    fh,
-                    draws=result.draws,
-                    udraws=result.udraws,
-                    warmup_divergences=result.warmup_divergences,
-                    chain_seconds=np.asarray(result.chain_seconds, np.float64),
-                    meta=np.array(
-                        [result.index, result.seed, result.attempt, result.n_points], np.int64
-                    ),
-                    key=np.array(result.key),
-                    **{f"stat_{k}": v for k, v in result.stats.items()},
-                )
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_path(target) as tmp, open(tmp, "wb") as fh:
+            np.savez(
+                fh,
+                draws=result.draws,
+                udraws=result.udraws,
+                warmup_divergences=result.warmup_divergences,
+                chain_seconds=np.asarray(result.chain_seconds, np.float64),
+                meta=np.array(
+                    [result.index, result.seed, result.attempt, result.n_points], np.int64
+                ),
+                key=np.array(result.key),
+                **{f"stat_{k}": v for k, v in result.stats.items()},
+            )
         return target
 
     def load(self, index: int, key: str) -> ShardResult | None:

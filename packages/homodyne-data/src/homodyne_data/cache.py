@@ -11,12 +11,13 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from homodyne_physics import atomic_path
 
 from .dataset import Provenance, XPCSData
 
@@ -126,17 +127,9 @@ def write_cache(path: Path, key: str, data: XPCSData) -> None:
             )
         ),
     }
-    tmp = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npz")
-        with os.fdopen(fd, "wb") as fh:
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
             np.savez(fh, **payload)
-        os.replace(tmp, path)
-        tmp = None
         log.info("wrote cache %s", path)
     except (OSError, TypeError, ValueError) as exc:
         log.warning("could not write cache %s: %s", path, exc)
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)

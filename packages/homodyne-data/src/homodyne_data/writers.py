@@ -6,13 +6,14 @@ Files are written to a temporary file beside the target and moved into place wit
 
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
+
+from homodyne_physics import atomic_path
 
 from .dataset import XPCSData
 from .errors import DataConfigError, DataError
@@ -45,16 +46,8 @@ def _atomic_h5(path: str | os.PathLike, fill: Callable[[h5py.File], None], overw
         raise DataError(
             "file exists (pass overwrite=True to replace it)", file=str(target), dataset="/"
         )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        with h5py.File(tmp, "w") as f:
-            fill(f)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(target) as tmp, h5py.File(tmp, "w") as f:
+        fill(f)
     return target
 
 

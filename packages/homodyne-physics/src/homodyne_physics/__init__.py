@@ -7,6 +7,7 @@ global JAX settings.
 
 from importlib import import_module
 
+from .atomicio import atomic_path, atomic_write_bytes
 from .errors import (
     HomodyneError,
     ModeError,
@@ -67,6 +68,8 @@ def __getattr__(name: str):
 __version__ = "0.1.0"
 
 __all__ = [
+    "atomic_path",
+    "atomic_write_bytes",
     "ALIASES",
     "CONVENTIONS",
     "MODE_ALIASES",
