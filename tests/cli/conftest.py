@@ -22,11 +22,14 @@ class Result:
         return f"<exit {self.code}\nstdout:\n{self.out}\nstderr:\n{self.err}>"
 
 
-def run_homodyne(*args: str, cwd: Path, timeout: float = 300) -> Result:
-    """Run ``python -m homodyne_cli ARGS`` in ``cwd`` (a fresh process, like the console script)."""
+def run_homodyne(
+    *args: str, cwd: Path, timeout: float = 300, env: dict[str, str] | None = None
+) -> Result:
+    """Run ``python -m homodyne_cli ARGS`` in ``cwd`` (a fresh process, like the console script);
+    ``env`` adds environment variables."""
     import time
 
-    env = dict(os.environ, JAX_PLATFORMS="cpu", COLUMNS="120", NO_COLOR="1")
+    env = dict(os.environ, JAX_PLATFORMS="cpu", COLUMNS="120", NO_COLOR="1", **(env or {}))
     t0 = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-m", "homodyne_cli", *args],

@@ -134,6 +134,15 @@ class _Phase:
             self.ui.err.print(f"[dim]{self.name}: {text}[/dim]")
         self.ui._to_log(logging.DEBUG, f"{self.name}: {text}")
 
+    def milestone(self, text: str) -> None:
+        """A rare event worth a line of its own (a CMC shard finished): the spinner text on a
+        terminal, a printed and logged line otherwise (batch-job logs keep it)."""
+        if self._status is not None:
+            self._status.update(f"{self.name}: {text}")
+            self.ui._to_log(logging.INFO, f"{self.name}: {text}")
+        else:
+            self.ui.info(f"  {self.name}: {text}")
+
 
 _UI = UI(0)
 

@@ -177,10 +177,12 @@ def run_job(
             )
         cm_cfg = cmc_config(run, warn=ui.warn)
         t0 = time.perf_counter()
-        with ui.phase("CMC sampling"):
+        with ui.phase("CMC sampling") as ph:
             if cm_cfg.cache_dir is None:  # finished shards survive an interrupted run
                 cm_cfg = dataclasses.replace(cm_cfg, cache_dir=str(default_shard_cache()))
-            cres = homodyne_cmc.fit_cmc(data, mode=run.mode, config=cm_cfg, nlsq=res)
+            cres = homodyne_cmc.fit_cmc(
+                data, mode=run.mode, config=cm_cfg, nlsq=res, progress=_shard_progress(ph)
+            )
         timings["cmc"] = time.perf_counter() - t0
         job.cmc = cres
         _report_cmc(cres, ui)
@@ -222,6 +224,20 @@ def _cmc_brief(cres: Any) -> Any:
     d = cres.to_dict() if hasattr(cres, "to_dict") else {}
     keep = {k: d[k] for k in ("parameters", "converged", "convergence", "timing") if k in d}
     return keep or d
+
+
+def _shard_progress(ph: Any):
+    """CMC progress callback: shards done / running / failed and the ETA."""
+
+    def report(p: Any) -> None:
+        eta = f", ETA {p.eta_s:.0f} s" if p.eta_s is not None else ""
+        text = f"shards {p.done}/{p.total} done, {p.running} running, {p.failed} failed{eta}"
+        if p.last is not None or p.done + p.failed == p.total:
+            ph.milestone(text)
+        else:
+            ph.update(text)
+
+    return report
 
 
 def _report_cmc(cres: Any, ui: UI) -> None:
