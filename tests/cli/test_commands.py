@@ -397,3 +397,31 @@ def test_method_both_writes_nlsq_and_cmc_results(sim_files, tmp_path):
         assert (out / "plots" / "cmc" / f"{name}.png").exists(), name
     assert re.search(r"CMC sampling: shards (\d+)/\1 done", r.err) and "R-hat" in r.err
     assert json.loads((out / "summary.json").read_text())["cmc"] is not None
+
+
+def test_ctrl_c_swallowed_in_a_gc_callback_is_still_seen(capsys):
+    """Python ignores exceptions raised in gc callbacks (JAX installs one): a Ctrl-C landing there
+    must still end the command with 130, and without an 'Exception ignored' traceback."""
+    import gc
+    import os
+
+    from homodyne_cli.app import _watch_ctrl_c
+
+    old_handler, old_hook = signal.getsignal(signal.SIGINT), sys.unraisablehook
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def interrupt_in_gc(phase, info):
+        if phase == "start":
+            gc.callbacks.remove(interrupt_in_gc)
+            os.kill(os.getpid(), signal.SIGINT)  # the handler runs here, inside the callback
+
+    try:
+        interrupted = _watch_ctrl_c()
+        assert not interrupted()
+        gc.callbacks.append(interrupt_in_gc)
+        gc.collect()  # the KeyboardInterrupt is raised and swallowed by the interpreter
+        assert interrupted()
+    finally:
+        signal.signal(signal.SIGINT, old_handler)
+        sys.unraisablehook = old_hook
+    assert "Traceback" not in capsys.readouterr().err

@@ -356,6 +356,7 @@ def main(argv: list[str] | None = None) -> None:
         get_ui().warn(f"{category.__name__}: {message}")
 
     warnings.showwarning = _show_warning
+    interrupted = _watch_ctrl_c()
     command = typer.main.get_command(app)
     try:
         rv = command.main(args=args, prog_name="homodyne", standalone_mode=False)
@@ -383,7 +384,39 @@ def main(argv: list[str] | None = None) -> None:
         code = exit_code_for(exc)
         _report(exc, code)
         sys.exit(code)
+    if interrupted():  # the KeyboardInterrupt was swallowed (raised inside a gc callback)
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
     sys.exit(0)
+
+
+def _watch_ctrl_c():
+    """Remember every SIGINT while still raising KeyboardInterrupt as usual.
+
+    Python ignores an exception raised in a garbage-collection callback (JAX installs one), so a
+    Ctrl-C landing there would be lost and the run would finish with exit 0. The flag makes the
+    command exit 130 all the same. A SIGINT that was ignored when we started (a background job)
+    stays ignored.
+    """
+    import signal
+
+    seen = []
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        return lambda: False
+
+    def handler(signum, frame):
+        seen.append(signum)
+        raise KeyboardInterrupt
+
+    default_hook = sys.unraisablehook
+
+    def unraisable(info) -> None:  # no traceback for the swallowed Ctrl-C itself
+        if not isinstance(info.exc_value, KeyboardInterrupt):
+            default_hook(info)
+
+    signal.signal(signal.SIGINT, handler)
+    sys.unraisablehook = unraisable
+    return lambda: bool(seen)
 
 
 def _report(exc: BaseException, code: int) -> None:
