@@ -110,17 +110,15 @@ def plot_cmc_all(
     tree: Any,
     diagnostics: Mapping[str, Any],
     names: Sequence[str],
-    *,
-    sample_sigma: bool = True,
 ) -> list[Path]:
     """Every posterior figure of a CMC run into ``folder``; returns the paths written.
 
     ``names`` are the physical parameters; ``sigma`` (the noise level) is added to the trace,
-    rank and posterior figures when it was sampled.
+    rank and posterior figures when it was sampled (then the tree holds it).
     """
     folder = Path(folder)
     names = list(names)
-    with_sigma = names + (["sigma"] if sample_sigma and "sigma" in tree["posterior"] else [])
+    with_sigma = names + (["sigma"] if "sigma" in tree["posterior"] else [])
     post = _posterior_only(tree, with_sigma)
     n = len(names)
     n_models = 1 + len(diagnostics.get("shards", []))
@@ -134,7 +132,7 @@ def plot_cmc_all(
             _posterior_only(tree, names),
             title="CMC posterior: pairs",
             marginal=True,
-            figure_kwargs={"figsize": (2.0 * len(names) + 1, 2.0 * len(names) + 1)},
+            figure_kwargs={"figsize": (2.0 * n + 1, 2.0 * n + 1)},
         ),
         _arviz(
             "plot_forest",
