@@ -164,8 +164,10 @@ def test_tempered_prior_moments_match_truncated_normal():
         sd = p.sd / np.sqrt(power)  # prior^(1/S) of a normal: sd x sqrt(S)
         ref = stats.truncnorm((p.low - p.mean) / sd, (p.high - p.mean) / sd, p.mean, sd)
         m, s = prior_moments(p, power)
-        # quadrature on 40001 points: relative accuracy far below 1e-4
-        np.testing.assert_allclose([m, s], [ref.mean(), ref.std()], rtol=1e-4)
+        # quadrature on 40001 points: relative accuracy far below 1e-4; a mean of 0 (phi0)
+        # comes out as round-off, so the mean is compared in units of the prior sd
+        np.testing.assert_allclose(m, ref.mean(), rtol=1e-4, atol=1e-9 * p.sd)
+        np.testing.assert_allclose(s, ref.std(), rtol=1e-4)
     beta = Prior("BetaScaled", 0.3, 0.1, 0.0, 1.0)
     a = 0.3 * (0.3 * 0.7 / 0.01 - 1)
     b = 0.7 * (0.3 * 0.7 / 0.01 - 1)
