@@ -4,9 +4,10 @@ Importing this package is cheap; the names below load their modules on first use
 """
 
 import importlib
+from importlib.metadata import version as _dist_version
 from typing import Any
 
-__version__ = "0.1.0"
+__version__ = _dist_version("homodyne-cli")  # pyproject.toml, via the installed metadata
 
 _LAZY = {
     "app": ("homodyne_cli.app", "app"),

@@ -6,6 +6,8 @@ process-pool :class:`LocalBackend`, or :class:`DaskBackend` on a Dask cluster: l
 scheduler address, Slurm or PBS).
 """
 
+from importlib.metadata import version as _dist_version
+
 from .api import fit_cmc, make_backend
 from .backends import (
     Backend,
@@ -34,7 +36,7 @@ from .sharding import Shard, choose_num_shards, make_shards
 from .store import ShardStore
 from .warmstart import WarmStart, check_warm_start, load_warm_start, noise_level
 
-__version__ = "0.1.0"
+__version__ = _dist_version("homodyne-cmc")  # pyproject.toml, via the installed metadata
 
 __all__ = [
     "Backend",

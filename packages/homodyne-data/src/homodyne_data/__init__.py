@@ -8,6 +8,8 @@
 * every error is a :class:`DataError` (a ``HomodyneError``) naming the file and dataset.
 """
 
+from importlib.metadata import version as _dist_version
+
 from .config import DataConfig
 from .dataset import Provenance, XPCSData
 from .errors import (
@@ -35,7 +37,7 @@ from .summary import FileSummary, inspect_file
 from .synthetic import Simulation, simulate
 from .writers import write_aps_legacy, write_aps_u
 
-__version__ = "0.1.0"
+__version__ = _dist_version("homodyne-data")  # pyproject.toml, via the installed metadata
 
 __all__ = [
     "DataConfig",

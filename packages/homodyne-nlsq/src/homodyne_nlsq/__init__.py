@@ -5,6 +5,8 @@ The entry point is :func:`fit_nlsq`; its settings are an :class:`NLSQConfig` and
 Levenberg-Marquardt solver, variable projection of the scaling, uncertainties) are public too.
 """
 
+from importlib.metadata import version as _dist_version
+
 from .api import fit_nlsq
 from .config import SOLVERS, NLSQConfig, NLSQConfigError
 from .lm import IterationInfo, LMOutcome, NLSQFitError, levenberg_marquardt
@@ -22,7 +24,7 @@ from .result import NLSQResult
 from .separable import profile_scaling, scaling_cost
 from .uncertainty import Uncertainty, covariance_from_normal_matrix
 
-__version__ = "0.1.0"
+__version__ = _dist_version("homodyne-nlsq")  # pyproject.toml, via the installed metadata
 
 __all__ = [
     "LOSSES",

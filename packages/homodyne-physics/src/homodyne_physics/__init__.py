@@ -6,6 +6,7 @@ global JAX settings.
 """
 
 from importlib import import_module
+from importlib.metadata import version as _dist_version
 
 from .atomicio import atomic_path, atomic_write_bytes
 from .errors import (
@@ -65,7 +66,7 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__version__ = "0.1.0"
+__version__ = _dist_version("homodyne-physics")  # pyproject.toml, via the installed metadata
 
 __all__ = [
     "atomic_path",
