@@ -38,6 +38,11 @@ def changed_sources(root: Path, package: Package, revision: str) -> list[str]:
 
 def check(root: Path) -> tuple[list[str], list[str]]:
     """(problems, notes) for every package; the check passes when problems is empty."""
+    if git(root, "rev-parse", "--is-shallow-repository") == "true":
+        raise ReleaseError(
+            f"{root} is a shallow clone: tags and the first commit are missing "
+            "(git fetch --unshallow --tags)"
+        )
     problems, notes = [], []
     for name, package in load_packages(root).items():
         try:
