@@ -282,7 +282,8 @@ def main(argv: list[str] | None = None) -> int:
         work = clone_for_dry_run(root, args.workdir) if args.dry_run else root
         tag, version = release(work, args)
         if args.dry_run:
-            print(f"\ndry run: all steps passed; would create tag {tag}")
+            kept = f"kept in {work}" if args.workdir else "removed now (--workdir DIR keeps it)"
+            print(f"\ndry run: all steps passed; would create tag {tag}; the clone is {kept}")
         else:
             git(work, "tag", "--annotate", tag, "--message", f"{args.package} {version}")
             print(f"\ncreated tag {tag}; next: git push --follow-tags, then publish (RELEASING.md)")
