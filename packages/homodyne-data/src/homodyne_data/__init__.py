@@ -8,7 +8,7 @@
 * every error is a :class:`DataError` (a ``HomodyneError``) naming the file and dataset.
 """
 
-from .config import DataConfig
+from .config import DataConfig, DataSelection
 from .dataset import Provenance, XPCSData
 from .errors import (
     DataConfigError,
@@ -39,6 +39,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DataConfig",
+    "DataSelection",
     "DataConfigError",
     "DataError",
     "DataFileNotFoundError",
