@@ -464,6 +464,8 @@ def _report(exc: BaseException, code: int) -> None:
 
         traceback.print_exception(exc, file=sys.stderr)
     msg = str(exc) or type(exc).__name__
-    if code == 1 and type(exc).__name__ not in ("AnalysisFailed",):
+    from .errors import AnalysisFailed
+
+    if code == 1 and not isinstance(exc, AnalysisFailed):
         msg = f"internal error ({type(exc).__name__}): {msg}; rerun with -v for the traceback"
     ui.error(msg)
