@@ -122,7 +122,12 @@ def test_schema_validates_templates_and_2x_configs(tmp_path, capsys):
     jsonschema.Draft202012Validator.check_schema(schema)
     docs = [render_template(m, file="x.hdf", q=0.0054) for m in TEMPLATE_MODES]
     docs += [render_template(m, file="x.hdf", q=None, dt=0.1) for m in TEMPLATE_MODES]
-    docs += [test_config.STATIC_2X, LAMINAR]
+    cmc_2x = "optimization:\n  cmc:\n    sharding: {num_shards: auto}\n"
+    cmc_2x += "    backend_config: {name: multiprocessing}\n"
+    docs += [test_config.STATIC_2X, LAMINAR, LAMINAR + cmc_2x]
+    run = load_config(text=LAMINAR + cmc_2x)
+    assert run.cmc.num_shards is None and run.cmc.backend == "local"
+    assert any("runs as 'local'" in str(w) for w in run.warnings)
     for text in (test_commands.STATIC_2X, test_commands.LAMINAR_2X):
         docs.append(text.format(folder="/data"))
     docs.append(test_commands.FILE_PATH_ONLY.format(file="/data/a.hdf"))

@@ -109,6 +109,10 @@ def config_schema() -> dict[str, Any]:
         if entry.kind == "field":
             schema = copy.deepcopy(fields[entry.section].get(entry.field, {}))
             schema.pop("title", None)
+            values = getattr(lay.classes[entry.section], "YAML_VALUES", {}).get(entry.field)
+            if values:  # 2.x values that run as one of ours (e.g. num_shards: auto)
+                keep = {k: schema.pop(k) for k in ("default", "description") if k in schema}
+                schema = {"anyOf": [schema, {"enum": sorted(values)}], **keep}
             own = canonical[(entry.section, entry.field)]
             if own != path:
                 what = schema.get("description", "")
