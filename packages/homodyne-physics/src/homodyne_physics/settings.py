@@ -185,18 +185,31 @@ def _message(cls: Any, err: dict) -> tuple[tuple, str]:
     return loc, str(err["msg"])
 
 
+def _plain_loc(loc: tuple) -> tuple:
+    """Drop pydantic's union-member tags (``tuple[str, ...]``, ``function-after[...]``)."""
+    tags = ("float", "int", "str", "bool", "none", "list", "dict", "tuple", "nullable")
+    return tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or "(" in p or p in tags)))
+
+
 def describe_errors(cls: Any, exc: ValidationError) -> list[tuple[tuple, str]]:
-    """Every error of ``exc`` as ``(key path, message)``; the key path is pydantic's ``loc``."""
-    out = []
+    """Every error of ``exc`` as ``(key path, message)``; the key path is pydantic's ``loc``.
+
+    A value that fits no member of a union (``list or mapping``) gives one message naming what
+    each member expects; a member that matched the shape but not a value wins.
+    """
+    found: dict[tuple, list[str]] = {}
     for err in exc.errors(include_url=False):
         loc, msg = _message(cls, err)
-        # a union (``float | None``) reports each member; keep the first message per key
-        loc = tuple(
-            p for p in loc if not (isinstance(p, str) and p.startswith(("function-", "nullable")))
-        )
-        loc = tuple(p for p in loc if p not in ("float", "int", "none", "bool", "str"))
-        if all(loc != seen for seen, _ in out):
-            out.append((loc, msg))
+        found.setdefault(_plain_loc(loc), []).append(msg)
+    deeper = [loc for loc in found if any(o[: len(loc)] == loc and o != loc for o in found)]
+    out = []
+    for loc, messages in found.items():
+        if loc in deeper:
+            continue
+        if len(messages) > 1 and all(", got " in m and m.startswith("expected ") for m in messages):
+            wanted = dict.fromkeys(m.split(", got ")[0].removeprefix("expected ") for m in messages)
+            messages = [f"expected {' or '.join(wanted)}, got {messages[0].split(', got ', 1)[1]}"]
+        out.append((loc, messages[0]))
     return out
 
 
