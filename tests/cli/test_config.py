@@ -47,9 +47,12 @@ def test_2x_static_config_maps_onto_typed_settings(tmp_path):
     assert run.initial == {"D0": 2000.0, "alpha": 0.0, "D_offset": 0.0}
     assert run.bounds["D0"] == (100.0, 1e5) and run.bounds["contrast"] == (0.0, 1.0)
     assert run.priors["D0"]["mean"] == 2000.0 and run.priors["D0"]["sd"] == 2000.0
-    assert run.nlsq["ftol"] == 1e-8 and run.nlsq["loss"] == "soft_l1"
-    assert run.nlsq["scaling_mode"] == "auto"
-    assert run.cmc["num_warmup"] == (500, "optimization.mcmc.num_warmup")
+    assert run.nlsq.ftol == 1e-8 and run.nlsq.loss == "soft_l1"
+    assert run.nlsq.scaling_mode == "auto"
+    assert (run.cmc.num_warmup, run.key_path("cmc", "num_warmup")) == (
+        500,
+        "optimization.mcmc.num_warmup",
+    )
     # the unimplemented 2.x block is named once, with its line
     legacy = [w for w in run.warnings if "hybrid_streaming" in str(w)]
     assert len(legacy) == 1 and legacy[0].line == 27
@@ -156,6 +159,5 @@ def test_cmc_dask_section_reaches_the_typed_config_with_line_numbers(tmp_path):
     assert cfg.combination_space == "reference"
     assert cfg.dask.max_jobs == 4 and cfg.dask.job_extra == ("--qos=x",)
     doc["optimization"]["cmc"]["dask"] = {"clustr": "slurm"}
-    bad = load_config(write(tmp_path / "bad.yaml", yaml.safe_dump(doc)))
     with pytest.raises(ConfigError, match=r"bad\.yaml:\d+: optimization\.cmc\.dask: unknown"):
-        cmc_config(bad)
+        cmc_config(load_config(write(tmp_path / "bad.yaml", yaml.safe_dump(doc))))

@@ -25,7 +25,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 config_app = typer.Typer(
-    help="Write a configuration template or check a configuration.",
+    help="Write a configuration template, check a configuration, or write its JSON Schema.",
     no_args_is_help=True,
     rich_markup_mode="rich",
 )
@@ -76,9 +76,9 @@ def _root(
 
 def _jax_setup(threads: int | None = None) -> None:
     """The CLI owns its process: limit CPU threads if asked, then switch JAX to float64."""
-    if threads:
+    if threads is not None:
         if threads < 1:
-            raise typer.BadParameter("--threads must be >= 1")
+            raise typer.BadParameter(f"--threads {threads}: must be >= 1")
         cpus = sorted(os.sched_getaffinity(0))[:threads] if hasattr(os, "sched_getaffinity") else []
         if cpus:
             os.sched_setaffinity(0, cpus)
@@ -159,6 +159,10 @@ def run_cmd(
         float | None, typer.Option("--initial-gamma-dot-offset", hidden=True)
     ] = None,
     initial_phi0: Annotated[float | None, typer.Option("--initial-phi0", hidden=True)] = None,
+    fix: Annotated[
+        list[str] | None,
+        typer.Option("--fix", metavar="NAME[=VALUE]", help="Hold fixed at VALUE/start (repeat)."),
+    ] = None,
     max_iterations: Annotated[int | None, typer.Option("--max-iterations")] = None,
     sigma: Annotated[
         float | None,
@@ -215,11 +219,33 @@ def config_new_cmd(
     data_file: Annotated[str | None, typer.Option("--data-file")] = None,
     q: Annotated[float | None, typer.Option("--q")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    schema: Annotated[
+        str | None,
+        typer.Option(
+            "--schema",
+            help="Path or URL of the JSON Schema (from `homodyne config schema`): adds the "
+            "'# yaml-language-server: $schema=...' line editors read.",
+        ),
+    ] = None,
 ) -> None:
     """Write a commented configuration template."""
     from .commands.config_cmd import config_new
 
-    config_new(mode=mode, output=output, data_file=data_file, q=q, force=force)
+    config_new(mode=mode, output=output, data_file=data_file, q=q, force=force, schema=schema)
+
+
+@config_app.command("schema")
+def config_schema_cmd(
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="File to write (default: print to stdout)."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write the JSON Schema of the configuration (editor completion and checking)."""
+    from .commands.config_cmd import config_schema_command
+
+    config_schema_command(output=output, force=force)
 
 
 @config_app.command("validate")
@@ -358,6 +384,7 @@ def main(argv: list[str] | None = None) -> None:
     warnings.showwarning = _show_warning
     interrupted = _watch_ctrl_c()
     command = typer.main.get_command(app)
+    _plain_flags(command)
     try:
         rv = command.main(args=args, prog_name="homodyne", standalone_mode=False)
         if isinstance(rv, int) and not isinstance(rv, bool) and rv != 0:
@@ -388,6 +415,15 @@ def main(argv: list[str] | None = None) -> None:
         typer.echo("interrupted", err=True)
         sys.exit(130)
     sys.exit(0)
+
+
+def _plain_flags(command) -> None:
+    """On/off flags take no value: show none in the help (typer would print ``<bool>``)."""
+    for param in command.params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    for sub in getattr(command, "commands", {}).values():
+        _plain_flags(sub)
 
 
 def _watch_ctrl_c():
@@ -428,6 +464,8 @@ def _report(exc: BaseException, code: int) -> None:
 
         traceback.print_exception(exc, file=sys.stderr)
     msg = str(exc) or type(exc).__name__
-    if code == 1 and type(exc).__name__ not in ("AnalysisFailed",):
+    from .errors import AnalysisFailed
+
+    if code == 1 and not isinstance(exc, AnalysisFailed):
         msg = f"internal error ({type(exc).__name__}): {msg}; rerun with -v for the traceback"
     ui.error(msg)

@@ -80,21 +80,23 @@ class AnalysisFailed(CLIError):
 def exit_code_for(exc: BaseException) -> int:
     """Map an exception to the command's exit code.
 
-    Data errors of ``homodyne_data`` (``DataError``) give 3; configuration errors of the lower
-    packages (``NLSQConfigError``, ``CMCConfigError``, ``ParameterError``, ``ModeError``) give
-    2; every other ``HomodyneError`` is treated as a data problem only when it names a data
-    class, otherwise as 2; anything unexpected gives 1.
+    Data errors of ``homodyne_data`` (``DataError``) give 3; every other ``HomodyneError``
+    (the configuration errors of the lower packages: ``NLSQConfigError``, ``CMCConfigError``,
+    ``ParameterError``, ``ModeError``, ...) gives 2; anything unexpected gives 1. Classes are
+    matched by type (``isinstance``), never by name.
     """
+    import sys
+
     if isinstance(exc, KeyboardInterrupt):
         return EXIT_INTERRUPTED
     code = getattr(exc, "exit_code", None)
     if isinstance(code, int):
         return code
-    names = {cls.__name__ for cls in type(exc).__mro__}
-    if "DataError" in names or isinstance(exc, FileNotFoundError | IsADirectoryError):
+    data = sys.modules.get("homodyne_data.errors")  # a DataError implies it is imported
+    if data is not None and isinstance(exc, data.DataError):
         return EXIT_DATA
-    if names & {"NLSQConfigError", "CMCConfigError", "ParameterError", "ModeError"}:
-        return EXIT_USAGE
+    if isinstance(exc, FileNotFoundError | IsADirectoryError):
+        return EXIT_DATA
     if isinstance(exc, HomodyneError):
         return EXIT_USAGE
     return EXIT_ANALYSIS

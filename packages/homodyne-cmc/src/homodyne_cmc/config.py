@@ -1,14 +1,24 @@
-"""``CMCConfig``: every setting of the consensus Monte Carlo run, validated on construction."""
+"""``CMCConfig``: every setting of the consensus Monte Carlo run, declared once (pydantic)."""
 
-import difflib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import fields
 from types import MappingProxyType
-from typing import Any
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BeforeValidator, Field, ValidationError, WithJsonSchema
+from pydantic.dataclasses import dataclass
 
 from homodyne_physics import PRIOR_FAMILIES, SCALING_MODES, Prior, canonical_name
+from homodyne_physics.settings import (
+    Flag,
+    Integer,
+    Number,
+    raise_as,
+    settings_config,
+    suggest,
+)
 
-from .dask_config import DaskConfig
+from .dask_config import DaskConfig, settings_error
 from .errors import CMCConfigError
 
 __all__ = ["BACKENDS", "CHAIN_METHODS", "COMBINATION_SPACES", "CMCConfig"]
@@ -18,7 +28,32 @@ CHAIN_METHODS = ("sequential", "vectorized")
 COMBINATION_SPACES = ("auto", "reference", "unconstrained")
 
 
-@dataclass(frozen=True)
+def _errors(cls: Any, exc: ValidationError) -> CMCConfigError:
+    return settings_error(cls, exc, "optimization.cmc")
+
+
+def _priors_in(raw: Any) -> Mapping[str, Prior]:
+    parsed = _parse_priors(raw, "priors")
+    out = {}
+    for name, prior in parsed.items():
+        try:
+            out[canonical_name(str(name))] = prior
+        except Exception as exc:
+            raise CMCConfigError(f"priors.{name}: {exc}") from None
+    return MappingProxyType(out)
+
+
+_PRIORS_SCHEMA = {
+    "type": "object",
+    "description": "name -> {family, mean, sd, min, max} overriding the registry's prior",
+    "additionalProperties": {"type": "object"},
+}
+Priors = Annotated[Any, BeforeValidator(_priors_in), WithJsonSchema(_PRIORS_SCHEMA)]
+_OPEN_FRACTION = {"gt": 0, "lt": 1}
+
+
+@raise_as(_errors)
+@dataclass(frozen=True, config=settings_config())
 class CMCConfig:
     """Settings of :func:`homodyne_cmc.fit_cmc`.
 
@@ -38,10 +73,11 @@ class CMCConfig:
         ``whitening_inflation`` (factor on the standard deviations of the whitening Gaussian),
         ``init_dispersion`` (sd, in whitened units, of the dispersed chain starting points).
     Quality control
-        ``max_divergence_rate`` (shards above are excluded), ``prior_dominated_ratio`` (warn when
-        a shard's posterior sd exceeds this fraction of its prior sd), ``heterogeneity_alpha``
-        (warn when the shard-consistency p-value is below), ``max_reduced_chi2`` (NLSQ quality
-        gate), ``force`` (sample even when the gate fails).
+        ``max_divergence_rate`` (shards above are excluded), ``max_rhat`` and ``min_ess_bulk``
+        (largest split R-hat and smallest bulk ESS accepted before a warning),
+        ``prior_dominated_ratio`` (warn when a shard's posterior sd exceeds this fraction of its
+        prior sd), ``heterogeneity_alpha`` (warn when the shard-consistency p-value is below),
+        ``max_reduced_chi2`` (NLSQ quality gate), ``force`` (sample even when the gate fails).
     Combination
         ``combination_space``: ``auto`` (power laws whose exponent is well away from zero are
         combined by their values at two reference times, the rest in the sampling space),
@@ -56,122 +92,104 @@ class CMCConfig:
         scheduler address or PBS/Slurm job settings, used when ``backend`` is ``dask``).
     """
 
-    num_warmup: int = 500
-    num_samples: int = 1000
-    num_chains: int = 4
-    chain_method: str = "sequential"
-    target_accept_prob: float = 0.85
-    max_tree_depth: int = 10
-    dense_mass: bool = False
-    num_shards: int | None = None
-    max_points_per_shard: int | None = None
-    min_points_per_shard: int = 20_000
-    scaling_mode: str | None = None
-    fourier_order: int = 2
-    sample_sigma: bool = True
-    sigma: float | None = None
-    priors: Mapping[str, Prior] = field(default_factory=dict)
-    prior_centres_from_nlsq: bool = False
-    whitening_inflation: float = 1.5
-    init_dispersion: float = 1.0
-    max_divergence_rate: float = 0.10
-    prior_dominated_ratio: float = 0.5
-    heterogeneity_alpha: float = 1e-3
-    combination_space: str = "auto"
-    max_reduced_chi2: float = 10.0
-    force: bool = False
-    backend: str = "auto"
-    workers: int | None = None
-    threads_per_worker: int | None = None
-    cache_dir: str | None = None
-    compilation_cache_dir: str | None = None
-    max_retries: int = 1
-    seed: int = 0
-    hdi_prob: float = 0.89
-    dask: DaskConfig = field(default_factory=DaskConfig)
+    num_warmup: Integer = Field(500, ge=1, description="NUTS warm-up steps per chain")
+    num_samples: Integer = Field(1000, ge=1, description="NUTS draws per chain")
+    num_chains: Integer = Field(4, ge=1, description="chains per shard")
+    chain_method: Literal[CHAIN_METHODS] = Field("sequential", description="how chains run")
+    target_accept_prob: Number = Field(0.85, **_OPEN_FRACTION, description="NUTS step-size target")
+    max_tree_depth: Integer = Field(10, ge=1, description="NUTS largest tree depth")
+    dense_mass: Flag = Field(False, description="dense (true) or diagonal mass matrix")
+    num_shards: Integer | None = Field(None, ge=1, description="shards; null = automatic")
+    max_points_per_shard: Integer | None = Field(None, ge=1, description="null = automatic")
+    min_points_per_shard: Integer = Field(20_000, ge=1, description="points = angles x pairs")
+    scaling_mode: Literal[SCALING_MODES] | None = Field(
+        None, description="per-angle scaling; null = the NLSQ result's mode"
+    )
+    fourier_order: Integer = Field(2, ge=1, description="order of the fourier scaling")
+    sample_sigma: Flag = Field(True, description="sample the noise sigma")
+    sigma: Number | None = Field(None, gt=0, description="fixed noise of one c2 value")
+    priors: Priors = Field(default_factory=lambda: MappingProxyType({}))
+    prior_centres_from_nlsq: Flag = Field(False, description="centre priors on NLSQ values")
+    whitening_inflation: Number = Field(1.5, gt=0, description="sd factor of the whitening")
+    init_dispersion: Number = Field(1.0, gt=0, description="chain start spread, whitened sd")
+    max_divergence_rate: Number = Field(0.10, **_OPEN_FRACTION, description="shards above: out")
+    prior_dominated_ratio: Number = Field(0.5, **_OPEN_FRACTION, description="posterior/prior sd")
+    heterogeneity_alpha: Number = Field(1e-3, **_OPEN_FRACTION, description="shard p-value")
+    max_rhat: Number = Field(1.01, gt=1, description="largest accepted split R-hat")
+    min_ess_bulk: Number = Field(400.0, gt=0, description="smallest accepted bulk ESS")
+    combination_space: Literal[COMBINATION_SPACES] = Field("auto", description="combination")
+    max_reduced_chi2: Number = Field(10.0, gt=0, description="NLSQ quality gate")
+    force: Flag = Field(False, description="sample even when the NLSQ gate fails")
+    backend: Literal[BACKENDS] = Field("auto", description="where shards run")
+    workers: Integer | None = Field(None, ge=1, description="parallel shards; null = machine")
+    threads_per_worker: Integer | None = Field(None, ge=1, description="null = from machine")
+    cache_dir: str | None = Field(None, description="finished shards stored and reused here")
+    compilation_cache_dir: str | None = Field(None, description="JAX cache of the workers")
+    max_retries: Integer = Field(1, ge=0, description="retries of a failed shard, new seed")
+    seed: Integer = Field(0, ge=0, description="random seed")
+    hdi_prob: Number = Field(0.89, **_OPEN_FRACTION, description="credible interval reported")
+    dask: DaskConfig = Field(default_factory=DaskConfig, description="Dask cluster settings")
+
+    # where homodyne 2.x files keep these settings, relative to optimization.cmc ('/' = from
+    # the top of the file); the first key present wins
+    YAML_KEYS: ClassVar[dict[str, str]] = {
+        **{
+            f"{sec}.{k}": k
+            for k in ("num_warmup", "num_samples", "num_chains", "target_accept_prob")
+            for sec in ("per_shard_mcmc", "/optimization.mcmc")
+        },
+        **{
+            f"{sec}.{k}": k
+            for k in ("max_tree_depth", "chain_method")
+            for sec in ("per_shard_mcmc", "/optimization.mcmc")
+        },
+        **{
+            f"{sec}.{k}": "dense_mass"
+            for sec in ("per_shard_mcmc", "/optimization.mcmc")
+            for k in ("dense_mass", "dense_mass_matrix")
+        },
+        "per_angle_mode": "scaling_mode",
+        "sharding.num_shards": "num_shards",
+        "sharding.max_points_per_shard": "max_points_per_shard",
+        "sharding.min_points_per_shard": "min_points_per_shard",
+        "combination.space": "combination_space",
+        "backend_config.name": "backend",
+        "validation.max_divergence_rate": "max_divergence_rate",
+    }
+    YAML_VALUES: ClassVar[dict[str, dict[Any, Any]]] = {
+        "num_shards": {"auto": None},
+        "max_points_per_shard": {"auto": None},
+        "backend": {"multiprocessing": "local", "pjit": "sequential", "jax": "sequential"}
+        | {"pbs": "auto", "slurm": "auto"},
+        "chain_method": {"parallel": "vectorized"},
+    }
+    YAML_LEGACY: ClassVar[dict[str, str]] = {
+        "enable": "'cmc.enable' is not needed: --method cmc|both chooses CMC; ignored",
+        **dict.fromkeys(
+            ["min_points_for_cmc", "constant_scaling_threshold", "heartbeat_timeout"]
+            + ["sharding.min_points_per_param", "combination.min_success_rate_warning"]
+            + ["reparameterization"]
+            + [f"per_shard_mcmc.{k}" for k in ("adaptive_sampling", "min_warmup")]
+            + [f"per_shard_mcmc.{k}" for k in ("min_samples", "enable_jax_profiling")],
+            "",
+        ),
+        **dict.fromkeys(
+            ["prior_tempering", "per_shard_timeout", "sharding.strategy", "combination.method"]
+            + ["combination.min_success_rate", "validation.*"],
+            "is not implemented by homodyne-cmc; ignored",
+        ),
+    }
+    YAML_INFO: ClassVar[tuple[str, ...]] = ("/optimization.mcmc.*", "backend_config.*")
 
     def __post_init__(self) -> None:
-        path = "optimization.cmc"
-
-        def fail(key: str, msg: str) -> None:
-            raise CMCConfigError(f"{path}.{key}: {msg}")
-
-        for key in (
-            "num_warmup",
-            "num_samples",
-            "num_chains",
-            "max_tree_depth",
-            "min_points_per_shard",
-            "fourier_order",
-        ):
-            val = getattr(self, key)
-            if isinstance(val, bool) or not isinstance(val, int) or val < 1:
-                fail(key, f"must be a positive integer, got {val!r}")
-        for key in ("num_shards", "max_points_per_shard", "workers", "threads_per_worker"):
-            val = getattr(self, key)
-            if val is not None and (isinstance(val, bool) or not isinstance(val, int) or val < 1):
-                fail(key, f"must be a positive integer or null (automatic), got {val!r}")
-        if (
-            isinstance(self.max_retries, bool)
-            or not isinstance(self.max_retries, int)
-            or self.max_retries < 0
-        ):
-            fail("max_retries", f"must be an integer >= 0, got {self.max_retries!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            fail("seed", f"must be an integer >= 0, got {self.seed!r}")
-        if self.chain_method not in CHAIN_METHODS:
-            fail(
-                "chain_method",
-                f"must be one of {', '.join(CHAIN_METHODS)}, got {self.chain_method!r}",
-            )
-        if self.combination_space not in COMBINATION_SPACES:
-            fail(
-                "combination_space",
-                f"must be one of {', '.join(COMBINATION_SPACES)}, got {self.combination_space!r}",
-            )
-        if self.backend not in BACKENDS:
-            fail("backend", f"must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
-        if self.scaling_mode is not None and self.scaling_mode not in SCALING_MODES:
-            fail(
-                "scaling_mode",
-                f"must be one of {', '.join(SCALING_MODES)} or null "
-                f"(follow NLSQ), got {self.scaling_mode!r}",
-            )
-        for key, lo, hi in (
-            ("target_accept_prob", 0.0, 1.0),
-            ("max_divergence_rate", 0.0, 1.0),
-            ("prior_dominated_ratio", 0.0, 1.0),
-            ("heterogeneity_alpha", 0.0, 1.0),
-            ("hdi_prob", 0.0, 1.0),
-        ):
-            val = getattr(self, key)
-            if isinstance(val, bool) or not isinstance(val, int | float) or not lo < val < hi:
-                fail(key, f"must be a number in ({lo:g}, {hi:g}), got {val!r}")
-        for key in ("whitening_inflation", "init_dispersion", "max_reduced_chi2"):
-            val = getattr(self, key)
-            if isinstance(val, bool) or not isinstance(val, int | float) or not val > 0:
-                fail(key, f"must be a positive number, got {val!r}")
-        if self.sigma is not None and not (isinstance(self.sigma, int | float) and self.sigma > 0):
-            fail("sigma", f"must be a positive number or null, got {self.sigma!r}")
         if (
             self.max_points_per_shard is not None
             and self.max_points_per_shard < self.min_points_per_shard
         ):
-            fail(
-                "max_points_per_shard",
-                f"({self.max_points_per_shard}) must be >= "
-                f"min_points_per_shard ({self.min_points_per_shard})",
+            raise CMCConfigError(
+                f"max_points_per_shard: ({self.max_points_per_shard}) must be >= "
+                f"min_points_per_shard ({self.min_points_per_shard})"
             )
-        priors = {}
-        for name, prior in dict(self.priors).items():
-            try:
-                canon = canonical_name(str(name))
-            except Exception as exc:
-                fail(f"priors.{name}", str(exc))
-            if not isinstance(prior, Prior):
-                fail(f"priors.{name}", f"must be a homodyne_physics.Prior, got {type(prior)}")
-            priors[canon] = prior
-        object.__setattr__(self, "priors", MappingProxyType(priors))
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None, path: str = "optimization.cmc") -> "CMCConfig":
@@ -186,26 +204,13 @@ class CMCConfig:
         if not isinstance(d, Mapping):
             raise CMCConfigError(f"{path}: expected a mapping, got {type(d).__name__}")
         known = {f.name for f in fields(cls)}
-        kwargs: dict[str, Any] = {}
-        for key, val in d.items():
+        for key in d:
             if key not in known:
-                close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise CMCConfigError(f"{path}.{key}: unknown key{hint}")
-            if key == "priors":
-                val = _parse_priors(val, f"{path}.priors")
-            if key == "dask" and not isinstance(val, DaskConfig):
-                if val is not None and not isinstance(val, Mapping):
-                    raise CMCConfigError(f"{path}.dask: expected a mapping")
-                val = DaskConfig.from_dict(val, f"{path}.dask")
-            kwargs[key] = val
+                raise CMCConfigError(f"{path}.{key}: unknown key{suggest(str(key), known)}")
         try:
-            return cls(**kwargs)
-        except CMCConfigError as exc:
-            msg = str(exc)
-            if path != "optimization.cmc":
-                msg = msg.replace("optimization.cmc", path, 1)
-            raise CMCConfigError(msg) from None
+            return cls.__pydantic_validator__.validate_python(dict(d))
+        except ValidationError as exc:
+            raise settings_error(cls, exc, path) from None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary of the settings (priors as plain mappings)."""

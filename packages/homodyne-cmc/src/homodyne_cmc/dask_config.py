@@ -2,17 +2,49 @@
 
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError
+from pydantic.dataclasses import dataclass
+
+from homodyne_physics.settings import (
+    Integer,
+    Number,
+    describe_errors,
+    format_path,
+    own_error,
+    raise_as,
+    settings_config,
+)
 
 from .errors import CMCConfigError
 
-__all__ = ["CLUSTER_KINDS", "DaskConfig"]
+__all__ = ["CLUSTER_KINDS", "DaskConfig", "settings_error"]
 
 CLUSTER_KINDS = ("local", "address", "slurm", "pbs")
 
 
-@dataclass(frozen=True)
+def settings_error(cls: Any, exc: ValidationError, path: str) -> CMCConfigError:
+    """Every problem of a CMC settings class as one :class:`CMCConfigError` naming key paths.
+
+    A check of the class itself raises ``CMCConfigError('<key>: <what>')`` with a key relative
+    to the section; it is placed under ``path`` here.
+    """
+    inner = own_error(exc)
+    if isinstance(inner, CMCConfigError):
+        return CMCConfigError(f"{path}.{inner}")
+    problems = [(format_path(path, loc), msg) for loc, msg in describe_errors(cls, exc)]
+    err = CMCConfigError("; ".join(f"{k}: {m}" for k, m in problems))
+    err.problems = problems
+    return err
+
+
+def _errors(cls: Any, exc: ValidationError) -> CMCConfigError:
+    return settings_error(cls, exc, "optimization.cmc.dask")
+
+
+@raise_as(_errors)
+@dataclass(frozen=True, config=settings_config())
 class DaskConfig:
     """Where and how Dask runs the shards (config section ``optimization.cmc.dask``).
 
@@ -52,84 +84,46 @@ class DaskConfig:
         worker to connect (batch jobs may sit in the queue) before giving up with an error.
     """
 
-    cluster: str = "local"
-    address: str | None = None
-    n_workers: int | None = None
-    threads_per_worker: int = 1
-    queue: str | None = None
-    account: str | None = None
-    walltime: str = "01:00:00"
-    cores: int = 1
-    memory: str = "4GB"
-    processes: int | None = None
-    job_extra: tuple[str, ...] = ()
-    prologue: tuple[str, ...] = ()
-    min_jobs: int = 0
-    max_jobs: int | None = None
-    interface: str | None = None
-    local_directory: str | None = None
-    log_directory: str | None = None
-    retries: int = 2
-    compilation_cache_dir: str | None = None
-    death_timeout: float = 120.0
-    worker_timeout: float = 900.0
+    cluster: Literal[CLUSTER_KINDS] = Field("local", description="where the workers run")
+    address: str | None = Field(None, description="scheduler address (cluster: address)")
+    n_workers: Integer | None = Field(None, ge=1, description="worker processes or batch jobs")
+    threads_per_worker: Integer = Field(1, ge=1, description="XLA threads per worker")
+    queue: str | None = Field(None, description="batch queue / partition")
+    account: str | None = Field(None, description="batch account / project")
+    walltime: str = Field("01:00:00", description="batch wall time, HH:MM:SS")
+    cores: Integer = Field(1, ge=1, description="cores per batch job")
+    memory: str = Field("4GB", description="memory per batch job, e.g. 4GB")
+    processes: Integer | None = Field(None, ge=1, description="worker processes per job")
+    job_extra: tuple[str, ...] = Field((), description="extra scheduler directives")
+    prologue: tuple[str, ...] = Field((), description="shell lines run before each worker")
+    min_jobs: Integer = Field(0, ge=0, description="adaptive scaling: fewest jobs")
+    max_jobs: Integer | None = Field(None, ge=1, description="adaptive scaling: most jobs")
+    interface: str | None = Field(None, description="network interface, e.g. ib0")
+    local_directory: str | None = Field(None, description="worker scratch folder")
+    log_directory: str | None = Field(None, description="batch log folder")
+    retries: Integer = Field(2, ge=0, description="Dask retries of a failing task")
+    compilation_cache_dir: str | None = Field(None, description="shared JAX compilation cache")
+    death_timeout: Number = Field(120.0, gt=0, description="worker wait for the scheduler, s")
+    worker_timeout: Number = Field(900.0, gt=0, description="wait for the first worker, s")
 
     def __post_init__(self) -> None:
-        path = "optimization.cmc.dask"
-        if self.cluster not in CLUSTER_KINDS:
-            raise CMCConfigError(
-                f"{path}.cluster: must be one of {', '.join(CLUSTER_KINDS)}, got {self.cluster!r}"
-            )
         if self.cluster == "address" and not self.address:
-            raise CMCConfigError(f"{path}.address: required when cluster is 'address'")
-        for name in ("threads_per_worker", "cores"):
-            if int(getattr(self, name)) < 1:
-                raise CMCConfigError(f"{path}.{name}: must be >= 1, got {getattr(self, name)}")
-        if not self.worker_timeout > 0:
-            raise CMCConfigError(f"{path}.worker_timeout: must be > 0, got {self.worker_timeout}")
-        for name in ("n_workers", "processes", "max_jobs"):
-            val = getattr(self, name)
-            if val is not None and int(val) < 1:
-                raise CMCConfigError(f"{path}.{name}: must be >= 1, got {val}")
-        if self.min_jobs < 0 or (self.max_jobs is not None and self.min_jobs > self.max_jobs):
+            raise CMCConfigError("address: required when cluster is 'address'")
+        if self.max_jobs is not None and self.min_jobs > self.max_jobs:
             raise CMCConfigError(
-                f"{path}.min_jobs: must satisfy 0 <= min_jobs <= max_jobs, got "
+                f"min_jobs: must satisfy 0 <= min_jobs <= max_jobs, got "
                 f"{self.min_jobs} and {self.max_jobs}"
             )
-        if self.retries < 0:
-            raise CMCConfigError(f"{path}.retries: must be >= 0, got {self.retries}")
-        object.__setattr__(self, "job_extra", tuple(self.job_extra))
-        object.__setattr__(self, "prologue", tuple(self.prologue))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None, path: str = "optimization.cmc.dask"):
         """Build from a config mapping; unknown keys and wrong types name their key path."""
-        data = dict(data or {})
-        known = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - set(known))
-        if unknown:
-            raise CMCConfigError(f"{path}: unknown key(s) {', '.join(unknown)}")
-        kwargs: dict[str, Any] = {}
-        for key, val in data.items():
-            if key in ("job_extra", "prologue"):
-                if isinstance(val, str) or not isinstance(val, list | tuple):
-                    raise CMCConfigError(f"{path}.{key}: expected a list of strings")
-                kwargs[key] = tuple(str(v) for v in val)
-            elif key in (
-                "n_workers",
-                "threads_per_worker",
-                "cores",
-                "processes",
-                "min_jobs",
-                "max_jobs",
-                "retries",
-            ):
-                if val is not None and (isinstance(val, bool) or not isinstance(val, int)):
-                    raise CMCConfigError(f"{path}.{key}: expected an integer, got {val!r}")
-                kwargs[key] = val
-            else:
-                kwargs[key] = val
-        return cls(**kwargs)
+        if data is not None and not isinstance(data, Mapping):
+            raise CMCConfigError(f"{path}: expected a mapping, got {type(data).__name__}")
+        try:
+            return cls.__pydantic_validator__.validate_python(dict(data or {}))
+        except ValidationError as exc:
+            raise settings_error(cls, exc, path) from None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain mapping of the settings."""

@@ -10,7 +10,7 @@
 
 from importlib.metadata import version as _dist_version
 
-from .config import DataConfig
+from .config import DataConfig, DataSelection
 from .dataset import Provenance, XPCSData
 from .errors import (
     DataConfigError,
@@ -41,6 +41,7 @@ __version__ = _dist_version("homodyne-data")  # pyproject.toml, via the installe
 
 __all__ = [
     "DataConfig",
+    "DataSelection",
     "DataConfigError",
     "DataError",
     "DataFileNotFoundError",

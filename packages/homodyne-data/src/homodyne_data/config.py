@@ -1,13 +1,30 @@
-"""The data section of a run configuration: :class:`DataConfig`."""
+"""The data section of a run configuration: :class:`DataSelection` and :class:`DataConfig`.
+
+Declared once with pydantic (see :mod:`homodyne_physics.settings`): every field carries its
+type, default, constraint and unit; ``YAML_KEYS`` says where a homodyne 2.x file keeps each one.
+"""
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import fields
+from typing import Annotated, Any, ClassVar
+
+from pydantic import BeforeValidator, Field
+from pydantic.dataclasses import dataclass
+
+from homodyne_physics.settings import (
+    Integer,
+    Number,
+    describe_errors,
+    format_path,
+    own_error,
+    raise_as,
+    settings_config,
+)
 
 from .errors import DataConfigError, DataError, EmptyFrameRangeError, InvalidTimeStepError
 
-__all__ = ["DataConfig", "normalize_phi_ranges"]
+__all__ = ["DataConfig", "DataSelection", "normalize_phi_ranges"]
 
 
 def _number(value: Any, key: str, *, positive: bool = False, allow_none: bool = False):
@@ -79,16 +96,46 @@ def normalize_phi_ranges(
     return tuple(out)
 
 
-@dataclass(frozen=True)
-class DataConfig:
-    """What to read and how to select it.
+def _as_error(cls: Any, exc: Any) -> DataError:
+    """A pydantic error -> the data error naming the key (``dt`` -> InvalidTimeStepError)."""
+    inner = own_error(exc)
+    if isinstance(inner, DataError):
+        return inner
+    loc, msg = describe_errors(cls, exc)[0]
+    key = format_path("", loc)
+    if key == "dt":
+        return InvalidTimeStepError(msg + " (s per frame)", dataset=key)
+    return DataConfigError(msg, dataset=key)
+
+
+def _phi_ranges_in(value: Any) -> Any:
+    return normalize_phi_ranges(value)
+
+
+def _file_in(value: Any) -> Any:
+    if hasattr(value, "__fspath__"):
+        value = str(value.__fspath__())
+    if not isinstance(value, str):
+        raise DataConfigError(f"expected a file path, got {value!r}", dataset="file")
+    if not value:
+        raise DataConfigError("expected a file path, got an empty string", dataset="file")
+    return value
+
+
+def _optional_path(value: Any) -> Any:
+    return str(value.__fspath__()) if hasattr(value, "__fspath__") else value
+
+
+PhiRanges = Annotated[tuple[tuple[float, float], ...] | None, BeforeValidator(_phi_ranges_in)]
+
+
+@raise_as(_as_error)
+@dataclass(frozen=True, config=settings_config())
+class DataSelection:
+    """How to select the data of a file (everything but the file and the q ring).
 
     Attributes
     ----------
-    file
-        Path of the data file (HDF5 APS-U / APS legacy, or .npy/.npz bare arrays).
-    q
-        Requested wavevector, 1/Angstrom; ``None`` = the only ring of the file.
     phi_ranges
         Angle ranges ``((min, max), ...)`` in degrees, or ``None`` for all angles. ``min > max``
         wraps through +-180 deg.
@@ -104,58 +151,85 @@ class DataConfig:
         Directory of the selection cache; ``None`` disables caching.
     """
 
-    file: str
-    q: float | None = None
-    phi_ranges: tuple[tuple[float, float], ...] | None = None
-    start_frame: int = 1
-    end_frame: int = -1
-    dt: float | None = None
-    q_tolerance: float = 0.1
-    nan_threshold: float = 0.05
-    cache_dir: str | None = None
+    phi_ranges: PhiRanges = Field(
+        None, description="angle ranges [[min, max], ...] in degrees; null keeps every angle"
+    )
+    start_frame: Integer = Field(1, ge=1, description="first frame, 1-based")
+    end_frame: Integer = Field(-1, description="last frame, 1-based inclusive; -1 = the last")
+    dt: Number | None = Field(
+        None, gt=0, description="time between frames, s; null = from the file metadata"
+    )
+    q_tolerance: Number = Field(
+        0.1, ge=0, description="largest relative distance between requested and used q"
+    )
+    nan_threshold: Number = Field(
+        0.05, ge=0, le=1, description="largest fraction of non-finite values in a matrix"
+    )
+    cache_dir: Annotated[str | None, BeforeValidator(_optional_path)] = Field(
+        None, description="folder of the selection cache; null disables caching"
+    )
+
+    # where a homodyne 2.x YAML file keeps these settings (the first key present wins)
+    YAML_KEYS: ClassVar[dict[str, str]] = {
+        "analyzer_parameters.dt": "dt",
+        "analyzer_parameters.start_frame": "start_frame",
+        "analyzer_parameters.end_frame": "end_frame",
+        "experimental_data.q_tolerance": "q_tolerance",
+        "experimental_data.nan_threshold": "nan_threshold",
+        "experimental_data.cache_file_path": "cache_dir",
+    }
+    YAML_LEGACY: ClassVar[dict[str, str]] = {
+        "analyzer_parameters.temporal": "",
+        "analyzer_parameters.computational": "",
+        "experimental_data.cache_filename_template": "'cache_filename_template' is replaced by "
+        "a cache keyed by file identity and selection; ignored",
+        "experimental_data.cache_compression": "",
+        "experimental_data.phi_angles_path": "",
+        "experimental_data.phi_angles_file": "",
+        "phi_filtering.fallback_to_all_angles": "",
+        "phi_filtering.algorithm": "",
+        "phi_filtering.tolerance": "",
+        "phi_filtering.quality_control": "",
+    }
+    YAML_INFO: ClassVar[tuple[str, ...]] = (
+        "experimental_data.data_type",
+        "experimental_data.file_format",
+        "experimental_data.exchange_key",
+    )
 
     def __post_init__(self) -> None:
-        if not isinstance(self.file, str) and not hasattr(self.file, "__fspath__"):
-            raise DataConfigError(f"expected a file path, got {self.file!r}", dataset="file")
-        object.__setattr__(self, "file", str(self.file))
-        if not self.file:
-            raise DataConfigError("expected a file path, got an empty string", dataset="file")
-        object.__setattr__(self, "q", _number(self.q, "q", positive=True, allow_none=True))
-        object.__setattr__(self, "phi_ranges", normalize_phi_ranges(self.phi_ranges))
-        start = _integer(self.start_frame, "start_frame")
-        end = _integer(self.end_frame, "end_frame")
-        if start < 1:
-            raise DataConfigError(
-                f"frames are 1-based: expected >= 1, got {start}", dataset="start_frame"
-            )
+        end = self.end_frame
         if end == 0 or end < -1:
             raise DataConfigError(
-                f"expected a 1-based frame number or -1 (last frame), got {end}",
-                dataset="end_frame",
+                f"must be -1 (last frame) or a 1-based frame >= 1, got {end}", dataset="end_frame"
             )
-        if end != -1 and end < start:
+        if end != -1 and end < self.start_frame:
             raise EmptyFrameRangeError(
-                f"end_frame {end} is before start_frame {start}", dataset="end_frame"
+                f"end_frame {end} is before start_frame {self.start_frame}", dataset="end_frame"
             )
-        object.__setattr__(self, "start_frame", start)
-        object.__setattr__(self, "end_frame", end)
-        try:
-            dt = _number(self.dt, "dt", positive=True, allow_none=True)
-        except DataConfigError as exc:
-            raise InvalidTimeStepError(exc.what + " (s per frame)", dataset="dt") from None
-        object.__setattr__(self, "dt", dt)
-        tol = _number(self.q_tolerance, "q_tolerance")
-        if tol < 0:
-            raise DataConfigError(f"expected >= 0, got {tol}", dataset="q_tolerance")
-        object.__setattr__(self, "q_tolerance", tol)
-        thr = _number(self.nan_threshold, "nan_threshold")
-        if not 0.0 <= thr <= 1.0:
-            raise DataConfigError(
-                f"expected a fraction in [0, 1], got {thr}", dataset="nan_threshold"
-            )
-        object.__setattr__(self, "nan_threshold", thr)
-        if self.cache_dir is not None:
-            object.__setattr__(self, "cache_dir", str(self.cache_dir))
+
+    def selection(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`homodyne_data.load` (everything but the file)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "file"}
+
+
+@raise_as(_as_error)
+@dataclass(frozen=True, kw_only=True, config=settings_config())
+class DataConfig(DataSelection):
+    """What to read and how to select it: a :class:`DataSelection` plus the file and q ring.
+
+    Attributes
+    ----------
+    file
+        Path of the data file (HDF5 APS-U / APS legacy, or .npy/.npz bare arrays).
+    q
+        Requested wavevector, 1/Angstrom; ``None`` = the only ring of the file.
+    """
+
+    file: Annotated[str, BeforeValidator(_file_in)] = Field(description="data file path")
+    q: Number | None = Field(
+        None, gt=0, description="wavevector, 1/Angstrom; null = the only ring of the file"
+    )
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], path: str = "data") -> "DataConfig":
@@ -174,6 +248,7 @@ class DataConfig:
         except DataError as exc:
             raise type(exc)(exc.what, dataset=f"{path}.{exc.dataset}") from None
 
-    def selection(self) -> dict[str, Any]:
-        """Keyword arguments of :func:`homodyne_data.load` (everything but the file)."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "file"}
+    @classmethod
+    def for_file(cls, selection: DataSelection, file: str, q: float | None) -> "DataConfig":
+        """The configuration of one file and q ring under a shared ``selection``."""
+        return cls(file=file, q=q, **selection.selection())

@@ -5,38 +5,61 @@ configuration and hands the plain mapping of this one to :meth:`NLSQConfig.from_
 names the offending key (``optimization.nlsq.ftol``) in every error.
 """
 
-import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from dataclasses import asdict, fields
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, ValidationError
+from pydantic.dataclasses import dataclass
 
 from homodyne_physics import SCALING_MODES, HomodyneError
-
-from .normal_equations import LOSSES
+from homodyne_physics.settings import (
+    Flag,
+    Integer,
+    Number,
+    describe_errors,
+    format_path,
+    raise_as,
+    settings_config,
+)
 
 __all__ = ["SOLVERS", "NLSQConfig", "NLSQConfigError"]
 
+from .normal_equations import LOSSES
+
 SOLVERS = ("lm", "nlsq")
+# the allowed values come from the code that implements them (one source each)
+Loss = Literal[LOSSES]
+ScalingMode = Literal[SCALING_MODES]
+Solver = Literal[SOLVERS]
 
 
 class NLSQConfigError(HomodyneError, ValueError):
-    """A setting of the least-squares section is missing, unknown or out of range."""
+    """A setting of the least-squares section is missing, unknown or out of range.
+
+    ``problems`` lists every ``(key path, message)`` found (the message shows them all).
+    """
+
+    def __init__(self, message: str, problems: list[tuple[str, str]] | None = None):
+        super().__init__(message)
+        self.problems = list(problems or [])
 
 
-def _coerce_number(value: Any, kind: Any) -> Any:
-    """Ints where floats are expected become floats; YAML's ``1e-8`` (a string) becomes 1e-8."""
-    wants_float = kind is float or kind == (float | None)
-    if wants_float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if wants_float and isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return value
-    return value
+def _errors(cls: Any, exc: ValidationError, path: str = "optimization.nlsq") -> NLSQConfigError:
+    problems = [(format_path(path, loc), msg) for loc, msg in describe_errors(cls, exc)]
+    return NLSQConfigError("; ".join(f"{k}: {m}" for k, m in problems), problems)
 
 
-@dataclass(frozen=True)
+def _expect(text: str) -> dict[str, Any]:
+    return {"expected": text}
+
+
+_POS_INT = _expect("an integer >= 1")
+_POS_NUM = _expect("a positive finite number")
+
+
+@raise_as(_errors)
+@dataclass(frozen=True, config=settings_config())
 class NLSQConfig:
     """Settings of :func:`homodyne_nlsq.fit_nlsq`.
 
@@ -76,78 +99,134 @@ class NLSQConfig:
         Trial steps rejected in a row before the solver gives up on improving.
     """
 
-    max_iterations: int = 200
-    ftol: float = 1e-8
-    xtol: float = 1e-8
-    gtol: float = 1e-8
-    chunk_size: int = 4096
-    loss: str = "linear"
-    f_scale: float = 1.0
-    scaling_mode: str = "auto"
-    fourier_order: int = 2
-    sigma: float | None = None
-    solver: str = "lm"
-    multistart: int = 0
-    cmaes: bool = False
-    cmaes_generations: int = 60
-    cmaes_popsize: int | None = None
-    cmaes_sigma: float = 0.25
-    seed: int = 0
-    start_search: bool = True
-    lambda_init: float = 1e-3
-    max_rejections: int = 12
+    max_iterations: Integer = Field(
+        200, ge=1, description="most accepted LM steps", json_schema_extra=_POS_INT
+    )
+    ftol: Number = Field(
+        1e-8, gt=0, description="relative chi^2 decrease to stop", json_schema_extra=_POS_NUM
+    )
+    xtol: Number = Field(
+        1e-8, gt=0, description="relative parameter step to stop", json_schema_extra=_POS_NUM
+    )
+    gtol: Number = Field(
+        1e-8, gt=0, description="gradient cosine to stop", json_schema_extra=_POS_NUM
+    )
+    chunk_size: Integer = Field(
+        4096, ge=1, description="frame pairs per streamed chunk", json_schema_extra=_POS_INT
+    )
+    loss: Loss = Field("linear", description="least squares or a robust loss")
+    f_scale: Number = Field(
+        1.0,
+        gt=0,
+        description="residual scale of a robust loss, c2 units",
+        json_schema_extra=_POS_NUM,
+    )
+    scaling_mode: ScalingMode = Field("auto", description="per-angle contrast/offset model")
+    fourier_order: Integer = Field(
+        2,
+        ge=1,
+        le=10,
+        description="order of the fourier scaling",
+        json_schema_extra=_expect("an integer between 1 and 10"),
+    )
+    sigma: Number | None = Field(
+        None,
+        gt=0,
+        description="noise of one c2 value; null = estimated",
+        json_schema_extra=_expect("null (estimate from residuals) or a positive finite number"),
+    )
+    solver: Solver = Field("lm", description="lm (streaming LM) or nlsq (the nlsq library)")
+    multistart: Integer = Field(
+        0,
+        ge=0,
+        description="extra Latin-hypercube starts",
+        json_schema_extra=_expect("a non-negative integer"),
+    )
+    cmaes: Flag = Field(
+        False,
+        description="CMA-ES global search before the local solver",
+        json_schema_extra=_expect("true or false"),
+    )
+    cmaes_generations: Integer = Field(
+        60, ge=1, description="CMA-ES generations", json_schema_extra=_POS_INT
+    )
+    cmaes_popsize: Integer | None = Field(
+        None,
+        ge=2,
+        description="CMA-ES population; null = 4 + 3 ln n",
+        json_schema_extra=_expect("null or an integer >= 2"),
+    )
+    cmaes_sigma: Number = Field(
+        0.25, gt=0, description="CMA-ES initial step, bound-normalised", json_schema_extra=_POS_NUM
+    )
+    seed: Integer = Field(
+        0,
+        ge=0,
+        description="seed of multi-start and CMA-ES",
+        json_schema_extra=_expect("a non-negative integer"),
+    )
+    start_search: Flag = Field(
+        True,
+        description="refine the start on a subset first",
+        json_schema_extra=_expect("true or false"),
+    )
+    lambda_init: Number = Field(
+        1e-3, gt=0, description="initial Marquardt damping", json_schema_extra=_POS_NUM
+    )
+    max_rejections: Integer = Field(
+        12,
+        ge=1,
+        description="rejected trial steps in a row before stopping",
+        json_schema_extra=_POS_INT,
+    )
 
-    def __post_init__(self) -> None:
-        self._validate("optimization.nlsq")
+    # where homodyne 2.x files keep these settings, relative to optimization.nlsq
+    YAML_KEYS: ClassVar[dict[str, str]] = {
+        "tolerance": "ftol",
+        "per_angle_mode": "scaling_mode",
+        "anti_degeneracy.per_angle_mode": "scaling_mode",
+        "anti_degeneracy.fourier_order": "fourier_order",
+        "multi_start.n_starts": "multistart",
+        "multi_start.seed": "seed",
+        "cmaes.enable": "cmaes",
+    }
+    YAML_LEGACY: ClassVar[dict[str, str]] = {
+        "anti_degeneracy.constant_scaling_threshold": "'constant_scaling_threshold' is fixed at "
+        "3 angles in homodyne 3; ignored",
+        **dict.fromkeys(
+            [f"anti_degeneracy.{k}" for k in ("fourier_auto_threshold", "hierarchical")]
+            + [f"anti_degeneracy.{k}" for k in ("regularization", "gradient_monitoring")]
+            + ["anti_degeneracy.shear_weighting"]
+            + [f"multi_start.{k}" for k in ("sampling_strategy", "n_workers", "use_screening")]
+            + [f"multi_start.{k}" for k in ("screen_keep_fraction", "refine_top_k")]
+            + [f"multi_start.{k}" for k in ("refinement_ftol", "degeneracy_threshold")]
+            + ["workflow", "goal", "memory_fraction", "trust_region_scale", "x_scale_map"]
+            + ["progress", "diagnostics", "hybrid_streaming", "streaming", "stratification"]
+            + ["recovery", "method"],
+            "",
+        ),
+    }
+    YAML_INFO: ClassVar[tuple[str, ...]] = (
+        "anti_degeneracy.enable",
+        "multi_start.enable",
+        "cmaes.*",
+    )
 
-    def _validate(self, path: str) -> None:
-        def fail(key: str, what: str) -> None:
-            value = getattr(self, key)
-            raise NLSQConfigError(f"{path}.{key}: expected {what}, got {value!r}")
-
-        for key in (
-            "max_iterations",
-            "chunk_size",
-            "fourier_order",
-            "cmaes_generations",
-            "max_rejections",
-        ):
-            v = getattr(self, key)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                fail(key, "a positive integer")
-        for key in ("multistart", "seed"):
-            v = getattr(self, key)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                fail(key, "a non-negative integer")
-        for key in ("ftol", "xtol", "gtol", "f_scale", "cmaes_sigma", "lambda_init"):
-            v = getattr(self, key)
-            if (
-                isinstance(v, bool)
-                or not isinstance(v, int | float)
-                or not (math.isfinite(v) and v > 0)
-            ):
-                fail(key, "a positive finite number")
-        if self.sigma is not None and (
-            isinstance(self.sigma, bool)
-            or not isinstance(self.sigma, int | float)
-            or not (math.isfinite(self.sigma) and self.sigma > 0)
-        ):
-            fail("sigma", "null (estimate from residuals) or a positive finite number")
-        if self.cmaes_popsize is not None and (
-            isinstance(self.cmaes_popsize, bool)
-            or not isinstance(self.cmaes_popsize, int)
-            or self.cmaes_popsize < 2
-        ):
-            fail("cmaes_popsize", "null or an integer >= 2")
-        for key in ("cmaes", "start_search"):
-            if not isinstance(getattr(self, key), bool):
-                fail(key, "true or false")
-        if self.loss not in LOSSES:
-            fail("loss", f"one of {', '.join(LOSSES)}")
-        if self.scaling_mode not in SCALING_MODES:
-            fail("scaling_mode", f"one of {', '.join(SCALING_MODES)}")
-        if self.solver not in SOLVERS:
-            fail("solver", f"one of {', '.join(SOLVERS)}")
+    @classmethod
+    def yaml_section(cls, section: Mapping[str, Any]) -> dict[str, Any]:
+        """2.x spellings that are not plain renames: ``multi_start.enable`` gates ``n_starts``
+        (10 when enabled without a number). Returns the section with ``multi_start`` resolved."""
+        out = dict(section)
+        ms = out.get("multi_start")
+        if isinstance(ms, Mapping):
+            ms = dict(ms)
+            if ms.get("enable") is True:
+                ms.setdefault("n_starts", 10)
+            else:
+                ms.pop("n_starts", None)
+                ms.pop("seed", None)
+            out["multi_start"] = ms
+        return out
 
     @classmethod
     def from_dict(
@@ -177,14 +256,10 @@ class NLSQConfig:
                 raise NLSQConfigError(
                     f"{path}.{key}: unknown setting (known: {', '.join(sorted(known))})"
                 )
-        obj = object.__new__(cls)
-        defaults = cls()
-        for f in fields(cls):
-            value = d.get(f.name, getattr(defaults, f.name))
-            value = _coerce_number(value, f.type)
-            object.__setattr__(obj, f.name, value)
-        obj._validate(path)
-        return obj
+        try:
+            return cls.__pydantic_validator__.validate_python(dict(d))
+        except ValidationError as exc:
+            raise _errors(cls, exc, path) from None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-safe dict of every setting."""

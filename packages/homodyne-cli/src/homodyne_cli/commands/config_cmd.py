@@ -1,5 +1,6 @@
-"""``homodyne config new`` and ``homodyne config validate``."""
+"""``homodyne config new``, ``homodyne config validate`` and ``homodyne config schema``."""
 
+import json
 import sys
 from pathlib import Path
 
@@ -8,29 +9,60 @@ from ..console import get_ui
 from ..errors import ConfigError, OutputError, UsageError
 from ..outputs import atomic_write_text
 
-__all__ = ["config_new", "config_validate"]
+__all__ = ["config_new", "config_schema_command", "config_validate"]
 
 
-def config_new(
-    *, mode: str, output: Path | None, data_file: str | None, q: float | None, force: bool
-) -> None:
-    """Write (or print) the commented template of ``mode``."""
-    try:
-        text = render_template(
-            mode, file=data_file or "./data/sample_twotime.hdf", q=0.0054 if q is None else q
-        )
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    if output is None:
-        sys.stdout.write(text)
-        return
+def _write(output: Path, text: str, force: bool) -> None:
     if output.exists() and not force:
         raise OutputError(f"{output} exists; pass --force to overwrite it")
     try:
         atomic_write_text(output, text)
     except OSError as exc:
         raise OutputError(f"cannot write {output}: {exc.strerror or exc}") from None
+
+
+def config_new(
+    *,
+    mode: str,
+    output: Path | None,
+    data_file: str | None,
+    q: float | None,
+    force: bool,
+    schema: str | None = None,
+) -> None:
+    """Write (or print) the commented template of ``mode``.
+
+    ``schema`` (a path or URL of the file ``homodyne config schema`` writes) adds the
+    ``# yaml-language-server: $schema=...`` line editors read for completion and checking.
+    """
+    try:
+        text = render_template(
+            mode, file=data_file or "./data/sample_twotime.hdf", q=0.0054 if q is None else q
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if schema:
+        text = f"# yaml-language-server: $schema={schema}\n{text}"
+    if output is None:
+        sys.stdout.write(text)
+        return
+    _write(output, text, force)
     get_ui().info(f"wrote {output} ({mode}); check it with: homodyne config validate {output}")
+
+
+def config_schema_command(*, output: Path | None, force: bool) -> None:
+    """Print or write the JSON Schema of the configuration file."""
+    from ..config.schema_json import config_schema
+
+    text = json.dumps(config_schema(), indent=2) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+        return
+    _write(output, text, force)
+    get_ui().info(
+        f"wrote {output}; editors with the YAML language server use it when a config starts "
+        f"with: # yaml-language-server: $schema={output}"
+    )
 
 
 def config_validate(*, file: Path, strict: bool) -> None:
@@ -47,13 +79,11 @@ def config_validate(*, file: Path, strict: bool) -> None:
         raise
     for issue in run.warnings:
         ui.warn(str(issue))
-    # The typed settings of the lower packages check their own values (e.g. the Dask section),
-    # so build them here too: a typo must show now, not after the NLSQ fit of a CMC run.
-    from ..config import cmc_config, nlsq_config
+    # the priors of the bounds entries meet the CMC settings only here: check them now too
+    from ..config import cmc_config
 
-    nlsq_config(run)
-    if run.method in ("cmc", "both") or any(k != "seed" for k in run.cmc):
-        cmc_config(run, warn=ui.warn)
+    if run.method in ("cmc", "both") or run.cmc is not None:
+        cmc_config(run)
     missing = [f for f in run.files if not Path(f).exists()]
     ui.info(f"[green]valid[/green]: {file}")
     ui.info(f"  mode {run.mode}, convention {run.convention}, method {run.method}")
@@ -67,6 +97,10 @@ def config_validate(*, file: Path, strict: bool) -> None:
     )
     ui.info(f"  angles: {'all' if run.phi_ranges is None else run.phi_ranges}")
     ui.info(f"  initial values: {run.initial or 'defaults / data estimates'}")
-    ui.info(f"  nlsq settings: {run.nlsq}")
+    if run.fixed:
+        shown = {k: "start value" if v is None else v for k, v in run.fixed.items()}
+        ui.info(f"  fixed parameters: {shown}")
+    changed = {k: v for k, v in run.nlsq.to_dict().items() if run.key_path("nlsq", k)}
+    ui.info(f"  nlsq settings: {changed or 'defaults'}")
     if run.warnings:
         ui.info(f"  {len(run.warnings)} warning(s) above")

@@ -1,5 +1,6 @@
 """``homodyne run`` (and the 2.x form ``homodyne --config X --method M --output-dir D``)."""
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -7,7 +8,7 @@ from ..config import Override, load_config
 from ..console import get_ui
 from ..errors import UsageError
 
-__all__ = ["build_overrides", "parse_assignments", "run_command"]
+__all__ = ["build_overrides", "parse_assignments", "parse_fix", "run_command"]
 
 _LEGACY_INITIAL = {
     "initial_d0": "D0",
@@ -32,6 +33,20 @@ def parse_assignments(items: list[str] | None, flag: str) -> dict[str, float]:
             out[name.strip()] = float(value)
         except ValueError:
             raise UsageError(f"{flag} expects NAME=NUMBER, got {item!r}") from None
+    return out
+
+
+def parse_fix(items: list[str] | None) -> dict[str, float | None]:
+    """``['alpha=0', 'phi0']`` -> ``{'alpha': 0.0, 'phi0': None}`` (None: at its start value)."""
+    out: dict[str, float | None] = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not name.strip():
+            raise UsageError(f"--fix expects NAME or NAME=NUMBER, got {item!r}")
+        try:
+            out[name.strip()] = float(value) if sep else None
+        except ValueError:
+            raise UsageError(f"--fix expects NAME or NAME=NUMBER, got {item!r}") from None
     return out
 
 
@@ -127,7 +142,12 @@ def resolve_run_config(opts: dict[str, Any]):
             from homodyne_data import DataFileNotFoundError
 
             raise DataFileNotFoundError(f"data file not found: {item} (from --data-file)")
-    run = load_config(config, overrides=overrides, strict=bool(opts.get("strict")))
+    run = load_config(
+        config,
+        overrides=overrides,
+        strict=bool(opts.get("strict")),
+        fix=parse_fix(opts.get("fix")),
+    )
     extra = _initial_overrides(opts)
     if extra:
         from homodyne_physics import canonical_name, parameter_names
@@ -141,8 +161,7 @@ def resolve_run_config(opts: dict[str, Any]):
                     f"--initial {key}: not a parameter of mode {run.mode!r} ({', '.join(names)})"
                 )
             init[canon] = value
-        run.initial = init
-        run.overrides["--initial"] = extra
+        run = dataclasses.replace(run, initial=init, overrides=run.overrides | {"--initial": extra})
     return run
 
 
@@ -155,8 +174,7 @@ def run_command(**opts: Any) -> None:
         raise UsageError(f"--method must be nlsq, cmc or both, got {method!r}")
     if opts.get("convention") not in (None, "physical", "homodyne2"):
         raise UsageError(f"--convention must be physical or homodyne2, got {opts['convention']!r}")
-    run = resolve_run_config(opts)
-    run.threads = opts.get("threads")
+    run = dataclasses.replace(resolve_run_config(opts), threads=opts.get("threads"))
     run_pipeline(
         run,
         output_dir=opts["output_dir"],

@@ -1,7 +1,7 @@
 """The YAML configuration layer: reading (with line numbers), checking, resolving, templates."""
 
+from .layout import ConfigIssue
 from .resolve import Override, RunConfig, load_config, resolve
-from .spec import ConfigIssue
 from .templates import render_template
 from .typed import cmc_config, data_config, nlsq_config
 from .yamlio import LoadedYAML, load_yaml, parse_yaml

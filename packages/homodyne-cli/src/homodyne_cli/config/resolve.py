@@ -1,42 +1,38 @@
-"""From a checked YAML document (plus command-line overrides) to one resolved :class:`RunConfig`.
+"""From a YAML document (plus command-line values) to one frozen :class:`RunConfig`.
 
-The resolved configuration holds plain values only; the typed configs of the lower packages
-(``DataConfig``, ``NLSQConfig``, ``CMCConfig``) are built from it in :mod:`.typed`.
+The run configuration is composed of the typed settings of the packages that use them
+(``DataSelection``, ``NLSQConfig``, ``CMCConfig``) and the few values only the command line
+reads; this layer adds the YAML line numbers and the file context.
 """
 
 import copy
-from dataclasses import asdict, dataclass, field
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from homodyne_physics.parameters import ALIASES as _NAME_ALIASES
-from homodyne_physics.parameters import MODE_ALIASES as _MODE_ALIASES
-from homodyne_physics.parameters import MODES as _MODE_PARAMS
+from homodyne_data import DataSelection
+from homodyne_nlsq import NLSQConfig
+from homodyne_physics import MODE_ALIASES
 
 from ..errors import ConfigError
-from .schema import SCHEMA
-from .spec import ConfigIssue, check
-from .yamlio import KeyPath, LoadedYAML, format_path, load_yaml, parse_yaml
+from .layout import ConfigIssue, Found, layout, walk
+from .params import bounds_and_priors, fixed_parameters, initial_values
+from .sections import Override, Reporter, build
+from .yamlio import KeyPath, LoadedYAML, load_yaml, parse_yaml
 
 __all__ = ["Override", "RunConfig", "load_config", "resolve"]
 
-_ALL_PARAMS = _MODE_PARAMS["laminar_flow"]
-
 
 @dataclass(frozen=True)
-class Override:
-    """A command-line value that replaces one config key (``path`` as in the YAML)."""
-
-    path: KeyPath
-    value: Any
-    flag: str
-
-
-@dataclass
 class RunConfig:
-    """Everything a run needs, fully resolved (defaults filled, aliases mapped).
+    """Everything a run needs, resolved and frozen (defaults filled, aliases mapped).
 
-    Times in s, q in 1/Angstrom, angles in degrees, gap in Angstrom.
+    Times in s, q in 1/Angstrom, angles in degrees, gap in Angstrom. ``data``, ``nlsq`` and
+    ``cmc`` are the typed settings of homodyne-data, homodyne-nlsq and homodyne-cmc (``cmc`` is
+    None when the file has no CMC settings: :func:`.typed.cmc_config` then uses the defaults).
+    ``fixed`` maps registry names to the value they are held at (None: at the start value).
     """
 
     source: str | None
@@ -46,19 +42,14 @@ class RunConfig:
     seed: int = 0
     files: tuple[str, ...] = ()
     q: tuple[float | None, ...] = (None,)
-    phi_ranges: tuple[tuple[float, float], ...] | None = None
-    start_frame: int = 1
-    end_frame: int = -1
-    dt: float | None = None
-    q_tolerance: float = 0.1
-    nan_threshold: float = 0.05
-    cache_dir: str | None = None
+    data: DataSelection = field(default_factory=DataSelection)
     gap: float = 2e6
     initial: dict[str, float] | None = None
     bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
     priors: dict[str, dict[str, Any]] = field(default_factory=dict)
-    nlsq: dict[str, Any] = field(default_factory=dict)
-    cmc: dict[str, tuple[Any, str]] = field(default_factory=dict)
+    fixed: dict[str, float | None] = field(default_factory=dict)
+    nlsq: NLSQConfig = field(default_factory=NLSQConfig)
+    cmc: Any = None
     max_reduced_chi2: float | None = None
     plots: bool = True
     max_display: int = 300
@@ -66,6 +57,16 @@ class RunConfig:
     overrides: dict[str, Any] = field(default_factory=dict)
     issues: list[ConfigIssue] = field(default_factory=list)
     lines: dict[KeyPath, int] = field(default_factory=dict, repr=False)
+    sources: dict[str, str] = field(default_factory=dict, repr=False)
+
+    # the data selection, under the names the rest of the command line uses
+    phi_ranges = property(lambda self: self.data.phi_ranges)
+    start_frame = property(lambda self: self.data.start_frame)
+    end_frame = property(lambda self: self.data.end_frame)
+    dt = property(lambda self: self.data.dt)
+    q_tolerance = property(lambda self: self.data.q_tolerance)
+    nan_threshold = property(lambda self: self.data.nan_threshold)
+    cache_dir = property(lambda self: self.data.cache_dir)
 
     @property
     def warnings(self) -> list[ConfigIssue]:
@@ -81,23 +82,23 @@ class RunConfig:
             path = path[:-1]
         return None
 
+    def key_path(self, section: str, name: str) -> str | None:
+        """The YAML key a setting was read from, e.g. ``('cmc', 'num_warmup')`` ->
+        ``'optimization.mcmc.num_warmup'`` (None for defaults)."""
+        return self.sources.get(f"{section}.{name}")
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe resolved configuration (for summary.json)."""
-        d = asdict(self)
-        d.pop("lines")
-        d["issues"] = [str(i) for i in self.issues]
-        d["cmc"] = {k: v for k, (v, _p) in self.cmc.items()}
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        for key in ("lines", "sources", "data", "nlsq", "cmc"):
+            d.pop(key)
+        d.update(dataclasses.asdict(self.data))
         d["phi_ranges"] = None if self.phi_ranges is None else [list(r) for r in self.phi_ranges]
+        d["issues"] = [str(i) for i in self.issues]
+        d["nlsq"] = self.nlsq.to_dict()
+        d["cmc"] = None if self.cmc is None else self.cmc.to_dict()
         d["bounds"] = {k: list(v) for k, v in self.bounds.items()}
         return d
-
-
-def _get(d: Any, *path: str, default: Any = None) -> Any:
-    for key in path:
-        if not isinstance(d, dict) or key not in d or d[key] is None:
-            return default
-        d = d[key]
-    return d
 
 
 def _set(d: dict, path: KeyPath, value: Any) -> None:
@@ -108,10 +109,6 @@ def _set(d: dict, path: KeyPath, value: Any) -> None:
     d[path[-1]] = value
 
 
-def _num(v: Any) -> Any:
-    return float(v) if isinstance(v, str) else v
-
-
 def _resolve_file(name: str, config_dir: Path | None) -> str:
     p = Path(name).expanduser()
     if p.is_absolute() or p.exists() or config_dir is None:
@@ -120,288 +117,151 @@ def _resolve_file(name: str, config_dir: Path | None) -> str:
     return str(beside) if beside.exists() else str(p)
 
 
-def _files(raw: dict, config_dir: Path | None) -> tuple[str, ...]:
-    ed = raw.get("experimental_data") or {}
+def _files(run: Any, config_dir: Path | None) -> tuple[str, ...]:
     names: list[str] = []
-    if ed.get("file_paths"):
-        names.extend(ed["file_paths"])
-    elif ed.get("file_path"):
-        names.append(ed["file_path"])
-    elif ed.get("data_file_name"):
-        folder = ed.get("data_folder_path") or "."
-        names.append(str(Path(folder) / ed["data_file_name"]))
+    if run.file_paths:
+        names.extend(run.file_paths)
+    elif run.file_path:
+        names.append(run.file_path)
+    elif run.data_file_name:
+        names.append(str(Path(run.data_folder_path or ".") / run.data_file_name))
     return tuple(_resolve_file(n, config_dir) for n in names)
 
 
-def resolve(doc: LoadedYAML, overrides: list[Override] = (), *, strict: bool = False) -> RunConfig:
-    """Check ``doc`` (after applying ``overrides``) and resolve it into a :class:`RunConfig`.
-
-    Raises
-    ------
-    ConfigError
-        Listing every error (key path and YAML line), when any error is found; with
-        ``strict`` warnings count as errors.
-    """
-    raw = copy.deepcopy(doc.data)
-    for ov in overrides:
-        _set(raw, ov.path, ov.value)
-    doc = LoadedYAML(raw, doc.lines, doc.source)
-    issues = check(doc, SCHEMA)
-
-    def err(path: KeyPath, msg: str) -> None:
-        issues.append(ConfigIssue("error", path, doc.line(path), msg, doc.source))
-
-    def warn(path: KeyPath, msg: str) -> None:
-        issues.append(ConfigIssue("warning", path, doc.line(path), msg, doc.source))
-
-    errors = [i for i in issues if i.level == "error"]
-    if errors:
-        _raise(issues, doc.source)
-
-    mode_raw = raw.get("analysis_mode") or "static"
-    if "analysis_mode" not in raw:
-        warn(("analysis_mode",), "not given; using 'static'")
-    mode = _MODE_ALIASES.get(mode_raw, mode_raw)
-    model = _get(raw, "parameter_space", "model")
-    if model and _MODE_ALIASES.get(model, model) != mode:
-        warn(
-            ("parameter_space", "model"),
-            f"says {model!r} but analysis_mode is {mode!r}; analysis_mode wins",
-        )
-    names = _MODE_PARAMS[mode]
-
-    # parameter bounds and priors
-    bounds: dict[str, tuple[float, float]] = {}
-    priors: dict[str, dict[str, Any]] = {}
-    for k, entry in enumerate(_get(raw, "parameter_space", "bounds", default=[]) or []):
-        path = ("parameter_space", "bounds", k)
-        if "name" not in entry or "min" not in entry or "max" not in entry:
-            err(path, "each bounds entry needs name, min and max")
-            continue
-        name = _NAME_ALIASES.get(entry["name"], entry["name"])
-        lo, hi = float(_num(entry["min"])), float(_num(entry["max"]))
-        if not lo < hi:
-            err(path + ("min",), f"{name}: min must be < max, got min={lo:g}, max={hi:g}")
-            continue
-        if name not in names and name not in ("contrast", "offset"):
-            continue  # e.g. shear bounds in a static config: harmless
-        bounds[name] = (lo, hi)
-        if any(key in entry for key in ("type", "prior_mu", "prior_sigma")):
-            priors[name] = {
-                "family": entry.get("type") or "TruncatedNormal",
-                "mean": _num(entry.get("prior_mu"))
-                if entry.get("prior_mu") is not None
-                else (lo + hi) / 2,
-                "sd": _num(entry.get("prior_sigma"))
-                if entry.get("prior_sigma") is not None
-                else (hi - lo) / 4,
-                "low": lo,
-                "high": hi,
-            }
-
-    # initial values
-    initial: dict[str, float] | None = None
-    ip = raw.get("initial_parameters") or {}
-    values = ip.get("values")
-    pnames = ip.get("parameter_names")
-    if values is not None:
-        pnames = pnames or list(names)
-        if len(pnames) != len(values):
-            err(
-                ("initial_parameters", "values"),
-                f"{len(values)} values for {len(pnames)} parameter_names ({', '.join(pnames)})",
-            )
-        else:
-            initial = {}
-            for n, v in zip(pnames, values, strict=True):
-                canon = _NAME_ALIASES.get(n, n)
-                if canon not in _ALL_PARAMS:
-                    err(
-                        ("initial_parameters", "parameter_names"),
-                        f"unknown parameter {n!r} (known: {', '.join(_ALL_PARAMS)})",
-                    )
-                elif canon in names:
-                    initial[canon] = float(v)
-                    lo, hi = bounds.get(canon, (None, None))
-                    if lo is not None and not lo <= v <= hi:
-                        err(
-                            ("initial_parameters", "values"),
-                            f"initial {canon} = {v:g} is outside its bounds [{lo:g}, {hi:g}]",
-                        )
-                else:
-                    warn(
-                        ("initial_parameters", "parameter_names"),
-                        f"{canon!r} is not a parameter of mode {mode!r}; ignored",
-                    )
-    for key in ("active_parameters", "fixed_parameters"):
-        if ip.get(key):
-            active = ip.get(key)
-            if key == "active_parameters" and set(active) >= set(names):
-                continue
-            warn(
-                ("initial_parameters", key),
-                "holding parameters fixed is not implemented in "
-                "homodyne 3; every parameter of the mode is fitted",
-            )
-
-    # data selection
-    ap = raw.get("analyzer_parameters") or {}
-    q = _get(ap, "scattering", "wavevector_q")
-    q_list: tuple = (
-        tuple(float(x) for x in q)
-        if isinstance(q, list)
-        else ((float(q),) if q is not None else (None,))
-    )
-    if not q_list:
-        q_list = (None,)
-    phi_ranges = None
-    pf = raw.get("phi_filtering") or {}
-    if pf.get("enabled"):
-        ranges = []
-        for k, r in enumerate(pf.get("target_ranges") or []):
-            if "min_angle" not in r or "max_angle" not in r:
-                err(("phi_filtering", "target_ranges", k), "needs min_angle and max_angle")
-                continue
-            ranges.append((float(_num(r["min_angle"])), float(_num(r["max_angle"]))))
-        if not ranges:
-            err(("phi_filtering",), "enabled but no target_ranges given")
-        phi_ranges = tuple(ranges)
-    elif pf.get("target_ranges"):
-        warn(
+def _phi_ranges(run: Any, rep: Reporter):
+    if run.phi_filtering:
+        if not run.target_ranges:
+            rep.error(("phi_filtering",), "enabled but no target_ranges given")
+            return None
+        return tuple((r.min_angle, r.max_angle) for r in run.target_ranges)
+    if run.target_ranges:
+        rep.warn(
             ("phi_filtering", "enabled"),
             "target_ranges are given but enabled is false: all angles are used",
         )
-    start, end = int(ap.get("start_frame", 1)), int(ap.get("end_frame", -1))
-    if end != -1 and end < start:
-        err(("analyzer_parameters", "end_frame"), f"end_frame {end} is before start_frame {start}")
+    return None
 
-    ed = raw.get("experimental_data") or {}
-    config_dir = Path(doc.source).resolve().parent if doc.source not in ("<string>", None) else None
-    files = _files(raw, config_dir)
+
+def _mode(run: Any, found: Found, rep: Reporter) -> str:
+    if run.mode is None:
+        rep.warn(("analysis_mode",), "not given; using 'static'")
+    mode = MODE_ALIASES.get(run.mode or "static", run.mode or "static")
+    if run.model and MODE_ALIASES.get(run.model, run.model) != mode:
+        rep.warn(
+            ("parameter_space", "model"),
+            f"says {run.model!r} but analysis_mode is {mode!r}; analysis_mode wins",
+        )
+    return mode
+
+
+def _cmc(lay, found: dict[str, Found], run: Any, rep: Reporter):
+    """CMCConfig when the file has CMC settings or asks for CMC; 2.x values mapped (warned)."""
+    cmc = found["cmc"]
+    if not cmc.values and (run is None or run.method == "nlsq"):
+        return None
+    cls = lay.classes["cmc"]
+    for name, (value, path) in list(cmc.values.items()):
+        table = cls.YAML_VALUES.get(name, {})
+        if isinstance(value, str) and value in table:
+            if value != "auto":
+                shown = ".".join(map(str, path))
+                rep.warn(path, f"2.x value {value!r} of {shown} runs as {table[value]!r}")
+            cmc.values[name] = (table[value], path)
+    seed = run.seed if run is not None else 0
+    return build(cls, cmc, ("optimization", "cmc"), rep, seed=seed)
+
+
+def _prepare(doc: LoadedYAML, overrides: list[Override], fix: dict) -> tuple:
+    """Apply the command-line values; 2.x layouts that are not plain renames are resolved."""
+    raw = copy.deepcopy(doc.data)
+    for ov in overrides:
+        _set(raw, ov.path, ov.value)
+    nl = (raw.get("optimization") or {}).get("nlsq")
+    if isinstance(nl, Mapping):
+        raw["optimization"]["nlsq"] = NLSQConfig.yaml_section(nl)
+    doc = LoadedYAML(raw, doc.lines, doc.source)
+    flags = [
+        Override(("--fix", n), "" if v is None else f"{n}={v:g}", "--fix") for n, v in fix.items()
+    ]
+    return doc, Reporter(doc, [*overrides, *flags])
+
+
+def _parameters(run: Any, found: Found, rep: Reporter, fix: dict, doc: LoadedYAML) -> dict:
+    """Mode, files and the model parameters (bounds, priors, start values, fixed)."""
+    mode = _mode(run, found, rep)
+    bounds, priors = bounds_and_priors(run, mode, rep)
+    source = doc.source
+    config_dir = Path(source).resolve().parent if source not in ("<string>", None) else None
+    files = _files(run, config_dir)
     if not files:
-        err(
+        rep.error(
             ("experimental_data",),
             "no data file given: set experimental_data.file_path "
             "(or data_folder_path + data_file_name), or pass --data-file",
         )
+    return {
+        "mode": mode,
+        "bounds": bounds,
+        "priors": priors,
+        "initial": initial_values(run, mode, bounds, rep),
+        "fixed": fixed_parameters(run, mode, bounds, rep, fix),
+        "files": files,
+        "convention": run.convention,
+        "method": run.method,
+        "seed": run.seed,
+        "q": tuple(run.wavevector_q) if run.wavevector_q else (None,),
+        "gap": run.gap,
+        "max_reduced_chi2": run.max_reduced_chi2 if run.quality_gate else None,
+        "plots": run.plots,
+        "max_display": run.max_display,
+    }
 
-    # optimisation
-    opt = raw.get("optimization") or {}
-    nl = opt.get("nlsq") or {}
-    ad = nl.get("anti_degeneracy") or {}
-    ms = nl.get("multi_start") or {}
-    seed = int(raw.get("seed", 0))
-    nlsq: dict[str, Any] = {}
-    for key, value in (
-        ("max_iterations", nl.get("max_iterations")),
-        ("ftol", _num(nl.get("ftol", nl.get("tolerance")))),
-        ("xtol", _num(nl.get("xtol"))),
-        ("gtol", _num(nl.get("gtol"))),
-        ("loss", nl.get("loss")),
-        ("f_scale", _num(nl.get("f_scale"))),
-        ("chunk_size", nl.get("chunk_size")),
-        ("sigma", _num(nl.get("sigma"))),
-        ("solver", nl.get("solver")),
-        ("scaling_mode", nl.get("per_angle_mode", ad.get("per_angle_mode"))),
-        ("fourier_order", nl.get("fourier_order", ad.get("fourier_order"))),
-        ("multistart", int(ms.get("n_starts", 10)) if ms.get("enable") else None),
-        ("cmaes", (nl.get("cmaes") or {}).get("enable")),
-        ("seed", ms.get("seed", seed) if ms.get("enable") else seed),
-    ):
-        if value is not None:
-            nlsq[key] = value
-    qv = nl.get("quality_validation") or {}
-    max_chi2 = qv.get("reduced_chi_squared_threshold") if qv.get("enable", False) else None
 
-    cmc = _cmc_candidates(opt, seed)
-    plots = raw.get("plots") or {}
-    if errors := [i for i in issues if i.level == "error"]:
-        _raise(issues, doc.source)
-    if strict and (warnings := [i for i in issues if i.level == "warning"]):
+def resolve(
+    doc: LoadedYAML,
+    overrides: list[Override] = (),
+    *,
+    strict: bool = False,
+    fix: Mapping[str, float | None] | None = None,
+) -> RunConfig:
+    """Check ``doc`` (after applying ``overrides`` and ``fix``) and resolve it.
+
+    Raises
+    ------
+    ConfigError
+        Listing every error (key path and YAML line, or the flag), when any error is found;
+        with ``strict`` warnings count as errors.
+    """
+    fix = dict(fix or {})
+    doc, rep = _prepare(doc, list(overrides), fix)
+    lay = layout()
+    found = walk(doc, lay, rep.issues)
+    run = build(lay.classes["run"], found["run"], (), rep)
+    params = _parameters(run, found["run"], rep, fix, doc) if run is not None else {}
+    phi = {"phi_ranges": _phi_ranges(run, rep)} if run is not None else {}
+    data = build(lay.classes["data"], found["data"], (), rep, **phi)
+    seed = run.seed if run is not None else 0
+    nlsq = build(lay.classes["nlsq"], found["nlsq"], ("optimization", "nlsq"), rep, seed=seed)
+    cmc = _cmc(lay, found, run, rep)
+    if rep.errors:
+        _raise(rep.issues, doc.source)
+    if strict and (warnings := [i for i in rep.issues if i.level == "warning"]):
         _raise(warnings, doc.source, strict=True)
-
     return RunConfig(
         source=None if doc.source == "<string>" else doc.source,
-        mode=mode,
-        convention=raw.get("convention", "physical"),
-        method=opt.get("method", "nlsq"),
-        seed=seed,
-        files=files,
-        q=q_list,
-        phi_ranges=phi_ranges,
-        start_frame=start,
-        end_frame=end,
-        dt=_num(ap.get("dt")),
-        q_tolerance=float(ed.get("q_tolerance", 0.1)),
-        nan_threshold=float(ed.get("nan_threshold", 0.05)),
-        cache_dir=ed.get("cache_file_path"),
-        gap=float(_get(ap, "geometry", "stator_rotor_gap", default=2e6)),
-        initial=initial,
-        bounds=bounds,
-        priors=priors,
+        data=data,
         nlsq=nlsq,
         cmc=cmc,
-        max_reduced_chi2=max_chi2,
-        plots=bool(plots.get("enabled", True)),
-        max_display=int(plots.get("max_display", 300)),
-        overrides={o.flag: o.value for o in overrides},
-        issues=issues,
+        overrides={o.flag: o.value for o in overrides} | ({"--fix": fix} if fix else {}),
+        issues=rep.issues,
         lines=dict(doc.lines),
+        sources={
+            f"{name}.{key}": ".".join(map(str, path))
+            for name, sec in found.items()
+            for key, (_v, path) in sec.values.items()
+        },
+        **params,
     )
-
-
-def _cmc_candidates(opt: dict, seed: int) -> dict[str, tuple[Any, str]]:
-    """CMC settings under our names, each with the key path it came from."""
-    out: dict[str, tuple[Any, str]] = {}
-    cm = opt.get("cmc") or {}
-    mc = opt.get("mcmc") or {}
-    shard_mc = cm.get("per_shard_mcmc") or {}
-    for key in (
-        "num_warmup",
-        "num_samples",
-        "num_chains",
-        "target_accept_prob",
-        "max_tree_depth",
-        "chain_method",
-    ):
-        if key in shard_mc:
-            out[key] = (shard_mc[key], f"optimization.cmc.per_shard_mcmc.{key}")
-        elif key in mc:
-            out[key] = (mc[key], f"optimization.mcmc.{key}")
-    for key in ("dense_mass", "dense_mass_matrix"):
-        for sec, name in ((shard_mc, "optimization.cmc.per_shard_mcmc"), (mc, "optimization.mcmc")):
-            if key in sec and "dense_mass" not in out:
-                out["dense_mass"] = (sec[key], f"{name}.{key}")
-    simple = {
-        "scaling_mode": ("per_angle_mode",),
-        "prior_tempering": ("prior_tempering",),
-        "per_shard_timeout": ("per_shard_timeout",),
-        "num_shards": ("sharding", "num_shards"),
-        "max_points_per_shard": ("sharding", "max_points_per_shard"),
-        "shard_strategy": ("sharding", "strategy"),
-        "min_points_per_shard": ("sharding", "min_points_per_shard"),
-        "combination": ("combination", "method"),
-        "min_success_rate": ("combination", "min_success_rate"),
-        "combination_space": ("combination", "space"),
-        "backend": ("backend_config", "name"),
-        "min_ess": ("validation", "min_per_shard_ess"),
-        "max_rhat": ("validation", "max_per_shard_rhat"),
-        "max_divergence_rate": ("validation", "max_divergence_rate"),
-        "use_nlsq_priors": ("validation", "use_nlsq_informed_priors"),
-        "nlsq_prior_width": ("validation", "nlsq_prior_width_factor"),
-        "max_parameter_cv": ("validation", "max_parameter_cv"),
-        "heterogeneity_abort": ("validation", "heterogeneity_abort"),
-        "require_nlsq_warmstart": ("validation", "require_nlsq_warmstart"),
-    }
-    # homodyne 3 names, written directly under optimization.cmc, win over the 2.x spellings
-    for key in ("backend", "dask", "workers", "threads_per_worker", "cache_dir", "force"):
-        simple[key] = (key,)
-    for ours, path in simple.items():
-        v = _get(cm, *path)
-        if v is not None:
-            out[ours] = (v, "optimization.cmc." + ".".join(path))
-    out["seed"] = (cm.get("seed", seed), "optimization.cmc.seed" if "seed" in cm else "seed")
-    return out
 
 
 def _raise(issues: list[ConfigIssue], source: str, strict: bool = False) -> None:
@@ -416,6 +276,7 @@ def load_config(
     text: str | None = None,
     overrides: list[Override] = (),
     strict: bool = False,
+    fix: Mapping[str, float | None] | None = None,
 ) -> RunConfig:
     """Read a YAML configuration (homodyne 2.x keys accepted) and resolve it.
 
@@ -430,11 +291,13 @@ def load_config(
         Command-line values replacing config keys.
     strict
         Treat warnings (unknown keys, unimplemented 2.x keys) as errors.
+    fix
+        Parameters to hold fixed (``--fix``): name -> value, or None for the start value.
 
     Raises
     ------
     ConfigError
-        With every problem found, each naming its key path and YAML line.
+        With every problem found, each naming its key path and YAML line (or its flag).
     """
     if text is not None:
         doc = parse_yaml(text)
@@ -442,9 +305,4 @@ def load_config(
         doc = load_yaml(path)
     else:
         doc = LoadedYAML({}, {}, "<defaults>")
-    return resolve(doc, list(overrides), strict=strict)
-
-
-def describe_path(path: KeyPath) -> str:
-    """Dotted form of a key path (re-exported for messages)."""
-    return format_path(path)
+    return resolve(doc, list(overrides), strict=strict, fix=fix)
