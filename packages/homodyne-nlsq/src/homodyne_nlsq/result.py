@@ -73,7 +73,7 @@ class NLSQResult:
         Which covariance ``covariance``/``errors`` hold (``used``: ``'frame-correlated'`` or
         ``'independent'``) and why (``reason``: the residual-correlation test), with the
         bandwidth, test statistics, robust/independent ratio per name and the
-        independent-noise errors.
+        independent-noise errors and covariance.
     """
 
     mode: str

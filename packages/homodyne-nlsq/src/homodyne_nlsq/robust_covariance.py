@@ -299,8 +299,8 @@ def choose_error_model(problem: FitProblem, x, unc: Uncertainty):
         ``unc`` with the chosen covariance, errors and correlation (and a note saying which),
         the :class:`RobustCovariance` (``None`` if it could not be computed) and a JSON-safe
         dict: ``used`` (``'frame-correlated'`` or ``'independent'``), ``reason``,
-        ``bandwidth``, ``z``, ``rho``, ``ratio`` (robust / independent error per name) and
-        ``errors_independent``.
+        ``bandwidth``, ``z``, ``rho``, ``ratio`` (robust / independent error per name),
+        ``errors_independent`` and ``covariance_independent``.
     """
     names = problem.names
     try:
@@ -318,6 +318,7 @@ def choose_error_model(problem: FitProblem, x, unc: Uncertainty):
         "rho": robust.rho,
         "ratio": {n: float(r) for n, r in zip(names, ratio, strict=True)},
         "errors_independent": {n: float(e) for n, e in zip(names, unc.errors, strict=True)},
+        "covariance_independent": unc.covariance,
     }
     if not robust.correlated:
         reason = (
