@@ -27,7 +27,7 @@ STATIC = {"D0": 1000.0, "alpha": 0.5, "D_offset": 10.0}
 LAMINAR = {
     **STATIC,
     "gamma_dot_t0": 2.0e-4,
-    "beta": 0.0,
+    "beta": 0.3,
     "gamma_dot_t_offset": 0.0,
     "phi0": 3.0,
 }

@@ -47,7 +47,7 @@ def test_independent_noise_robust_agrees_with_naive_and_test_is_quiet(seed):
 
 def test_speckle_data_use_the_frame_correlated_covariance():
     truth = {"D0": 2.0e4, "alpha": -0.5, "D_offset": 2000.0}
-    sim = hd.simulate_speckle("static", truth, phi=[0.0, 90.0], n_frames=100, n_pixels=150)
+    sim = hd.simulate_speckle("static", truth, phi=[0.0, 90.0], n_frames=60, n_pixels=100)
     res = fit_nlsq(sim.data, mode="static", initial=truth)
     em = res.error_model
     assert em["used"] == "frame-correlated", em["reason"]
