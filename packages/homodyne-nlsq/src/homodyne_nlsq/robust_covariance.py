@@ -15,9 +15,11 @@ independent-noise covariance ``s^2 (J^T J)^-1`` then claims far too much. This m
   the (t1, t2) grid and filtered by the separable triangle with running sums (O(n_t^2) per
   component), and the per-angle blocks are mapped to the fitted vector through the scaling
   design, as the normal equations are;
-* the bandwidth, when not given, from the data: ``3 x`` the shift at which the residual
-  correlation along the diagonal falls below ``1/e`` (at least 3 frames, at most half the
-  frames).
+* the bandwidth, when not given, from the data, per angle (bins do not share pixels, so their
+  scores are independent and each angle's middle term has its own correlation length; shear
+  decorrelates bins along the flow much faster than bins across it): ``3 x`` the shift at
+  which that angle's residual correlation along the diagonal falls below ``1/e`` (at least 3
+  frames, at most half the frames).
 """
 
 from dataclasses import dataclass, replace
@@ -52,7 +54,6 @@ __all__ = [
 Z_THRESHOLD = 3.5
 _BANDWIDTH_FACTOR = 3.0
 _MIN_BANDWIDTH = 3
-_MAX_ANGLES_FOR_BANDWIDTH = 4
 
 
 @dataclass(frozen=True)
@@ -64,18 +65,22 @@ class RobustCovariance:
     covariance, errors
         Sandwich covariance over the fitted vector and its standard errors.
     bandwidth
-        Half-width of the Bartlett kernel, frames.
+        Largest half-width of the Bartlett kernel over the angles, frames.
+    bandwidths
+        Half-width used for each angle, frames.
     rho, z
         Residual correlation and its z statistic at the shifts (1, 0), (0, 1), (1, 1).
     correlated
         Whether the residuals are correlated (max z above :data:`Z_THRESHOLD`).
     rho_diagonal
-        Residual correlation along the diagonal shift d = 1, 2, ... (used for the bandwidth).
+        Residual correlation per angle along the diagonal shift d = 1, 2, ...
+        ``(n_phi, n_shifts)`` (used for the bandwidths).
     """
 
     covariance: np.ndarray
     errors: np.ndarray
     bandwidth: int
+    bandwidths: tuple[int, ...]
     rho: dict[str, float]
     z: dict[str, float]
     correlated: bool
@@ -185,7 +190,8 @@ def residual_correlation_test(
     Returns
     -------
     (rho, z, rho_diagonal)
-        ``rho``/``z`` by shift name ``'t2'`` (0, 1), ``'t1'`` (1, 0), ``'diagonal'`` (1, 1);
+        ``rho_diagonal`` per angle ``(n_phi, n_shifts)``; ``rho``/``z`` pooled over the
+        angles, by shift name ``'t2'`` (0, 1), ``'t1'`` (1, 0), ``'diagonal'`` (1, 1);
         ``z = sum r_k r_l / sqrt(sum r_k^2 r_l^2)`` is about N(0, 1) for independent noise.
     """
     n = residual_grids.shape[-1]
@@ -196,28 +202,27 @@ def residual_correlation_test(
         rho[name] = s / cnt / var if cnt and var > 0 else 0.0
         z[name] = s / np.sqrt(s2) if s2 > 0 else 0.0
     top = n // 2 if max_shift is None else min(int(max_shift), n - 1)
-    return rho, z, _diagonal_autocorrelation(residual_grids, masks, max(top, 1), var)
+    return rho, z, _diagonal_autocorrelation(residual_grids, masks, max(top, 1))
 
 
-def _diagonal_autocorrelation(rg, mask, top: int, var: float) -> np.ndarray:
-    """rho(d) = mean r(i, j) r(i + d, j + d) / var for d = 1..top (FFT over both axes,
-    at most 4 angles: enough to locate the correlation length)."""
-    rg = rg[:_MAX_ANGLES_FOR_BANDWIDTH]
-    mk = mask[:_MAX_ANGLES_FOR_BANDWIDTH].astype(np.float64)
+def _diagonal_autocorrelation(rg, mask, top: int) -> np.ndarray:
+    """rho_a(d) = mean r(i, j) r(i + d, j + d) / var_a for d = 1..top, per angle a (FFT over
+    both axes, padded by ``top`` so that shifts do not wrap). Shape ``(n_phi, top)``."""
+    mk = mask.astype(np.float64)
     n = rg.shape[-1]
-    size = (2 * n, 2 * n)
+    size = (n + top, n + top)
 
     def autocorr(a):
         f = np.fft.rfft2(a, s=size)
-        return np.fft.irfft2(f * np.conj(f), s=size).sum(axis=0)
+        return np.fft.irfft2(f * np.conj(f), s=size)
 
     d = np.arange(1, top + 1)
-    prod = autocorr(rg)[d, d]
-    count = np.rint(autocorr(mk)[d, d])
-    if var <= 0:
-        return np.zeros(top)
+    prod = autocorr(rg)[:, d, d]
+    count = np.rint(autocorr(mk)[:, d, d])
+    var_a = (rg**2).sum(axis=(1, 2)) / np.maximum(mk.sum(axis=(1, 2)), 1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, prod / np.maximum(count, 1) / var, 0.0)
+        rho = prod / np.maximum(count, 1) / var_a[:, None]
+    return np.where((count > 0) & (var_a[:, None] > 0), rho, 0.0)
 
 
 def choose_bandwidth(rho_diagonal: np.ndarray, n_t: int) -> int:
@@ -239,8 +244,9 @@ def robust_covariance(problem: FitProblem, x, *, bandwidth: int | None = None) -
     x
         Fitted vector ``(theta, s)``.
     bandwidth
-        Kernel half-width in frames; ``None`` chooses it from the residuals
-        (:func:`choose_bandwidth`). ``1`` gives the heteroscedasticity-robust (White) form.
+        Kernel half-width in frames for every angle; ``None`` chooses one per angle from its
+        residuals (:func:`choose_bandwidth`). ``1`` gives the heteroscedasticity-robust
+        (White) form.
 
     Returns
     -------
@@ -255,7 +261,10 @@ def robust_covariance(problem: FitProblem, x, *, bandwidth: int | None = None) -
     r_grid = _grid(np.stack([p[0] for p in pieces]), i, j, n_t)
     m_grid = _grid(np.stack([p[3] for p in pieces]), i, j, n_t).astype(bool)
     rho, z, rho_diag = residual_correlation_test(r_grid, m_grid)
-    b = choose_bandwidth(rho_diag, n_t) if bandwidth is None else max(int(bandwidth), 1)
+    if bandwidth is None:
+        bws = tuple(choose_bandwidth(row, n_t) for row in rho_diag)
+    else:
+        bws = (max(int(bandwidth), 1),) * n_phi
     del r_grid, m_grid
     n_v = problem.n_theta + 2
     h_a = np.empty((n_phi, n_v, n_v))
@@ -263,7 +272,7 @@ def robust_covariance(problem: FitProblem, x, *, bandwidth: int | None = None) -
     for a, (r, w, v, _) in enumerate(pieces):
         h_a[a] = (w[:, None] * v).T @ v
         scores = _grid((w * r)[None, :] * v.T, i, j, n_t)  # (n_v, n_t, n_t)
-        smooth = bartlett_filter(scores, b)
+        smooth = bartlett_filter(scores, bws[a])
         m_a[a] = np.einsum("uij,vij->uv", scores, smooth)
         m_a[a] = 0.5 * (m_a[a] + m_a[a].T)
     design_c = jnp.asarray(problem.scaling.design_contrast)
@@ -279,7 +288,8 @@ def robust_covariance(problem: FitProblem, x, *, bandwidth: int | None = None) -
     return RobustCovariance(
         covariance=cov,
         errors=errors,
-        bandwidth=b,
+        bandwidth=max(bws),
+        bandwidths=bws,
         rho=rho,
         z=z,
         correlated=max(z.values()) > Z_THRESHOLD,
@@ -313,7 +323,7 @@ def choose_error_model(problem: FitProblem, x, unc: Uncertainty):
         ratio = robust.errors / unc.errors
     z_max = max(robust.z.values())
     info = {
-        "bandwidth": robust.bandwidth,
+        "bandwidth": list(robust.bandwidths),
         "z": robust.z,
         "rho": robust.rho,
         "ratio": {n: float(r) for n, r in zip(names, ratio, strict=True)},
@@ -332,7 +342,7 @@ def choose_error_model(problem: FitProblem, x, unc: Uncertainty):
         f"residuals are correlated between neighbouring frames (rho = "
         f"{robust.rho['diagonal']:.2f} along the diagonal, max z = {z_max:.1f} > "
         f"{Z_THRESHOLD}): frame-correlated (2-D Bartlett sandwich, bandwidth "
-        f"{robust.bandwidth} frames) covariance used; it is {typical} the "
+        f"{min(robust.bandwidths)}-{robust.bandwidth} frames) covariance used; it is {typical} the "
         "independent-noise errors (median over the fitted entries)"
     )
     errors = robust.errors
