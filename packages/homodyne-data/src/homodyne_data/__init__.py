@@ -3,7 +3,8 @@
 * :func:`load` / :func:`load_data`: APS-U and APS legacy HDF5 results files (layout detected
   from content) and bare ``.npy``/``.npz`` arrays -> :class:`XPCSData` for one q ring;
 * :func:`inspect_file`: what a file holds; :func:`quality_report`: per-angle data quality;
-* :func:`simulate`: synthetic data from the physics kernel; :func:`write_aps_u`,
+* :func:`simulate`: synthetic data from the physics kernel; :func:`simulate_speckle`:
+  correlator output of simulated speckle frames (frame-correlated noise); :func:`write_aps_u`,
   :func:`write_aps_legacy`: genuine files in both layouts;
 * every error is a :class:`DataError` (a ``HomodyneError``) naming the file and dataset.
 """
@@ -33,6 +34,7 @@ from .errors import (
 from .quality import QualityReport, quality_report
 from .reader import load, load_data
 from .selection import diagonal_corrected, normalize_angle, select_angles
+from .speckle import SpeckleSimulation, simulate_speckle
 from .summary import FileSummary, inspect_file
 from .synthetic import Simulation, simulate
 from .writers import write_aps_legacy, write_aps_u
@@ -61,6 +63,7 @@ __all__ = [
     "SelectionError",
     "ShapeMismatchError",
     "Simulation",
+    "SpeckleSimulation",
     "UnknownLayoutError",
     "XPCSData",
     "__version__",
@@ -72,6 +75,7 @@ __all__ = [
     "quality_report",
     "select_angles",
     "simulate",
+    "simulate_speckle",
     "write_aps_legacy",
     "write_aps_u",
 ]

@@ -21,6 +21,12 @@ from .normal_equations import (
 )
 from .problem import FitProblem, build_problem
 from .result import NLSQResult
+from .robust_covariance import (
+    RobustCovariance,
+    choose_error_model,
+    residual_correlation_test,
+    robust_covariance,
+)
 from .separable import profile_scaling, scaling_cost
 from .uncertainty import Uncertainty, covariance_from_normal_matrix
 
@@ -38,16 +44,20 @@ __all__ = [
     "NLSQFitError",
     "NLSQResult",
     "ProblemArrays",
+    "RobustCovariance",
     "Uncertainty",
     "__version__",
     "accumulate",
     "build_problem",
+    "choose_error_model",
     "cost_only",
     "covariance_from_normal_matrix",
     "fit_nlsq",
     "levenberg_marquardt",
     "loss_rho",
     "profile_scaling",
+    "residual_correlation_test",
+    "robust_covariance",
     "scaling_cost",
     "scaling_moments",
 ]

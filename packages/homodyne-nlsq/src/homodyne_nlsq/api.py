@@ -14,6 +14,7 @@ from .global_search import cmaes_search, latin_hypercube_starts
 from .lm import IterationInfo, LMOutcome, levenberg_marquardt
 from .problem import FitProblem, build_problem
 from .result import NLSQResult
+from .robust_covariance import choose_error_model
 from .start_search import search_start
 from .uncertainty import covariance_from_normal_matrix, scaling_errors
 
@@ -180,6 +181,8 @@ def fit_nlsq(
     unc = covariance_from_normal_matrix(
         out.jtj, out.cost, problem.n_valid, sigma=cfg.sigma, names=problem.names
     )
+    # frame-correlated (sandwich) covariance; used instead when the residuals are correlated
+    unc, robust, error_model = choose_error_model(problem, out.x, unc)
     timing["uncertainty"] = time.perf_counter() - t0
     x = out.x
     theta, s = problem.split(x)
@@ -288,4 +291,9 @@ def fit_nlsq(
         loss=cfg.loss,
         config=cfg.to_dict(),
         shear_delta_chi2=shear_delta,
+        covariance_robust=None if robust is None else robust.covariance,
+        errors_robust=None
+        if robust is None
+        else dict(zip(names, robust.errors.tolist(), strict=True)),
+        error_model=error_model,
     )

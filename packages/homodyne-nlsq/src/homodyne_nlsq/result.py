@@ -66,6 +66,14 @@ class NLSQResult:
         laminar_flow only: rise of chi^2 (in units of sigma^2) when the shear is switched off
         at the optimum (diffusion kept, scaling re-solved); below 9.49 the shear is not
         significant at 95% and a warning says so.
+    covariance_robust, errors_robust
+        Frame-correlated (2-D Bartlett sandwich) covariance over ``names`` and its errors by
+        name (see :mod:`homodyne_nlsq.robust_covariance`); ``None`` if not computed.
+    error_model
+        Which covariance ``covariance``/``errors`` hold (``used``: ``'frame-correlated'`` or
+        ``'independent'``) and why (``reason``: the residual-correlation test), with the
+        bandwidth, test statistics, robust/independent ratio per name and the
+        independent-noise errors and covariance.
     """
 
     mode: str
@@ -107,6 +115,9 @@ class NLSQResult:
     loss: str
     config: dict[str, Any] = field(default_factory=dict)
     shear_delta_chi2: float | None = None
+    covariance_robust: np.ndarray | None = None
+    errors_robust: dict[str, float] | None = None
+    error_model: dict[str, Any] = field(default_factory=dict)
 
     def fitted_c2(self, data: XPCSData) -> np.ndarray:
         """Model c2 on the full matrices of ``data`` (same angles as the fit), for plots.
@@ -172,5 +183,8 @@ class NLSQResult:
                 "gap": self.model.gap,
                 "config": self.config,
                 "shear_delta_chi2": self.shear_delta_chi2,
+                "covariance_robust": self.covariance_robust,
+                "errors_robust": self.errors_robust,
+                "error_model": self.error_model,
             }
         )

@@ -1,0 +1,359 @@
+"""Frame-correlated uncertainties: a sandwich covariance and a residual-correlation test.
+
+Two-time matrices from a correlator do not carry independent noise: the values at (t1, t2) and
+(t1 + d1, t2 + d2) share the speckle patterns of nearby frames while g1 has not decayed. The
+independent-noise covariance ``s^2 (J^T J)^-1`` then claims far too much. This module gives
+
+* :func:`residual_correlation_test`: self-normalised z statistics of the residual correlation
+  between neighbouring points along t1, t2 and the diagonal (under independent noise each is
+  about standard normal, whatever the per-point variance);
+* :func:`robust_covariance`: the sandwich ``H^-1 M H^-1 * N/(N - p)`` with ``H = J^T W J``
+  and ``M = sum_{k,l} w(k, l) g_k g_l^T`` over the per-point scores ``g_k = w_k r_k J_k``,
+  with ``w`` a 2-D Bartlett (product of triangles) kernel in the frame offsets
+  ``(d1, d2)`` of half-width ``bandwidth`` frames (a HAC estimator, Newey-West in two
+  dimensions). The N x p Jacobian is never formed: per angle, each score component is laid on
+  the (t1, t2) grid and filtered by the separable triangle with running sums (O(n_t^2) per
+  component), and the per-angle blocks are mapped to the fitted vector through the scaling
+  design, as the normal equations are;
+* the bandwidth, when not given, from the data, per angle (bins do not share pixels, so their
+  scores are independent and each angle's middle term has its own correlation length; shear
+  decorrelates bins along the flow much faster than bins across it): ``3 x`` the shift at
+  which that angle's residual correlation along the diagonal falls below ``1/e`` (at least 3
+  frames, at most half the frames).
+"""
+
+from dataclasses import dataclass, replace
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from homodyne_physics import (
+    float64,
+    g1sq_from_integrals,
+    integral_tables,
+    pair_integrals,
+    shear_prefactor,
+)
+
+from .normal_equations import _assemble, loss_rho
+from .problem import FitProblem
+from .uncertainty import Uncertainty, covariance_from_normal_matrix
+
+__all__ = [
+    "RobustCovariance",
+    "bartlett_filter",
+    "choose_bandwidth",
+    "choose_error_model",
+    "residual_correlation_test",
+    "robust_covariance",
+]
+
+# z above this (one-sided, max over three shifts: false-alarm rate about 7e-4) -> correlated
+Z_THRESHOLD = 3.5
+_BANDWIDTH_FACTOR = 3.0
+_MIN_BANDWIDTH = 3
+
+
+@dataclass(frozen=True)
+class RobustCovariance:
+    """The frame-correlated (sandwich) covariance and the evidence for using it.
+
+    Attributes
+    ----------
+    covariance, errors
+        Sandwich covariance over the fitted vector and its standard errors.
+    bandwidth
+        Largest half-width of the Bartlett kernel over the angles, frames.
+    bandwidths
+        Half-width used for each angle, frames.
+    rho, z
+        Residual correlation and its z statistic at the shifts (1, 0), (0, 1), (1, 1).
+    correlated
+        Whether the residuals are correlated (max z above :data:`Z_THRESHOLD`).
+    rho_diagonal
+        Residual correlation per angle along the diagonal shift d = 1, 2, ...
+        ``(n_phi, n_shifts)`` (used for the bandwidths).
+    """
+
+    covariance: np.ndarray
+    errors: np.ndarray
+    bandwidth: int
+    bandwidths: tuple[int, ...]
+    rho: dict[str, float]
+    z: dict[str, float]
+    correlated: bool
+    rho_diagonal: np.ndarray
+
+
+def _moving_sum(a: np.ndarray, width: int, axis: int) -> np.ndarray:
+    """Causal running sum of ``width`` samples along ``axis`` (zeros before the start)."""
+    cs = np.cumsum(a, axis=axis)
+    out = cs.copy()
+    n = a.shape[axis]
+    if width < n:
+        src = [slice(None)] * a.ndim
+        dst = [slice(None)] * a.ndim
+        src[axis], dst[axis] = slice(0, n - width), slice(width, n)
+        out[tuple(dst)] -= cs[tuple(src)]
+    return out
+
+
+def _triangle_1d(a: np.ndarray, b: int, axis: int) -> np.ndarray:
+    """``sum_d (1 - |d|/b) a[i + d]`` along ``axis`` (|d| < b), by two running sums."""
+    if b <= 1:
+        return a
+    pad = [(0, 0)] * a.ndim
+    pad[axis] = (b - 1, b - 1)
+    ap = np.pad(a, pad)
+    bb = _moving_sum(_moving_sum(ap, b, axis), b, axis)
+    sl = [slice(None)] * a.ndim
+    sl[axis] = slice(2 * b - 2, 2 * b - 2 + a.shape[axis])
+    return bb[tuple(sl)] / b
+
+
+def bartlett_filter(grid: np.ndarray, bandwidth: int) -> np.ndarray:
+    """2-D Bartlett smoothing ``sum_{d1,d2} (1-|d1|/b)(1-|d2|/b) grid[i+d1, j+d2]`` over the
+    last two axes (|d| < b; ``b = bandwidth``, ``b = 1`` is the identity)."""
+    b = int(bandwidth)
+    return _triangle_1d(_triangle_1d(grid, b, grid.ndim - 2), b, grid.ndim - 1)
+
+
+@partial(jax.jit, static_argnames=("model", "loss"))
+def _scores_core(model, theta, contrast_a, offset_a, t, phi_a, i, j, y, loss, f_scale):
+    def g_of(th):
+        tables = integral_tables(model, th, t)
+        i_d, i_g = pair_integrals(model, tables, i, j)
+        k = shear_prefactor(model, th, phi_a)
+        return g1sq_from_integrals(model, i_d, k[0] * i_g)
+
+    g = g_of(theta)
+    dg = jax.jacfwd(g_of)(theta)
+    valid = jnp.isfinite(y)
+    r = jnp.where(valid, y - (offset_a + contrast_a * g), 0.0)
+    _, drho = loss_rho(loss, (r / f_scale) ** 2)
+    w = jnp.where(valid, drho, 0.0)
+    v = jnp.concatenate([dg, g[:, None], jnp.ones_like(g)[:, None]], axis=1)
+    return r, w, v, valid
+
+
+def _angle_scores(problem: FitProblem, theta, contrast, offset, a: int):
+    """Per-point pieces of angle ``a``: residual ``r``, weight ``w`` and ``v = (dG/dtheta,
+    G, 1)`` at the (t1 < t2) pairs, as numpy arrays (NaN points have w = 0)."""
+    arrs = problem.arrs
+    out = _scores_core(
+        problem.model,
+        jnp.asarray(theta, jnp.float64),
+        contrast[a],
+        offset[a],
+        arrs.t,
+        arrs.phi[a : a + 1],
+        arrs.i,
+        arrs.j,
+        arrs.y[a],
+        problem.config.loss,
+        jnp.float64(problem.config.f_scale),
+    )
+    return tuple(np.asarray(o) for o in out)
+
+
+def _grid(values: np.ndarray, i: np.ndarray, j: np.ndarray, n: int) -> np.ndarray:
+    """Scatter ``(..., n_pairs)`` onto ``(..., n, n)`` grids (zero off the pairs)."""
+    out = np.zeros(values.shape[:-1] + (n, n))
+    out[..., i, j] = values
+    return out
+
+
+def _shift_products(rg: np.ndarray, mask: np.ndarray, d1: int, d2: int):
+    """``(sum r_k r_l, sum r_k^2 r_l^2, count)`` over valid pairs shifted by (d1, d2)."""
+    n = rg.shape[-1]
+    a = rg[..., : n - d1, : n - d2]
+    b = rg[..., d1:, d2:]
+    m = mask[..., : n - d1, : n - d2] & mask[..., d1:, d2:]
+    ab = np.where(m, a * b, 0.0)
+    return float(ab.sum()), float((ab * ab).sum()), int(m.sum())
+
+
+def residual_correlation_test(
+    residual_grids: np.ndarray, masks: np.ndarray, max_shift: int | None = None
+):
+    """Residual correlation at neighbouring shifts and along the diagonal.
+
+    Parameters
+    ----------
+    residual_grids, masks
+        ``(n_phi, n_t, n_t)`` residuals on the (t1 < t2) grid and where they are valid.
+    max_shift
+        Largest diagonal shift for ``rho_diagonal`` (default ``n_t // 2``).
+
+    Returns
+    -------
+    (rho, z, rho_diagonal)
+        ``rho_diagonal`` per angle ``(n_phi, n_shifts)``; ``rho``/``z`` pooled over the
+        angles, by shift name ``'t2'`` (0, 1), ``'t1'`` (1, 0), ``'diagonal'`` (1, 1);
+        ``z = sum r_k r_l / sqrt(sum r_k^2 r_l^2)`` is about N(0, 1) for independent noise.
+    """
+    n = residual_grids.shape[-1]
+    var = float((residual_grids**2).sum() / max(int(masks.sum()), 1))
+    rho, z = {}, {}
+    for name, (d1, d2) in (("t2", (0, 1)), ("t1", (1, 0)), ("diagonal", (1, 1))):
+        s, s2, cnt = _shift_products(residual_grids, masks, d1, d2)
+        rho[name] = s / cnt / var if cnt and var > 0 else 0.0
+        z[name] = s / np.sqrt(s2) if s2 > 0 else 0.0
+    top = n // 2 if max_shift is None else min(int(max_shift), n - 1)
+    return rho, z, _diagonal_autocorrelation(residual_grids, masks, max(top, 1))
+
+
+def _diagonal_autocorrelation(rg, mask, top: int) -> np.ndarray:
+    """rho_a(d) = mean r(i, j) r(i + d, j + d) / var_a for d = 1..top, per angle a (FFT over
+    both axes, padded by ``top`` so that shifts do not wrap). Shape ``(n_phi, top)``."""
+    mk = mask.astype(np.float64)
+    n = rg.shape[-1]
+    size = (n + top, n + top)
+
+    def autocorr(a):
+        f = np.fft.rfft2(a, s=size)
+        return np.fft.irfft2(f * np.conj(f), s=size)
+
+    d = np.arange(1, top + 1)
+    prod = autocorr(rg)[:, d, d]
+    count = np.rint(autocorr(mk)[:, d, d])
+    var_a = (rg**2).sum(axis=(1, 2)) / np.maximum(mk.sum(axis=(1, 2)), 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rho = prod / np.maximum(count, 1) / var_a[:, None]
+    return np.where((count > 0) & (var_a[:, None] > 0), rho, 0.0)
+
+
+def choose_bandwidth(rho_diagonal: np.ndarray, n_t: int) -> int:
+    """``3 x`` the first diagonal shift with correlation below 1/e, within [3, n_t // 2]."""
+    below = np.nonzero(rho_diagonal < np.exp(-1.0))[0]
+    first = int(below[0]) + 1 if below.size else rho_diagonal.size + 1
+    return int(np.clip(np.ceil(_BANDWIDTH_FACTOR * first), _MIN_BANDWIDTH, max(n_t // 2, 1)))
+
+
+def robust_covariance(problem: FitProblem, x, *, bandwidth: int | None = None) -> RobustCovariance:
+    """Sandwich covariance of the fitted vector ``x`` with a 2-D Bartlett middle term.
+
+    Call inside ``homodyne_physics.float64()``.
+
+    Parameters
+    ----------
+    problem
+        The :class:`FitProblem` that was fitted.
+    x
+        Fitted vector ``(theta, s)``.
+    bandwidth
+        Kernel half-width in frames for every angle; ``None`` chooses one per angle from its
+        residuals (:func:`choose_bandwidth`). ``1`` gives the heteroscedasticity-robust
+        (White) form.
+
+    Returns
+    -------
+    RobustCovariance
+    """
+    theta, s = problem.split(x)
+    contrast, offset = problem.scaling.apply(jnp.asarray(s, jnp.float64), xp=jnp)
+    arrs = problem.arrs
+    n_phi, n_t = arrs.phi.shape[0], arrs.t.shape[0]
+    i, j = np.asarray(arrs.i), np.asarray(arrs.j)
+    pieces = [_angle_scores(problem, theta, contrast, offset, a) for a in range(n_phi)]
+    r_grid = _grid(np.stack([p[0] for p in pieces]), i, j, n_t)
+    m_grid = _grid(np.stack([p[3] for p in pieces]), i, j, n_t).astype(bool)
+    rho, z, rho_diag = residual_correlation_test(r_grid, m_grid)
+    if bandwidth is None:
+        bws = tuple(choose_bandwidth(row, n_t) for row in rho_diag)
+    else:
+        bws = (max(int(bandwidth), 1),) * n_phi
+    del r_grid, m_grid
+    n_v = problem.n_theta + 2
+    h_a = np.empty((n_phi, n_v, n_v))
+    m_a = np.empty((n_phi, n_v, n_v))
+    for a, (r, w, v, _) in enumerate(pieces):
+        h_a[a] = (w[:, None] * v).T @ v
+        scores = _grid((w * r)[None, :] * v.T, i, j, n_t)  # (n_v, n_t, n_t)
+        smooth = bartlett_filter(scores, bws[a])
+        m_a[a] = np.einsum("uij,vij->uv", scores, smooth)
+        m_a[a] = 0.5 * (m_a[a] + m_a[a].T)
+    design_c = jnp.asarray(problem.scaling.design_contrast)
+    design_o = jnp.asarray(problem.scaling.design_offset)
+    zeros = jnp.zeros((n_phi, n_v))
+    h, _ = _assemble(jnp.asarray(h_a), zeros, contrast, design_c, design_o)
+    m, _ = _assemble(jnp.asarray(m_a), zeros, contrast, design_c, design_o)
+    n_points, p = problem.n_valid, h.shape[0]
+    h_inv = covariance_from_normal_matrix(np.asarray(h), 1.0, n_points, sigma=1.0).covariance
+    cov = h_inv @ np.asarray(m) @ h_inv * (n_points / max(n_points - p, 1))
+    cov = 0.5 * (cov + cov.T)
+    errors = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+    return RobustCovariance(
+        covariance=cov,
+        errors=errors,
+        bandwidth=max(bws),
+        bandwidths=bws,
+        rho=rho,
+        z=z,
+        correlated=max(z.values()) > Z_THRESHOLD,
+        rho_diagonal=rho_diag,
+    )
+
+
+def choose_error_model(problem: FitProblem, x, unc: Uncertainty):
+    """Compute the sandwich covariance next to the independent-noise one and pick one.
+
+    The sandwich is used when :func:`residual_correlation_test` finds correlated residuals
+    (max z above :data:`Z_THRESHOLD`); otherwise the independent-noise covariance stays.
+
+    Returns
+    -------
+    (unc, robust, error_model)
+        ``unc`` with the chosen covariance, errors and correlation (and a note saying which),
+        the :class:`RobustCovariance` (``None`` if it could not be computed) and a JSON-safe
+        dict: ``used`` (``'frame-correlated'`` or ``'independent'``), ``reason``,
+        ``bandwidth``, ``z``, ``rho``, ``ratio`` (robust / independent error per name),
+        ``errors_independent`` and ``covariance_independent``.
+    """
+    names = problem.names
+    try:
+        with float64():
+            robust = robust_covariance(problem, x)
+    except (ValueError, FloatingPointError, np.linalg.LinAlgError, MemoryError) as exc:
+        reason = f"the frame-correlated covariance could not be computed ({exc})"
+        return unc, None, {"used": "independent", "reason": reason}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = robust.errors / unc.errors
+    z_max = max(robust.z.values())
+    info = {
+        "bandwidth": list(robust.bandwidths),
+        "z": robust.z,
+        "rho": robust.rho,
+        "ratio": {n: float(r) for n, r in zip(names, ratio, strict=True)},
+        "errors_independent": {n: float(e) for n, e in zip(names, unc.errors, strict=True)},
+        "covariance_independent": unc.covariance,
+    }
+    if not robust.correlated:
+        reason = (
+            f"residuals show no correlation between neighbouring frames (max z = {z_max:.2f} "
+            f"<= {Z_THRESHOLD}): independent-noise covariance used"
+        )
+        return unc, robust, {"used": "independent", "reason": reason, **info}
+    finite = ratio[np.isfinite(ratio)]
+    typical = f"{np.median(finite):.1f}x" if finite.size else "not comparable to"
+    reason = (
+        f"residuals are correlated between neighbouring frames (rho = "
+        f"{robust.rho['diagonal']:.2f} along the diagonal, max z = {z_max:.1f} > "
+        f"{Z_THRESHOLD}): frame-correlated (2-D Bartlett sandwich, bandwidth "
+        f"{min(robust.bandwidths)}-{robust.bandwidth} frames) covariance used; it is {typical} the "
+        "independent-noise errors (median over the fitted entries)"
+    )
+    errors = robust.errors
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = robust.covariance / np.outer(errors, errors)
+    np.fill_diagonal(corr, 1.0)
+    unc = replace(
+        unc,
+        covariance=robust.covariance,
+        errors=errors,
+        correlation=corr,
+        notes=(*unc.notes, reason),
+    )
+    return unc, robust, {"used": "frame-correlated", "reason": reason, **info}

@@ -1,0 +1,72 @@
+"""Frame-correlated (sandwich) covariance and the residual-correlation test."""
+
+import numpy as np
+import pytest
+
+import homodyne_data as hd
+from homodyne_nlsq import fit_nlsq
+from homodyne_nlsq.robust_covariance import bartlett_filter, choose_bandwidth
+
+from .conftest import STATIC_TRUTH, make_data
+
+
+def test_bartlett_filter_equals_the_explicit_kernel_sum():
+    rng = np.random.default_rng(0)
+    grid = rng.standard_normal((2, 17, 13))
+    for b in (1, 2, 5, 20):
+        tri = [
+            np.clip(1 - np.abs(np.subtract.outer(np.arange(n), np.arange(n))) / b, 0, None)
+            for n in (17, 13)
+        ]
+        want = np.einsum("ik,akl,jl->aij", tri[0], grid, tri[1])  # sum_kl w(k-i) w(l-j) g_kl
+        np.testing.assert_allclose(bartlett_filter(grid, b), want, atol=1e-12)
+
+
+def test_bandwidth_follows_the_residual_correlation():
+    assert choose_bandwidth(np.array([0.1, 0.0]), 300) == 3
+    rho = np.exp(-np.arange(1, 40) / 10.0)  # falls below 1/e at shift 11
+    assert choose_bandwidth(rho, 300) == 33
+    assert choose_bandwidth(rho, 40) == 20  # at most half the frames
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_independent_noise_robust_agrees_with_naive_and_test_is_quiet(seed):
+    data = make_data("static", STATIC_TRUTH, [0.0, 45.0, 90.0], n_t=80, seed=seed)
+    res = fit_nlsq(data, mode="static", initial=STATIC_TRUTH)
+    em = res.error_model
+    assert em["used"] == "independent", em["reason"]
+    assert max(em["z"].values()) < 3.5
+    for name in res.parameter_names:
+        assert em["ratio"][name] == pytest.approx(1.0, abs=0.15), (name, em["ratio"])
+        assert res.errors[name] == em["errors_independent"][name]
+    assert res.errors_robust.keys() == set(res.names)
+    d = res.to_dict()
+    assert d["error_model"]["used"] == "independent"
+    assert np.asarray(d["covariance_robust"]).shape == res.covariance.shape
+
+
+def test_speckle_data_use_the_frame_correlated_covariance():
+    truth = {"D0": 2.0e4, "alpha": -0.5, "D_offset": 2000.0}
+    sim = hd.simulate_speckle("static", truth, phi=[0.0, 90.0], n_frames=60, n_pixels=100)
+    res = fit_nlsq(sim.data, mode="static", initial=truth)
+    em = res.error_model
+    assert em["used"] == "frame-correlated", em["reason"]
+    assert em["rho"]["diagonal"] > 0.3
+    assert min(em["bandwidth"]) >= 3 and len(em["bandwidth"]) == 2
+    # the sandwich is substantially wider than the independent-noise errors
+    for name in res.parameter_names:
+        assert em["ratio"][name] > 3.0, em["ratio"]
+        assert res.errors[name] == pytest.approx(res.errors_robust[name])
+    assert any("frame-correlated" in w for w in res.warnings)
+
+
+@pytest.mark.slow
+def test_false_alarm_rate_under_5_percent_over_40_seeds():
+    fired, worst = 0, 0.0
+    for seed in range(40):
+        data = make_data("static", STATIC_TRUTH, [0.0, 45.0, 90.0], n_t=80, seed=1000 + seed)
+        em = fit_nlsq(data, mode="static", initial=STATIC_TRUTH).error_model
+        fired += em["used"] != "independent"
+        worst = max(worst, max(abs(r - 1.0) for r in em["ratio"].values()))
+    assert fired < 2, f"{fired} of 40 independent-noise fits flagged correlated residuals"
+    assert worst < 0.15
