@@ -288,4 +288,5 @@ def fit_nlsq(
         loss=cfg.loss,
         config=cfg.to_dict(),
         shear_delta_chi2=shear_delta,
+        frame_times=np.asarray(data.t, np.float64).copy(),
     )

@@ -66,6 +66,9 @@ class NLSQResult:
         laminar_flow only: rise of chi^2 (in units of sigma^2) when the shear is switched off
         at the optimum (diffusion kept, scaling re-solved); below 9.49 the shear is not
         significant at 95% and a warning says so.
+    frame_times
+        Times of the selected frames, s (the data's age range; default grid of
+        :meth:`transport`).
     """
 
     mode: str
@@ -107,6 +110,22 @@ class NLSQResult:
     loss: str
     config: dict[str, Any] = field(default_factory=dict)
     shear_delta_chi2: float | None = None
+    frame_times: np.ndarray | None = None
+
+    def transport(self, times=None):
+        """D(t), Gamma(t) (and gamma_dot(t), strain) with delta-method 68 % / 95 % bands.
+
+        See :func:`homodyne_nlsq.identifiability.nlsq_transport`.
+        """
+        from .identifiability import nlsq_transport
+
+        return nlsq_transport(self, times)
+
+    def identifiability(self):
+        """Which parameters the data determine: see :func:`homodyne_nlsq.identifiability_report`."""
+        from .identifiability import nlsq_identifiability
+
+        return nlsq_identifiability(self)
 
     def fitted_c2(self, data: XPCSData) -> np.ndarray:
         """Model c2 on the full matrices of ``data`` (same angles as the fit), for plots.
