@@ -176,9 +176,13 @@ def _patterns(age_fail, lag_fail, map_fail, drift, lag_mean, lag_se) -> list[str
     return out
 
 
+# The per-angle scaling is constant in age (an age-dependent contrast/baseline is not
+# modelled yet): the hint says how to check how much the drift moves D(t).
 _SUGGEST = {
-    "contrast drifts": "try contrast_age_order: 1 in the per-angle scaling",
-    "baseline drifts": "try offset_age_order: 1 in the per-angle scaling",
+    "drifts with age": (
+        "the model's contrast and baseline are constant in age: fit shorter age windows "
+        "separately (frame selection) to see how far D(t) moves"
+    ),
 }
 
 
