@@ -372,6 +372,15 @@ def test_demo_recovers_the_truth(tmp_path, mode):
     assert "fitted vs true" in r.out and "> 3 sigma" not in r.out
     plots = tmp_path / "demo" / "results" / "plots"
     assert (plots / "overview.png").exists() and (plots / "residuals.png").exists()
+    # what the fit means: transport table, csv, plots and the parameters.json keys
+    assert "transport coefficients" in r.out and "model-free noise estimate" in r.err
+    assert "reduced chi2 =" not in r.out + r.err  # sigma is estimated: no reduced chi2
+    assert (plots / "transport.png").exists() and (plots / "residual_structure.png").exists()
+    csv = (tmp_path / "demo" / "results" / "nlsq" / "transport.csv").read_text().splitlines()
+    assert csv[0].startswith("t [s],D [A^2/s],D_lo68 [A^2/s]") and len(csv) > 200
+    params = json.loads((tmp_path / "demo" / "results" / "nlsq" / "parameters.json").read_text())
+    assert params["identifiability"]["ok"] and params["goodness_of_fit"]["residual_structure"]
+    assert len(params["transport"]["columns"]["D"]) == len(csv) - 1
     assert r.seconds < 120
 
 
@@ -393,6 +402,10 @@ def test_method_both_writes_nlsq_and_cmc_results(sim_files, tmp_path):
     for name in ("parameters.json", "diagnostics.json", "samples.npz", "posterior.nc"):
         assert (out / "cmc" / name).exists(), name
     assert (out / "cmc" / "fitted_data.npz").exists()
+    assert (out / "cmc" / "transport.csv").exists() and (out / "plots" / "transport.png").exists()
+    cmc_params = json.loads((out / "cmc" / "parameters.json").read_text())
+    assert "D_hi95" in cmc_params["transport"]["columns"] and "identifiability" in cmc_params
+    assert re.search(r"D NLSQ .*D CMC", r.out.replace("\n", " "))
     for name in ("trace", "rank", "posterior", "pair", "forest", "convergence", "overview"):
         assert (out / "plots" / "cmc" / f"{name}.png").exists(), name
     assert re.search(r"CMC sampling: shards (\d+)/\1 done", r.err) and "R-hat" in r.err

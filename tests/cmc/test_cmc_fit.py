@@ -114,6 +114,24 @@ def test_outputs_written_and_loadable(tmp_path, static_case, full_and_cmc):
         assert abs(np.nanstd(resid) - 0.01) < 0.002
 
 
+def test_posterior_transport_bands_agree_with_the_nlsq_delta_method(static_case, full_and_cmc):
+    sim, nlsq = static_case
+    _, cmc = full_and_cmc
+    ages = np.array([0.3, 1.0, 3.0, 5.5])
+    post, delta = cmc.transport(ages), nlsq.transport(ages)
+    assert post.method == "draws" and post.age_range == pytest.approx((0.1, 6.0))
+    half_p = (post.D_hi68 - post.D_lo68) / 2
+    half_d = (delta.D_hi68 - delta.D_lo68) / 2
+    assert np.all((half_p / half_d > 0.7) & (half_p / half_d < 1.4)), half_p / half_d
+    assert np.all(np.abs(post.D - delta.D) < 0.5 * half_d)
+    truth = TRUTH["D0"] * ages ** TRUTH["alpha"] + TRUTH["D_offset"]
+    assert np.all(np.abs(post.D - truth) < 4 * half_p)  # one dataset: no coverage claim here
+    report = cmc.identifiability()
+    assert report.ok and report.prior_dominated == []
+    params = cmc.to_dict()
+    assert params["identifiability"]["ok"] and "D_hi95" in params["transport"]["columns"]
+
+
 def test_prior_dominated_warning_on_tiny_shards(static_case):
     from homodyne_cmc import CMCConfig, CMCWarning, fit_cmc
 

@@ -18,6 +18,13 @@ import numpy as np
 from .config import RunConfig, cmc_config, data_config, nlsq_config
 from .console import UI
 from .errors import AnalysisFailed, ConfigError
+from .fit_quality import (
+    cmc_quality,
+    nlsq_quality,
+    print_transport_table,
+    write_cmc_quality,
+    write_nlsq_quality,
+)
 from .outputs import (
     atomic_write_csv,
     atomic_write_json,
@@ -144,6 +151,10 @@ def run_job(
         timings["nlsq"] = time.perf_counter() - t0
         job.nlsq = res
         _report_nlsq(res, ui)
+        c2_fit = res.fitted_c2(data)
+        fitq = nlsq_quality(res, data, c2_fit, ui)
+        curves = {"NLSQ": fitq["transport"]}
+        print_transport_table(curves, ui)
         if not res.converged:
             job.converged = False
             job.problems.append(f"NLSQ did not converge: {res.message}")
@@ -154,8 +165,8 @@ def run_job(
             )
         t0 = time.perf_counter()
         with ui.phase("write NLSQ results"):
-            c2_fit = res.fitted_c2(data)
-            write_nlsq(folder, res, data, c2_fit)
+            write_nlsq(folder, res, data, c2_fit, extra=fitq["json"])
+            write_nlsq_quality(folder, fitq, data.q, run.plots)
             if run.plots:
                 write_fit_plots(
                     folder / "plots",
@@ -186,9 +197,15 @@ def run_job(
         timings["cmc"] = time.perf_counter() - t0
         job.cmc = cres
         _report_cmc(cres, ui)
+        cmc_curves = cmc_quality(cres, ui)
+        curves = {**(curves if res is not None else {}), "CMC": cmc_curves}
+        if cmc_curves is not None:
+            print_transport_table(curves, ui)
         t0 = time.perf_counter()
         with ui.phase("write CMC results"):
             cres.write(folder, data)
+            if cmc_curves is not None:
+                write_cmc_quality(folder, curves, data.q, run.plots)
             if run.plots:
                 write_cmc_plots(folder / "plots" / "cmc", data, cres, max_display=run.max_display)
         timings["write_cmc"] = time.perf_counter() - t0
@@ -259,10 +276,12 @@ def _report_cmc(cres: Any, ui: UI) -> None:
 
 def _report_nlsq(res: Any, ui: UI) -> None:
     status = "[green]converged[/green]" if res.converged else "[red]NOT converged[/red]"
-    ui.info(
-        f"  NLSQ {status} after {res.iterations} iterations: {res.message}; "
-        f"reduced chi2 = {res.reduced_chi2:.4g} (sigma = {res.sigma:.3g})"
+    noise = (
+        f"reduced chi2 = {res.reduced_chi2:.4g} (given sigma = {res.sigma:.3g})"
+        if res.sigma_source == "user"
+        else f"noise sigma estimated from the residuals = {res.sigma:.3g}"
     )
+    ui.info(f"  NLSQ {status} after {res.iterations} iterations: {res.message}; {noise}")
     for name in res.parameter_names:
         err = res.errors[name]
         err_s = f"{err:.3g}" if err is not None and math.isfinite(err) else "n/a"

@@ -26,8 +26,9 @@ _UNITS = {
 }
 
 
-def nlsq_parameters(res: Any) -> dict[str, Any]:
-    """The content of ``nlsq/parameters.json`` for an ``NLSQResult``.
+def nlsq_parameters(res: Any, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The content of ``nlsq/parameters.json`` for an ``NLSQResult`` (plus ``extra`` keys:
+    transport, identifiability, goodness of fit).
 
     Per-angle contrast/offset are reported per angle, plus their mean with the RMS of the
     per-angle uncertainties (the 2.x summary form).
@@ -81,11 +82,14 @@ def nlsq_parameters(res: Any) -> dict[str, Any]:
         "parameter_names_full": list(getattr(res, "names", res.parameter_names)),
         "correlation": np.asarray(res.correlation),
         "timing": dict(res.timing),
+        **(extra or {}),
         "details": res.to_dict(),
     }
 
 
-def write_nlsq(folder: Path, res: Any, data: Any, c2_fit: np.ndarray) -> list[Path]:
+def write_nlsq(
+    folder: Path, res: Any, data: Any, c2_fit: np.ndarray, extra: dict[str, Any] | None = None
+) -> list[Path]:
     """Write ``nlsq/parameters.json`` and ``nlsq/fitted_data.npz`` under ``folder``.
 
     ``fitted_data.npz`` holds ``phi`` (deg), ``t`` (s), ``frames``, ``q``, ``dt``, ``c2_exp``,
@@ -97,7 +101,7 @@ def write_nlsq(folder: Path, res: Any, data: Any, c2_fit: np.ndarray) -> list[Pa
     idx = np.arange(data.n_t)
     resid[:, idx, idx] = np.nan
     paths = [
-        atomic_write_json(out / "parameters.json", nlsq_parameters(res)),
+        atomic_write_json(out / "parameters.json", nlsq_parameters(res, extra)),
         atomic_write_npz(
             out / "fitted_data.npz",
             phi=data.phi,

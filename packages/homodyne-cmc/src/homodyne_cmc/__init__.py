@@ -34,6 +34,7 @@ from .result import CMCResult
 from .sampler import ShardResult, ShardTask, run_shard, shard_log_density
 from .sharding import Shard, choose_num_shards, make_shards
 from .store import ShardStore
+from .transport import cmc_identifiability, cmc_transport
 from .warmstart import WarmStart, check_warm_start, load_warm_start, noise_level
 
 __version__ = _dist_version("homodyne-cmc")  # pyproject.toml, via the installed metadata
@@ -67,6 +68,8 @@ __all__ = [
     "check_warm_start",
     "choose_num_shards",
     "choose_reference_laws",
+    "cmc_identifiability",
+    "cmc_transport",
     "combine_shards",
     "consensus_combine",
     "fit_cmc",

@@ -23,6 +23,12 @@ from homodyne_physics import (
 __all__ = ["CMCResult"]
 
 
+def _quality(result) -> dict[str, Any]:
+    from .transport import cmc_quality_dict
+
+    return cmc_quality_dict(result)
+
+
 def _atomic(path: Path, write) -> None:
     with atomic_path(path) as tmp:
         write(tmp)
@@ -157,6 +163,20 @@ class CMCResult:
                 c2_matrix(self.model, self.theta, self.contrast, self.offset, data.t, data.phi)
             )
 
+    def transport(self, times=None):
+        """Posterior D(t), Gamma(t) (gamma_dot(t), strain): median and 68 % / 95 % quantiles;
+        see :func:`homodyne_cmc.transport.cmc_transport`."""
+        from .transport import cmc_transport
+
+        return cmc_transport(self, times)
+
+    def identifiability(self):
+        """Posterior correlations, undetermined directions, prior-dominated parameters; see
+        :func:`homodyne_cmc.transport.cmc_identifiability`."""
+        from .transport import cmc_identifiability
+
+        return cmc_identifiability(self)
+
     def to_datatree(self):
         """ArviZ DataTree: ``posterior`` (combined), ``shard_posterior``, ``sample_stats``."""
         from .diagnostics import posterior_datatree
@@ -251,6 +271,7 @@ class CMCResult:
                 "dt": self.model.dt,
                 "gap": self.model.gap,
                 "config": self.config.to_dict() if self.config is not None else None,
+                **_quality(self),
             }
         )
 

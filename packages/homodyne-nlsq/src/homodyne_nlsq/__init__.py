@@ -9,6 +9,14 @@ from importlib.metadata import version as _dist_version
 
 from .api import fit_nlsq
 from .config import SOLVERS, NLSQConfig, NLSQConfigError
+from .goodness import (
+    GoodnessOfFit,
+    ResidualStructure,
+    goodness_of_fit,
+    noise_from_differences,
+    residual_structure,
+)
+from .identifiability import IdentifiabilityReport, identifiability_report
 from .lm import IterationInfo, LMOutcome, NLSQFitError, levenberg_marquardt
 from .nlsq_backend import NLSQBackendError
 from .normal_equations import (
@@ -36,6 +44,8 @@ __all__ = [
     "LOSSES",
     "SOLVERS",
     "FitProblem",
+    "GoodnessOfFit",
+    "IdentifiabilityReport",
     "IterationInfo",
     "LMOutcome",
     "NLSQBackendError",
@@ -45,6 +55,7 @@ __all__ = [
     "NLSQResult",
     "ProblemArrays",
     "RobustCovariance",
+    "ResidualStructure",
     "Uncertainty",
     "__version__",
     "accumulate",
@@ -53,11 +64,15 @@ __all__ = [
     "cost_only",
     "covariance_from_normal_matrix",
     "fit_nlsq",
+    "goodness_of_fit",
+    "identifiability_report",
     "levenberg_marquardt",
     "loss_rho",
+    "noise_from_differences",
     "profile_scaling",
     "residual_correlation_test",
     "robust_covariance",
+    "residual_structure",
     "scaling_cost",
     "scaling_moments",
 ]

@@ -296,4 +296,5 @@ def fit_nlsq(
         if robust is None
         else dict(zip(names, robust.errors.tolist(), strict=True)),
         error_model=error_model,
+        frame_times=np.asarray(data.t, np.float64).copy(),
     )

@@ -74,6 +74,9 @@ class NLSQResult:
         ``'independent'``) and why (``reason``: the residual-correlation test), with the
         bandwidth, test statistics, robust/independent ratio per name and the
         independent-noise errors and covariance.
+    frame_times
+        Times of the selected frames, s (the data's age range; default grid of
+        :meth:`transport`).
     """
 
     mode: str
@@ -118,6 +121,22 @@ class NLSQResult:
     covariance_robust: np.ndarray | None = None
     errors_robust: dict[str, float] | None = None
     error_model: dict[str, Any] = field(default_factory=dict)
+    frame_times: np.ndarray | None = None
+
+    def transport(self, times=None):
+        """D(t), Gamma(t) (and gamma_dot(t), strain) with delta-method 68 % / 95 % bands.
+
+        See :func:`homodyne_nlsq.identifiability.nlsq_transport`.
+        """
+        from .identifiability import nlsq_transport
+
+        return nlsq_transport(self, times)
+
+    def identifiability(self):
+        """Which parameters the data determine: see :func:`homodyne_nlsq.identifiability_report`."""
+        from .identifiability import nlsq_identifiability
+
+        return nlsq_identifiability(self)
 
     def fitted_c2(self, data: XPCSData) -> np.ndarray:
         """Model c2 on the full matrices of ``data`` (same angles as the fit), for plots.

@@ -55,6 +55,17 @@ _LAZY = {
         ".kernel",
     ),
     **dict.fromkeys(("float64", "require_float64", "x64_enabled"), ".precision"),
+    **dict.fromkeys(
+        (
+            "TRANSPORT_QUANTITIES",
+            "TransportCurves",
+            "transport_from_covariance",
+            "transport_from_draws",
+            "transport_grid",
+            "transport_values",
+        ),
+        ".transport",
+    ),
 }
 
 
@@ -78,6 +89,7 @@ __all__ = [
     "PARAMETERS",
     "PRIOR_FAMILIES",
     "SCALING_MODES",
+    "TRANSPORT_QUANTITIES",
     "C2Model",
     "HomodyneError",
     "ModeError",
@@ -86,6 +98,7 @@ __all__ = [
     "PrecisionError",
     "Prior",
     "ScalingMap",
+    "TransportCurves",
     "UnknownParameterError",
     "__version__",
     "c2_matrix",
@@ -108,5 +121,9 @@ __all__ = [
     "quantile_estimate",
     "require_float64",
     "shear_prefactor",
+    "transport_from_covariance",
+    "transport_from_draws",
+    "transport_grid",
+    "transport_values",
     "x64_enabled",
 ]

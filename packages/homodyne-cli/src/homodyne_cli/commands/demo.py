@@ -128,8 +128,9 @@ def demo_command(*, output_dir: Path, mode: str, overwrite: bool) -> None:
     _print_comparison(res, sim.truth, ui)
     outside = [n for n in res.parameter_names if not _within(res, sim.truth, n)]
     ui.info(
-        f"plots: {results_dir / 'plots'}  (overview.png, c2_heatmaps_phi_*.png, "
-        "lag_cuts.png, residuals.png)"
+        f"plots: {results_dir / 'plots'}  (transport.png, overview.png, c2_heatmaps_phi_*.png, "
+        "lag_cuts.png, residuals.png, residual_structure.png); D(t) with bands in "
+        f"{results_dir / 'nlsq' / 'transport.csv'}"
     )
     ui.info(f"rerun the fit yourself: homodyne run --config {cfg_file} --output-dir my_results")
     if failed is not None:

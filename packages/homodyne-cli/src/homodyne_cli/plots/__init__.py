@@ -9,7 +9,9 @@ from .cuts import plot_lag_cuts
 from .data import plot_data_all, plot_data_heatmap, plot_lag_profiles
 from .heatmaps import plot_fit_heatmaps, plot_fit_heatmaps_all, plot_overview
 from .posterior import plot_cmc_all, plot_convergence
+from .residual_structure import plot_residual_structure
 from .residuals import plot_residual_histogram
+from .transport import plot_transport
 
 __all__ = [
     "plot_cmc_all",
@@ -22,4 +24,6 @@ __all__ = [
     "plot_lag_profiles",
     "plot_overview",
     "plot_residual_histogram",
+    "plot_residual_structure",
+    "plot_transport",
 ]

@@ -49,7 +49,9 @@ def plot_lag_cuts(
         note = f" ({len(chosen)} of {n_phi} angles shown)"
     ncol = min(4, len(chosen))
     nrow = int(np.ceil(len(chosen) / ncol))
-    fig = figure(figsize=(3.6 * ncol + 0.6, 2.9 * nrow + 0.9), layout="constrained")
+    # at least 6.4 in wide so that the title and a two-column legend fit one panel
+    width = max(3.6 * ncol + 0.6, 6.4)
+    fig = figure(figsize=(width, 2.9 * nrow + 0.9), layout="constrained")
     axes = np.atleast_1d(fig.subplots(nrow, ncol, sharex=True, squeeze=False)).ravel()
     rows = age_indices(n_t, n_ages)
     colors = ["C0", "C1", "C2", "C3", "C4", "C5"]
@@ -81,7 +83,9 @@ def plot_lag_cuts(
             ax.set_xlabel("lag tau (s)")
             ax.tick_params(labelbottom=True)
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=min(6, len(labels)), fontsize=8)
+    # about 2 in per legend entry at fontsize 8: never wider than the figure
+    per_row = max(1, min(len(labels), int(width // 2.1)))
+    fig.legend(handles, labels, loc="outside lower center", ncol=per_row, fontsize=8)
     qtxt = f"q = {q:.4g} 1/A; " if q else ""
     fig.suptitle(
         f"{qtxt}c2 against lag at {len(rows)} ages: points = data, lines = fit{note}", fontsize=10
