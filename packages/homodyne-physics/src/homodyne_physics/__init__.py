@@ -55,6 +55,7 @@ _LAZY = {
         ".kernel",
     ),
     **dict.fromkeys(("float64", "require_float64", "x64_enabled"), ".precision"),
+    "gaussian_loglik": ".likelihood",
 }
 
 
@@ -97,6 +98,7 @@ __all__ = [
     "float64",
     "g1sq_from_integrals",
     "g1sq_pairs",
+    "gaussian_loglik",
     "get_spec",
     "integral_tables",
     "json_safe",
