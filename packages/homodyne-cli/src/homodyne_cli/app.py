@@ -87,6 +87,41 @@ def _jax_setup(threads: int | None = None) -> None:
     import jax
 
     jax.config.update("jax_enable_x64", True)
+    _compilation_cache(jax)
+
+
+# Size bound of the persistent compilation cache. A bound turns on JAX's LRU eviction, which
+# serialises reads and writes of the cache folder through a file lock (the `filelock`
+# package), so several homodyne processes can share one folder safely.
+_CACHE_MAX_BYTES = 2 * 2**30
+
+
+def compilation_cache_dir() -> Path | None:
+    """Folder of the CLI's persistent JAX compilation cache, or None when switched off.
+
+    ``$HOMODYNE_JAX_CACHE`` if set (``off``, ``0`` or empty: no cache), else
+    ``$XDG_CACHE_HOME/homodyne/jax`` (``~/.cache/homodyne/jax``), the folder the CMC workers
+    already use.
+    """
+    env = os.environ.get("HOMODYNE_JAX_CACHE")
+    if env is not None:
+        return None if env.strip().lower() in ("", "0", "off", "none", "false") else Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "homodyne" / "jax"
+
+
+def _compilation_cache(jax) -> None:
+    """Persist compiled programs so that a second run of the same shapes skips compilation."""
+    folder = compilation_cache_dir()
+    if folder is None or jax.config.jax_compilation_cache_dir:
+        return  # switched off, or the user configured JAX's cache already
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return  # a read-only home: run without the cache
+    jax.config.update("jax_compilation_cache_dir", str(folder))
+    jax.config.update("jax_compilation_cache_max_size", _CACHE_MAX_BYTES)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
 
 
 # ------------------------------------------------------------------------------------------ run

@@ -7,8 +7,9 @@ The potential of shard ``s`` of ``S`` in whitened coordinates ``z`` is::
     -log p_s(z) = -[loglik_s(x) + (1/S) (log prior(x) + J(u)) + (1 - 1/S) K(u)]
 
 ``loglik_s`` is the Gaussian log likelihood of the shard's (t1 < t2) points, evaluated with
-:func:`homodyne_physics.g1sq_pairs` (the one physics kernel) and the scaling map's linear
-design. Each shard carries the prior density *of u* (prior of x times the Jacobian) to the
+:func:`homodyne_physics.gaussian_loglik` (the one physics kernel; value and gradient in one
+streamed pass) and the scaling map's linear design.
+Each shard carries the prior density *of u* (prior of x times the Jacobian) to the
 power 1/S, so the product of the shard densities over u is exactly the full-data posterior of
 u. Shards are combined in u (logs of positive scales, logits of bounded entries: far more
 Gaussian than x, which is what consensus averaging assumes) or, for the power laws whose
@@ -32,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 from numpyro.infer.hmc import hmc
 
-from homodyne_physics import C2Model, float64, g1sq_pairs
+from homodyne_physics import C2Model, float64, gaussian_loglik
 
 from .combination_space import CombinationSpace, log_det_dv_du
 from .parameterization import SpaceArrays, SpaceStatic, log_prior, to_physical
@@ -159,10 +160,8 @@ def shard_log_density(z, shard: ShardArrays, common: CommonArrays, settings: Sam
     kc = settings.n_contrast
     contrast = common.fixed_c + common.design_c @ s[:kc]
     offset = common.fixed_o + common.design_o @ s[kc:]
-    g = g1sq_pairs(settings.model, theta, common.t, common.phi, shard.i, shard.j)
-    resid = (shard.y - offset[:, None] - contrast[:, None] * g) * shard.w
-    n = jnp.sum(shard.w)
-    loglik = -0.5 * jnp.sum(resid * resid) / (sigma * sigma) - n * jnp.log(sigma)
+    data = (common.t, common.phi, shard.i, shard.j, shard.y, shard.w)
+    loglik = gaussian_loglik(settings.model, theta, contrast, offset, sigma, *data)
     logp = loglik + common.prior_power * (log_prior(x, sp, common.space) + logdet)
     if settings.combination.laws:
         u = common.u0 + common.chol @ z

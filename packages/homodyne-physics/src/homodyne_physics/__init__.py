@@ -66,6 +66,7 @@ _LAZY = {
         ),
         ".transport",
     ),
+    "gaussian_loglik": ".likelihood",
 }
 
 
@@ -110,6 +111,7 @@ __all__ = [
     "float64",
     "g1sq_from_integrals",
     "g1sq_pairs",
+    "gaussian_loglik",
     "get_spec",
     "integral_tables",
     "json_safe",
