@@ -96,6 +96,7 @@ def test_public_api_snapshot():
             "cost_only",
             "covariance_from_normal_matrix",
             "fit_nlsq",
+            "flag_uninformative",
             "levenberg_marquardt",
             "loss_rho",
             "profile_scaling",
@@ -103,5 +104,6 @@ def test_public_api_snapshot():
             "robust_covariance",
             "scaling_cost",
             "scaling_moments",
+            "uninformative_reason",
         ]
     )

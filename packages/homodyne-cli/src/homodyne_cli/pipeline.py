@@ -29,6 +29,7 @@ from .outputs import (
 from .results import write_cmc_plots, write_fit_plots, write_nlsq
 from .run_folder import RunFolder
 from .run_outcome import failure_status, job_status, outcome_line, write_failure_summary
+from .signal_check import check_signal, flat_within_noise
 
 __all__ = ["JobResult", "run_pipeline"]
 
@@ -121,6 +122,10 @@ def run_job(
     quality = quality_report(data)
     for flag in quality.flags:
         ui.warn(f"data quality: {flag}")
+    check_signal(data, file)  # refuses constant c2; flags c2 flat within the noise
+    if flat := flat_within_noise(data, quality):
+        ui.warn(flat)
+        job.problems.append(flat)
 
     nl_cfg = nlsq_config(run)
     res = None

@@ -9,6 +9,7 @@ from importlib.metadata import version as _dist_version
 
 from .api import fit_nlsq
 from .config import SOLVERS, NLSQConfig, NLSQConfigError
+from .informative import flag_uninformative, uninformative_reason
 from .lm import IterationInfo, LMOutcome, NLSQFitError, levenberg_marquardt
 from .nlsq_backend import NLSQBackendError
 from .normal_equations import (
@@ -53,6 +54,7 @@ __all__ = [
     "cost_only",
     "covariance_from_normal_matrix",
     "fit_nlsq",
+    "flag_uninformative",
     "levenberg_marquardt",
     "loss_rho",
     "profile_scaling",
@@ -60,4 +62,5 @@ __all__ = [
     "robust_covariance",
     "scaling_cost",
     "scaling_moments",
+    "uninformative_reason",
 ]
