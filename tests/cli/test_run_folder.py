@@ -209,3 +209,18 @@ def test_resumed_cmc_says_so(tmp_path):
     assert "CMC resumed: 2 of 3 shard(s) reused" in (tmp_path / "l.log").read_text()
     brief = _cmc_brief(cres)
     assert brief["resumed"] is True and brief["shards_from_cache"] == 2
+
+
+def test_cmc_prior_dominated_parameter_is_a_problem_of_the_run():
+    """Item 2 (CLI side): a single-shard CMC run whose D_offset posterior is its prior ends
+    with exit 1 and status 'prior-dominated', not a plain 'CMC converged'."""
+    from homodyne_cli.cmc_checks import cmc_problems
+    from homodyne_cli.run_outcome import job_status
+
+    shard = {"index": 0, "posterior_prior_sd_ratio": {"D0": 0.04, "D_offset": 0.98}}
+    cres = SimpleNamespace(shards=[shard], config=SimpleNamespace(prior_dominated_ratio=0.5))
+    (problem,) = cmc_problems(cres)
+    assert problem.startswith("CMC: D_offset is prior-dominated (posterior sd = 0.98 x prior")
+    cres.converged = True
+    job = SimpleNamespace(cmc=cres, nlsq=None, problems=[problem])
+    assert job_status(job) == "prior-dominated"

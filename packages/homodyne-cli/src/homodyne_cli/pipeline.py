@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from .cmc_checks import cmc_problems
 from .config import RunConfig, cmc_config, data_config, nlsq_config
 from .console import UI
 from .errors import AnalysisFailed, ConfigError
@@ -192,6 +193,9 @@ def run_job(
         timings["cmc"] = time.perf_counter() - t0
         job.cmc = cres
         _report_cmc(cres, ui)
+        for problem in cmc_problems(cres):  # e.g. a prior-dominated parameter, any shard count
+            ui.warn(problem)
+            job.problems.append(problem)
         t0 = time.perf_counter()
         with ui.phase("write CMC results"):
             cres.write(folder, data)

@@ -8,7 +8,8 @@ ok                  every fit converged and passed its gates
 not converged       NLSQ did not converge
 quality gate        a fit converged but failed a quality gate
 diagnostics failed  CMC ran but its convergence diagnostics failed
-no signal           the fit is not informative (parameters never moved)
+no signal           c2 flat within the noise at every angle
+prior-dominated     CMC converged, but a parameter's posterior is (nearly) its prior
 error               the run stopped on an error (the message follows)
 interrupted         Ctrl-C / SIGINT / SIGTERM
 ==================  =========================================================
@@ -29,6 +30,8 @@ def job_status(job: Any) -> str:
     problems = list(getattr(job, "problems", []) or [])
     if any(p.startswith("no signal") for p in problems):
         return "no signal"
+    if any(p.startswith("CMC: ") and "prior-dominated" in p for p in problems):
+        return "prior-dominated"
     nlsq = getattr(job, "nlsq", None)
     if nlsq is not None and not nlsq.converged:
         return "not converged"
