@@ -142,6 +142,13 @@ def run_cmd(
     end_frame: Annotated[
         int | None, typer.Option("--end-frame", help="1-based; -1 = last.")
     ] = None,
+    clip_frames: Annotated[
+        bool,
+        typer.Option(
+            "--clip-frames",
+            help="Accept an end frame past the data and stop at its last frame (default: error).",
+        ),
+    ] = False,
     dt: Annotated[float | None, typer.Option("--dt", help="Seconds between frames.")] = None,
     initial: Annotated[
         list[str] | None, typer.Option("--initial", help="Start value NAME=VALUE (repeat).")
