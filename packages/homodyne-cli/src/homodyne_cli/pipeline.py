@@ -19,6 +19,7 @@ from .cmc_checks import cmc_problems
 from .config import RunConfig, cmc_config, data_config, nlsq_config
 from .console import UI
 from .errors import AnalysisFailed, ConfigError
+from .memory import check_model_memory
 from .outputs import (
     atomic_write_csv,
     atomic_write_json,
@@ -114,6 +115,7 @@ def run_job(
         data = load_data(data_config(run, file, q))
     timings["load"] = time.perf_counter() - t0
     job.data = data
+    check_model_memory(data)  # model matrices for fitted_data.npz and plots: refuse early
     if start_writing is not None:
         start_writing(job)
     folder.mkdir(parents=True, exist_ok=True)
