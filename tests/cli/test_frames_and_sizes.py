@@ -62,7 +62,6 @@ def test_simulate_refuses_a_size_beyond_memory_with_the_estimate(tmp_path):
 
 def test_simulate_unwritable_output_is_an_output_error(tmp_path, monkeypatch):
     import homodyne_data
-
     from homodyne_cli.commands.simulate_cmd import simulate_command
     from homodyne_cli.errors import OutputError, exit_code_for
 
@@ -81,7 +80,6 @@ def test_simulate_unwritable_output_is_an_output_error(tmp_path, monkeypatch):
 
 def test_run_refuses_model_matrices_beyond_the_memory_limit(sim_files, tmp_path, monkeypatch):
     import homodyne_nlsq
-
     from homodyne_cli.memory import MemoryLimitError
 
     from .test_run_folder import pipeline
