@@ -351,6 +351,8 @@ def run_pipeline(
         ui.detail(outcome_line(status, "; ".join(p for r in results for p in r.problems)))
         ui.detach_log()
         root = plan.commit()
+        for r in results:  # where the results are now
+            r.folder = root / r.folder.relative_to(work)
     except BaseException as exc:
         _record_failure(plan, exc, run=run, method=method, argv=argv, ui=ui)
         raise
