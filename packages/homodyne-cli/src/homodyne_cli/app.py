@@ -259,11 +259,20 @@ def config_schema_cmd(
 def config_validate_cmd(
     file: Annotated[Path, typer.Argument(help="YAML configuration to check.")],
     strict: Annotated[bool, typer.Option("--strict", help="Warnings are errors.")] = False,
+    with_data: Annotated[
+        bool,
+        typer.Option(
+            "--with-data",
+            help="Also open the data and run every check `run` makes before fitting.",
+        ),
+    ] = False,
 ) -> None:
     """Check a configuration: every problem at once, with key paths and line numbers."""
     from .commands.config_cmd import config_validate
 
-    config_validate(file=file, strict=strict)
+    if with_data:
+        _jax_setup()
+    config_validate(file=file, strict=strict, with_data=with_data)
 
 
 # -------------------------------------------------------------------------------------- inspect
