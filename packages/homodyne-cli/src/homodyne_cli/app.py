@@ -422,6 +422,9 @@ def main(argv: list[str] | None = None) -> None:
     except SystemExit:
         raise
     except BaseException as exc:  # one clear message, a traceback only with -v
+        if interrupted():  # a Ctrl-C turned into another error (e.g. inside an import)
+            typer.echo("interrupted", err=True)
+            sys.exit(130)
         from .errors import exit_code_for
 
         code = exit_code_for(exc)
