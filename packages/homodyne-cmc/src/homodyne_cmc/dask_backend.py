@@ -35,7 +35,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .backends import Progress, default_compilation_cache, watch_parent, worker_setup
+from .backends import Progress, default_compilation_cache, worker_setup
 from .dask_config import CLUSTER_KINDS, DaskConfig
 from .errors import CMCConfigError, CMCError
 from .sampler import ShardResult, ShardTask, run_shard
@@ -167,9 +167,6 @@ def _jax_plugin(threads: int, cache: str):
 
         def setup(self, worker) -> None:
             worker_setup(self.threads, self.cache)
-            # die with the nanny / local parent even when it is SIGKILLed; no PDEATHSIG: the
-            # thread that started this process ends before the process does
-            watch_parent(pdeathsig=False)
 
     return HomodyneJaxSetup(threads, cache)
 
