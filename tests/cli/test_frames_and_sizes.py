@@ -23,7 +23,10 @@ def test_end_frame_past_the_data_is_an_error_unless_clipping_is_asked(sim_files)
     with pytest.raises(EmptyFrameRangeError, match="end_frame 100 is past the last frame") as e:
         load_data(data_config(run, run.files[0], None))
     assert "(60 frames)" in str(e.value) and str(sim_files["static"]) in str(e.value)
-    run.clip_frames = True  # what `run --clip-frames` sets
+    import dataclasses
+
+    # what `run --clip-frames` sets
+    run = dataclasses.replace(run, data=dataclasses.replace(run.data, clip_frames=True))
     assert load_data(data_config(run, run.files[0], None)).n_t == 60
 
 

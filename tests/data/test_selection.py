@@ -63,8 +63,6 @@ def test_end_frame_past_the_data_is_an_error_naming_both_numbers(tmp_path):
     with pytest.raises(hd.EmptyFrameRangeError, match="end_frame 12 .* \\(8 frames\\)"):
         hd.load(path, **kw)
     assert hd.load(path, clip_frames=True, **kw).n_t == 8
-    with pytest.raises(hd.DataConfigError, match="true or false"):
-        hd.DataConfig(file="x.h5", clip_frames="yes")
 
 
 def test_choose_q():
