@@ -74,6 +74,8 @@ def expected_outcome(c):
     stop = c["n"] if c["end"] == -1 else min(c["end"], c["n"])
     if c["end"] != -1 and c["end"] < c["start"]:
         return None
+    if c["end"] > c["n"]:  # past the data: an error (no silent clipping)
+        return None
     if stop - c["start"] + 1 < 2:
         return None
     return ring, idx, slice(c["start"] - 1, stop)

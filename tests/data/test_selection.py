@@ -46,10 +46,23 @@ def test_frame_window():
     assert frame_window(100) == slice(0, 100)
     assert frame_window(100, 5, 10) == slice(4, 10)
     assert frame_window(100, 99, -1) == slice(98, 100)
-    assert frame_window(100, 1, 500) == slice(0, 100)  # clipped to the last frame
+    assert frame_window(100, 1, 500, clip=True) == slice(0, 100)  # clipped when asked
     for start, end in [(100, -1), (101, 200), (3, 3)]:
         with pytest.raises(hd.EmptyFrameRangeError):
-            frame_window(100, start, end)
+            frame_window(100, start, end, clip=True)
+
+
+def test_end_frame_past_the_data_is_an_error_naming_both_numbers(tmp_path):
+    """Issue 15 item 8: no silent clipping."""
+    with pytest.raises(hd.EmptyFrameRangeError, match="end_frame 500 is past the last frame") as e:
+        frame_window(100, 1, 500, file="f.h5", dataset="c2")
+    assert "(100 frames)" in str(e.value) and "clip_frames" in str(e.value)
+    path = tmp_path / "m.npy"
+    np.save(path, np.ones((3, 8, 8)) + np.eye(8))
+    kw = dict(array_q=0.003, array_phi=[0.0, 10.0, 20.0], dt=0.1, end_frame=12)
+    with pytest.raises(hd.EmptyFrameRangeError, match="end_frame 12 .* \\(8 frames\\)"):
+        hd.load(path, **kw)
+    assert hd.load(path, clip_frames=True, **kw).n_t == 8
 
 
 def test_choose_q():

@@ -101,6 +101,7 @@ def test_public_api_snapshot():
             "fit_nlsq",
             "goodness_of_fit",
             "identifiability_report",
+            "flag_uninformative",
             "levenberg_marquardt",
             "loss_rho",
             "noise_from_differences",
@@ -110,5 +111,6 @@ def test_public_api_snapshot():
             "residual_structure",
             "scaling_cost",
             "scaling_moments",
+            "uninformative_reason",
         ]
     )

@@ -177,6 +177,13 @@ def run_cmd(
     end_frame: Annotated[
         int | None, typer.Option("--end-frame", help="1-based; -1 = last.")
     ] = None,
+    clip_frames: Annotated[
+        bool,
+        typer.Option(
+            "--clip-frames",
+            help="Accept an end frame past the data and stop at its last frame (default: error).",
+        ),
+    ] = False,
     dt: Annotated[float | None, typer.Option("--dt", help="Seconds between frames.")] = None,
     initial: Annotated[
         list[str] | None, typer.Option("--initial", help="Start value NAME=VALUE (repeat).")
@@ -287,11 +294,20 @@ def config_schema_cmd(
 def config_validate_cmd(
     file: Annotated[Path, typer.Argument(help="YAML configuration to check.")],
     strict: Annotated[bool, typer.Option("--strict", help="Warnings are errors.")] = False,
+    with_data: Annotated[
+        bool,
+        typer.Option(
+            "--with-data",
+            help="Also open the data and run every check `run` makes before fitting.",
+        ),
+    ] = False,
 ) -> None:
     """Check a configuration: every problem at once, with key paths and line numbers."""
     from .commands.config_cmd import config_validate
 
-    config_validate(file=file, strict=strict)
+    if with_data:
+        _jax_setup()
+    config_validate(file=file, strict=strict, with_data=with_data)
 
 
 # -------------------------------------------------------------------------------------- inspect
@@ -441,6 +457,9 @@ def main(argv: list[str] | None = None) -> None:
     except SystemExit:
         raise
     except BaseException as exc:  # one clear message, a traceback only with -v
+        if interrupted():  # a Ctrl-C turned into another error (e.g. inside an import)
+            typer.echo("interrupted", err=True)
+            sys.exit(130)
         from .errors import exit_code_for
 
         code = exit_code_for(exc)

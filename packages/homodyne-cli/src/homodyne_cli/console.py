@@ -10,10 +10,24 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-__all__ = ["UI", "get_ui", "set_ui"]
+__all__ = ["UI", "get_ui", "plain", "set_ui"]
 
 LOG = logging.getLogger("homodyne")
 LIBRARY_LOGGERS = ("homodyne_physics", "homodyne_data", "homodyne_nlsq", "homodyne_cmc")
+
+
+def plain(msg: str) -> str:
+    """``msg`` without its Rich markup (``[green]ok[/green]`` -> ``ok``); text that is not
+    valid markup is returned as it is."""
+    if "[" not in msg:
+        return msg
+    from rich.errors import MarkupError
+    from rich.text import Text
+
+    try:
+        return Text.from_markup(msg).plain
+    except MarkupError:
+        return msg
 
 
 class UI:
@@ -45,8 +59,8 @@ class UI:
 
     # plain messages -------------------------------------------------------------------------
     def info(self, msg: str) -> None:
-        """A normal progress message (hidden by -q)."""
-        self._to_log(logging.INFO, msg)
+        """A normal progress message (hidden by -q); may hold Rich markup (not logged)."""
+        self._to_log(logging.INFO, plain(msg))
         if self.verbosity >= 0:
             self.err.print(msg)
 

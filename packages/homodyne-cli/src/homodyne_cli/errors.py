@@ -5,7 +5,9 @@ Exit codes of the ``homodyne`` command:
 =====  ==============================================================
 0      success
 1      the analysis ran but did not converge or failed a quality gate
-2      usage or configuration error (bad flag, bad YAML, bad value)
+2      usage or configuration error (bad flag, bad YAML, bad value), an output that
+       cannot be written (also a full disk, a read-only file system), a folder in use
+       by another run, a size that does not fit in memory
 3      data error (missing file, not HDF5, unknown layout, bad dataset)
 130    interrupted (Ctrl-C)
 =====  ==============================================================
@@ -14,6 +16,8 @@ Importing this module imports ``homodyne_physics`` (and so JAX): the command mod
 lazily, inside the command bodies, so ``homodyne --help`` stays fast.
 """
 
+import errno
+
 from homodyne_physics.errors import HomodyneError
 
 EXIT_OK = 0
@@ -21,6 +25,7 @@ EXIT_ANALYSIS = 1
 EXIT_USAGE = 2
 EXIT_DATA = 3
 EXIT_INTERRUPTED = 130
+_OUTPUT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS}
 
 __all__ = [
     "EXIT_ANALYSIS",
@@ -98,5 +103,7 @@ def exit_code_for(exc: BaseException) -> int:
     if isinstance(exc, FileNotFoundError | IsADirectoryError):
         return EXIT_DATA
     if isinstance(exc, HomodyneError):
+        return EXIT_USAGE
+    if isinstance(exc, OSError) and exc.errno in _OUTPUT_ERRNOS:  # disk full, read-only, quota
         return EXIT_USAGE
     return EXIT_ANALYSIS

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from .cmc_checks import cmc_problems
 from .config import RunConfig, cmc_config, data_config, nlsq_config
 from .console import UI
 from .errors import AnalysisFailed, ConfigError
@@ -25,16 +26,19 @@ from .fit_quality import (
     write_cmc_quality,
     write_nlsq_quality,
 )
+from .memory import check_model_memory
 from .outputs import (
     atomic_write_csv,
     atomic_write_json,
     default_shard_cache,
     file_sha256,
-    plan_output_dir,
     utc_now,
     versions,
 )
 from .results import write_cmc_plots, write_fit_plots, write_nlsq
+from .run_folder import RunFolder
+from .run_outcome import failure_status, job_status, outcome_line, write_failure_summary
+from .signal_check import check_signal, flat_within_noise
 
 __all__ = ["JobResult", "run_pipeline"]
 
@@ -118,8 +122,9 @@ def run_job(
         data = load_data(data_config(run, file, q))
     timings["load"] = time.perf_counter() - t0
     job.data = data
+    check_model_memory(data)  # model matrices for fitted_data.npz and plots: refuse early
     if start_writing is not None:
-        start_writing()
+        start_writing(job)
     folder.mkdir(parents=True, exist_ok=True)
     ui.info(f"  {data.n_phi} angles, {data.n_t} frames, q = {data.q:.5g} 1/A, dt = {data.dt:g} s")
     for note in data.provenance.notes:
@@ -127,6 +132,10 @@ def run_job(
     quality = quality_report(data)
     for flag in quality.flags:
         ui.warn(f"data quality: {flag}")
+    check_signal(data, file)  # refuses constant c2; flags c2 flat within the noise
+    if flat := flat_within_noise(data, quality):
+        ui.warn(flat)
+        job.problems.append(flat)
 
     nl_cfg = nlsq_config(run)
     res = None
@@ -201,6 +210,9 @@ def run_job(
         curves = {**(curves if res is not None else {}), "CMC": cmc_curves}
         if cmc_curves is not None:
             print_transport_table(curves, ui)
+        for problem in cmc_problems(cres):  # e.g. a prior-dominated parameter, any shard count
+            ui.warn(problem)
+            job.problems.append(problem)
         t0 = time.perf_counter()
         with ui.phase("write CMC results"):
             cres.write(folder, data)
@@ -215,6 +227,7 @@ def run_job(
 
     summary = {
         "timestamp": utc_now(),
+        "status": job_status(job),
         "command": argv,
         "method": method,
         "mode": run.mode,
@@ -240,7 +253,10 @@ def _cmc_brief(cres: Any) -> Any:
         return None
     d = cres.to_dict() if hasattr(cres, "to_dict") else {}
     keep = {k: d[k] for k in ("parameters", "converged", "convergence", "timing") if k in d}
-    return keep or d
+    keep = keep or d
+    keep["resumed"] = bool(getattr(cres, "n_cached", 0))
+    keep["shards_from_cache"] = int(getattr(cres, "n_cached", 0))
+    return keep
 
 
 def _shard_progress(ph: Any):
@@ -261,6 +277,11 @@ def _report_cmc(cres: Any, ui: UI) -> None:
     rows = cres.summary.values()
     status = "[green]converged[/green]" if cres.converged else "[red]NOT converged[/red]"
     used = len(cres.shard_ids)
+    if getattr(cres, "n_cached", 0):
+        ui.info(
+            f"  CMC resumed: {cres.n_cached} of {cres.n_shards} shard(s) reused from the shard "
+            "cache (finished by an earlier, interrupted run), the rest sampled now"
+        )
     ui.info(
         f"  CMC {status}: {used} of {cres.n_shards} shard(s) combined, "
         f"max R-hat = {max(r['r_hat'] for r in rows):.4g}, "
@@ -315,16 +336,17 @@ def run_pipeline(
         if not Path(file).is_file():
             where = f" (from {run.source})" if run.source else ""
             raise DataFileNotFoundError(f"data file not found: {file}{where}")
-    plan = plan_output_dir(output_dir, overwrite=overwrite)
-    root = plan.folder
+    plan = RunFolder(output_dir, overwrite=overwrite)
+    work = plan.staging  # written here, moved into plan.target when the run has finished
 
-    def start_writing() -> None:
+    def start_writing(job: Any = None) -> None:
+        plan.current_job = job
         if plan.created:
             return
         plan.create()
-        if plan.note:
-            ui.warn(plan.note)
-        ui.attach_log(root / "homodyne.log")
+        ui.attach_log(work / "homodyne.log")
+        for note in ([plan.note] if plan.note else []) + plan.recovered:
+            ui.warn(note)
 
     ui.detail(f"command: {' '.join(argv)}")
     for issue in run.warnings:
@@ -338,20 +360,61 @@ def run_pipeline(
     results: list[JobResult] = []
     try:
         for file, q in jobs:
-            folder = _job_folder(root, file, q, multi)
+            folder = _job_folder(work, file, q, multi)
             results.append(run_job(run, file, q, folder, method, ui, argv, start_writing))
+            plan.current_job = None
         if multi:
-            _write_table(root, results, ui)
-        ui.info(
-            f"results in [bold]{root}[/bold]"
-            + (f"; plots in {root / 'plots'}" if run.plots and not multi else "")
-        )
+            _write_table(work, results, ui)
+        statuses = [job_status(r) for r in results]
+        status = next((s for s in statuses if s != "ok"), "ok")
+        ui.detail(outcome_line(status, "; ".join(p for r in results for p in r.problems)))
+        ui.detach_log()
+        root = plan.commit()
+        for r in results:  # where the results are now
+            r.folder = root / r.folder.relative_to(work)
+    except BaseException as exc:
+        _record_failure(plan, exc, run=run, method=method, argv=argv, ui=ui)
+        raise
     finally:
         ui.detach_log()
+        plan.release()
+    ui.info(
+        f"results in [bold]{root}[/bold]"
+        + (f"; plots in {root / 'plots'}" if run.plots and not multi else "")
+    )
     problems = [p for r in results for p in r.problems]
     if problems:
         raise AnalysisFailed("; ".join(problems) + f" (results written to {root})")
     return results
+
+
+def _record_failure(plan: RunFolder, exc: BaseException, **how: Any) -> None:
+    """Failed or interrupted run: summary.json for the job in progress, the outcome as the
+    log's last line, and the staging folder renamed ``<name>.failed-<stamp>``."""
+    ui = how["ui"]
+    status = failure_status(exc)
+    message = "" if status == "interrupted" else (str(exc) or type(exc).__name__)
+    job = plan.current_job
+    if plan.created and job is not None:
+        write_failure_summary(
+            job.folder,
+            job,
+            run=how["run"],
+            method=how["method"],
+            argv=how["argv"],
+            status=status,
+            message=message,
+        )
+    ui.detail(outcome_line(status, message))
+    ui.detach_log()
+    try:
+        failed = plan.fail()
+    except OSError:
+        failed = plan.staging
+    if failed is not None:
+        ui.detail(f"the log and partial output of this run are in {failed}")
+        if not isinstance(exc, KeyboardInterrupt):
+            ui.warn(f"run failed; its log and partial output are in {failed}")
 
 
 def _write_table(root: Path, results: list[JobResult], ui: UI) -> None:

@@ -27,7 +27,13 @@ from .backends import (
 from .combination_space import choose_reference_laws, combine_shards, reference_times
 from .combine import heterogeneity_test
 from .config import CMCConfig
-from .diagnostics import parameter_summary, sampler_summary, sd_ratios
+from .diagnostics import (
+    parameter_summary,
+    prior_dominated,
+    prior_dominated_message,
+    sampler_summary,
+    sd_ratios,
+)
 from .errors import CMCConfigError, CMCWarning, ShardFailedError
 from .laplace import laplace_fit
 from .parameterization import build_space, prior_moments, to_unconstrained
@@ -365,12 +371,8 @@ def fit_cmc(
         ]
     )
     shard_reports = []
-    dominated: dict[str, list[int]] = {}
     for r in ordered:
         ratios = sd_ratios(r.draws, tempered)
-        for n, v in zip(names, ratios, strict=True):
-            if n_shards > 1 and np.isfinite(v) and v > cfg.prior_dominated_ratio:
-                dominated.setdefault(n, []).append(r.index)
         shard_reports.append(
             {
                 "index": r.index,
@@ -388,14 +390,9 @@ def fit_cmc(
                 "posterior_prior_sd_ratio": dict(zip(names, map(float, ratios), strict=True)),
             }
         )
+    dominated = prior_dominated(shard_reports, cfg.prior_dominated_ratio)  # any shard count
     for n, idx in dominated.items():
-        _warn(
-            f"{n} is prior-dominated in {len(idx)} of {len(ordered)} shard(s) (posterior sd "
-            f"> {cfg.prior_dominated_ratio:g} x tempered prior sd): the shards are too small "
-            f"to identify it and its combined posterior is unreliable; use fewer, larger "
-            "shards",
-            notes,
-        )
+        _warn(prior_dominated_message(n, idx, shard_reports, cfg.prior_dominated_ratio), notes)
     summary = parameter_summary(x_comb, names, cfg.hdi_prob)
     bad_rhat = [n for n, v in summary.items() if v["r_hat"] > 1.01]
     low_ess = [n for n, v in summary.items() if v["ess_bulk"] < 400]

@@ -9,8 +9,12 @@ unit of work is :func:`~homodyne_cmc.sampler.run_shard`, a plain module-level fu
 picklable task, so any executor that can ship a function and its argument can run it.
 """
 
+import ctypes
 import logging
 import os
+import signal
+import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -28,6 +32,7 @@ __all__ = [
     "SequentialBackend",
     "default_compilation_cache",
     "machine_workers",
+    "watch_parent",
     "worker_setup",
 ]
 
@@ -78,13 +83,56 @@ def default_compilation_cache() -> str:
     return str(Path(base) / "homodyne" / "jax")
 
 
-def worker_setup(threads: int | None, compilation_cache_dir: str | None) -> None:
+_PR_SET_PDEATHSIG = 1
+_WATCHED: set[int] = set()
+
+
+def watch_parent(
+    parent_pid: int | None = None, *, pdeathsig: bool = True, interval: float = 0.5
+) -> None:
+    """Make this worker process die with its parent, even when the parent is SIGKILLed.
+
+    On Linux (with ``pdeathsig``) the kernel sends SIGKILL when the parent dies
+    (``prctl(PR_SET_PDEATHSIG)``; note that it fires when the *thread* that started the
+    process exits, so use it only where the starting thread lives as long as the worker).
+    Everywhere, a daemon thread polls ``os.getppid()`` and kills the process once the parent
+    is gone (the process is re-parented), which covers other systems and a parent that died
+    before the watch was set up.
+    """
+    parent = int(parent_pid or os.getppid())
+    if parent in _WATCHED:  # set up once per worker (a Dask plugin may be registered again)
+        return
+    _WATCHED.add(parent)
+    if pdeathsig and sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):  # pragma: no cover - unusual libc
+            log.debug("prctl(PR_SET_PDEATHSIG) unavailable; polling the parent only")
+    if os.getppid() != parent:  # the parent died before the watch was in place
+        os._exit(1)
+
+    def poll() -> None:
+        while True:
+            time.sleep(interval)
+            if os.getppid() != parent:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=poll, name="homodyne-parent-watch", daemon=True).start()
+
+
+def worker_setup(
+    threads: int | None, compilation_cache_dir: str | None, parent_pid: int | None = None
+) -> None:
     """Configure JAX in a worker process that homodyne owns: float64 on, thread count, and a
-    persistent compilation cache (so a fresh worker reuses compiled samplers from disk).
+    persistent compilation cache (so a fresh worker reuses compiled samplers from disk). With
+    ``parent_pid`` the worker also dies with that process (:func:`watch_parent`).
 
     Must run before the worker creates its first JAX array (process-pool initializer, Dask
     worker plugin).
     """
+    if parent_pid:
+        watch_parent(parent_pid)
     if threads:
         n = str(int(threads))
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -190,7 +238,7 @@ class LocalBackend:
             max_workers=n,
             mp_context=ctx,
             initializer=worker_setup,
-            initargs=(self.threads, self.compilation_cache_dir),
+            initargs=(self.threads, self.compilation_cache_dir, os.getpid()),
         ) as pool:
             queue = list(tasks)
             running = {}

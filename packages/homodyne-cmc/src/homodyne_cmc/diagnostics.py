@@ -11,14 +11,22 @@ The combined chains come from the consensus average of real chains, so R-hat and
 are meaningful (unlike i.i.d. draws from a fitted Gaussian).
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import arviz_base as azb
 import arviz_stats as azs
 import numpy as np
 from arviz_stats.base import array_stats
 
-__all__ = ["parameter_summary", "posterior_datatree", "sampler_summary", "sd_ratios"]
+__all__ = [
+    "parameter_summary",
+    "posterior_datatree",
+    "prior_dominated",
+    "prior_dominated_message",
+    "sampler_summary",
+    "sd_ratios",
+]
 
 
 def parameter_summary(draws: np.ndarray, names: Sequence[str], hdi_prob: float) -> dict:
@@ -77,6 +85,41 @@ def sd_ratios(draws: np.ndarray, prior_sd: np.ndarray) -> np.ndarray:
     prior_sd = np.asarray(prior_sd, np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(np.isfinite(prior_sd) & (prior_sd > 0), sd / prior_sd, np.nan)
+
+
+def prior_dominated(shards: Sequence[Mapping[str, Any]], threshold: float) -> dict[str, list[int]]:
+    """Parameters whose posterior sd exceeds ``threshold`` x their (tempered) prior sd, with
+    the indices of the shards where it does; for any number of shards, one included.
+
+    ``shards`` are the per-shard reports of a :class:`~homodyne_cmc.CMCResult`
+    (``posterior_prior_sd_ratio`` per parameter; NaN for parameters without a finite prior).
+    """
+    out: dict[str, list[int]] = {}
+    for rep in shards:
+        for name, ratio in rep["posterior_prior_sd_ratio"].items():
+            if ratio is not None and np.isfinite(ratio) and ratio > threshold:
+                out.setdefault(name, []).append(int(rep["index"]))
+    return out
+
+
+def prior_dominated_message(
+    name: str, shard_ids: Sequence[int], shards: Sequence[Mapping[str, Any]], threshold: float
+) -> str:
+    """The warning for one prior-dominated parameter (single shard: the data do not identify
+    it; several shards: the shards are too small)."""
+    ratios = [float(r["posterior_prior_sd_ratio"][name]) for r in shards if r["index"] in shard_ids]
+    worst = max(ratios)
+    if len(shards) == 1:
+        return (
+            f"{name} is prior-dominated (posterior sd = {worst:.2f} x prior sd > {threshold:g}): "
+            "the data do not identify it and its posterior is essentially the prior; fix it, "
+            "give it an informative prior, or use data that constrain it"
+        )
+    return (
+        f"{name} is prior-dominated in {len(shard_ids)} of {len(shards)} shard(s) (posterior "
+        f"sd up to {worst:.2f} x tempered prior sd > {threshold:g}): the shards are too small "
+        "to identify it and its combined posterior is unreliable; use fewer, larger shards"
+    )
 
 
 def _split(names, draws, n_theta, n_scaling):

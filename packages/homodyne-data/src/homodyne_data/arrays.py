@@ -164,6 +164,7 @@ def load_array(
         dt=float(dt),
         start_frame=cfg.start_frame,
         end_frame=cfg.end_frame,
+        clip_frames=cfg.clip_frames,
         nan_threshold=cfg.nan_threshold,
         file=file,
         layout="array",

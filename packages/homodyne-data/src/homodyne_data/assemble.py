@@ -36,6 +36,7 @@ def assemble(
     start_frame: int,
     end_frame: int,
     nan_threshold: float,
+    clip_frames: bool = False,
     file: str | None,
     layout: str,
     selection: Mapping[str, Any],
@@ -68,7 +69,9 @@ def assemble(
             dataset=names[k],
         )
     n_file = sizes[0]
-    window = frame_window(n_file, start_frame, end_frame, file=file, dataset=names[0])
+    window = frame_window(
+        n_file, start_frame, end_frame, clip=clip_frames, file=file, dataset=names[0]
+    )
     n = window.stop - window.start
     c2 = np.empty((len(sources), n, n), dtype=np.float64)
     storages, nonfinite = [], []

@@ -141,6 +141,9 @@ class DataSelection:
         wraps through +-180 deg.
     start_frame, end_frame
         1-based inclusive frame range; ``end_frame = -1`` means the last frame.
+    clip_frames
+        Accept an ``end_frame`` past the last frame of the data and use the frames up to the
+        last one (default False: such a request is an error naming both numbers).
     dt
         Time between frames of the two-time matrix, s; ``None`` = from the file metadata.
     q_tolerance
@@ -168,12 +171,18 @@ class DataSelection:
     cache_dir: Annotated[str | None, BeforeValidator(_optional_path)] = Field(
         None, description="folder of the selection cache; null disables caching"
     )
+    clip_frames: bool = Field(
+        False,
+        description="accept an end_frame past the data and stop at the last frame "
+        "(false: such a request is an error naming both numbers)",
+    )
 
     # where a homodyne 2.x YAML file keeps these settings (the first key present wins)
     YAML_KEYS: ClassVar[dict[str, str]] = {
         "analyzer_parameters.dt": "dt",
         "analyzer_parameters.start_frame": "start_frame",
         "analyzer_parameters.end_frame": "end_frame",
+        "analyzer_parameters.clip_frames": "clip_frames",
         "experimental_data.q_tolerance": "q_tolerance",
         "experimental_data.nan_threshold": "nan_threshold",
         "experimental_data.cache_file_path": "cache_dir",

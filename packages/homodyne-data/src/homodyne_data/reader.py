@@ -143,6 +143,7 @@ def _load_hdf5(cfg: DataConfig, selection: dict[str, Any]) -> XPCSData:
             dt=dt,
             start_frame=cfg.start_frame,
             end_frame=cfg.end_frame,
+            clip_frames=cfg.clip_frames,
             nan_threshold=cfg.nan_threshold,
             file=file,
             layout=layout,
@@ -188,6 +189,7 @@ def load(
     phi_ranges=None,
     start_frame: int = 1,
     end_frame: int = -1,
+    clip_frames: bool = False,
     dt: float | None = None,
     q_tolerance: float = 0.1,
     nan_threshold: float = 0.05,
@@ -211,6 +213,8 @@ def load(
         [-180, 180); ``min > max`` wraps through +-180). ``None`` keeps all.
     start_frame, end_frame
         1-based inclusive frame range of the matrices; ``-1`` = last frame.
+    clip_frames
+        Accept an ``end_frame`` past the data and stop at the last frame (default: error).
     dt
         Time step of the matrices, s. ``None``: frame_time x avg_frame x stride_frame from the
         file.
@@ -241,6 +245,7 @@ def load(
             phi_ranges=phi_ranges,
             start_frame=start_frame,
             end_frame=end_frame,
+            clip_frames=clip_frames,
             dt=dt,
             q_tolerance=q_tolerance,
             nan_threshold=nan_threshold,

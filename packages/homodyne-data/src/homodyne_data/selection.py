@@ -156,12 +156,14 @@ def frame_window(
     start_frame: int = 1,
     end_frame: int = -1,
     *,
+    clip: bool = False,
     file: str | None = None,
     dataset: str | None = None,
 ) -> slice:
     """0-based slice of the matrix rows for a 1-based inclusive frame range (-1 = last frame).
 
-    An ``end_frame`` past the last frame is clipped to it. At least two frames must remain.
+    An ``end_frame`` past the last frame is an error naming both numbers, unless ``clip``
+    (then the range ends at the last frame). At least two frames must remain.
     """
     n_frames = int(n_frames)
     stop = n_frames if end_frame == -1 else min(int(end_frame), n_frames)
@@ -169,6 +171,14 @@ def frame_window(
     if start < 1 or (end_frame != -1 and end_frame < 1):
         raise EmptyFrameRangeError(
             f"frames are 1-based: start_frame={start_frame}, end_frame={end_frame}",
+            file=file,
+            dataset=dataset,
+        )
+    if end_frame != -1 and int(end_frame) > n_frames and not clip:
+        raise EmptyFrameRangeError(
+            f"end_frame {end_frame} is past the last frame of the data ({n_frames} frames); "
+            f"use end_frame <= {n_frames} or -1 (last frame), or allow clipping "
+            "(clip_frames: true / --clip-frames) to use the frames up to the last one",
             file=file,
             dataset=dataset,
         )

@@ -17,6 +17,7 @@ from .goodness import (
     residual_structure,
 )
 from .identifiability import IdentifiabilityReport, identifiability_report
+from .informative import flag_uninformative, uninformative_reason
 from .lm import IterationInfo, LMOutcome, NLSQFitError, levenberg_marquardt
 from .nlsq_backend import NLSQBackendError
 from .normal_equations import (
@@ -66,6 +67,7 @@ __all__ = [
     "fit_nlsq",
     "goodness_of_fit",
     "identifiability_report",
+    "flag_uninformative",
     "levenberg_marquardt",
     "loss_rho",
     "noise_from_differences",
@@ -75,4 +77,5 @@ __all__ = [
     "residual_structure",
     "scaling_cost",
     "scaling_moments",
+    "uninformative_reason",
 ]

@@ -11,6 +11,7 @@ from homodyne_physics import canonical_name, float64, parameter_names
 
 from .config import NLSQConfig
 from .global_search import cmaes_search, latin_hypercube_starts
+from .informative import flag_uninformative
 from .lm import IterationInfo, LMOutcome, levenberg_marquardt
 from .problem import FitProblem, build_problem
 from .result import NLSQResult
@@ -251,7 +252,7 @@ def fit_nlsq(
     timing["total"] = time.perf_counter() - t_all
     errors = unc.errors
     names = problem.names
-    return NLSQResult(
+    result = NLSQResult(
         mode=problem.model.mode,
         convention=problem.model.convention,
         solver=cfg.solver,
@@ -298,3 +299,4 @@ def fit_nlsq(
         error_model=error_model,
         frame_times=np.asarray(data.t, np.float64).copy(),
     )
+    return flag_uninformative(result)  # a fit that learned nothing is not 'converged'

@@ -65,7 +65,7 @@ def config_schema_command(*, output: Path | None, force: bool) -> None:
     )
 
 
-def config_validate(*, file: Path, strict: bool) -> None:
+def config_validate(*, file: Path, strict: bool, with_data: bool = False) -> None:
     """Print every problem of a configuration; exit 2 if any error (or warning with strict)."""
     ui = get_ui()
     try:
@@ -104,3 +104,9 @@ def config_validate(*, file: Path, strict: bool) -> None:
     ui.info(f"  nlsq settings: {changed or 'defaults'}")
     if run.warnings:
         ui.info(f"  {len(run.warnings)} warning(s) above")
+    from ..data_checks import NEEDS_DATA, check_with_data
+
+    if with_data:  # every check `run` makes before fitting (exit 3 on a problem)
+        check_with_data(run, ui)
+    else:
+        ui.info(f"  {NEEDS_DATA}")

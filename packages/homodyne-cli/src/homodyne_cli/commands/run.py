@@ -175,6 +175,8 @@ def run_command(**opts: Any) -> None:
     if opts.get("convention") not in (None, "physical", "homodyne2"):
         raise UsageError(f"--convention must be physical or homodyne2, got {opts['convention']!r}")
     run = dataclasses.replace(resolve_run_config(opts), threads=opts.get("threads"))
+    if opts.get("clip_frames"):  # an end frame past the data is clipped instead of an error
+        run = dataclasses.replace(run, data=dataclasses.replace(run.data, clip_frames=True))
     run_pipeline(
         run,
         output_dir=opts["output_dir"],

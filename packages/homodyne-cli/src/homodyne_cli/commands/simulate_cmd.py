@@ -1,5 +1,6 @@
 """``homodyne simulate``: write a genuine HDF5 file from the physics kernel."""
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,8 @@ def simulate_command(**o: Any) -> None:
     except ValueError:
         raise UsageError(f"--phi expects comma-separated degrees, got {o['phi']!r}") from None
     params = parse_assignments(o.get("param"), "--param")
+    _check_size(len(phi), int(o["n_frames"]))
+    _check_output(out)
     sim = simulate(
         o["mode"],
         params or None,
@@ -40,9 +43,12 @@ def simulate_command(**o: Any) -> None:
         seed=o["seed"],
         convention=o["convention"],
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
     writer = write_aps_u if o["layout"] == "aps_u" else write_aps_legacy
-    writer(out, sim)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        writer(out, sim)
+    except OSError as exc:
+        raise OutputError(f"cannot write {out}: {exc.strerror or exc}") from None
     ui = get_ui()
     ui.info(f"wrote {out} ({o['layout']}, {len(phi)} angles, {o['n_frames']} frames)")
     ui.info(
@@ -57,3 +63,31 @@ def simulate_command(**o: Any) -> None:
         cfg = out.with_suffix(".yaml")
         atomic_write_text(cfg, render_template(o["mode"], file=out.name, q=o["q"], dt=o["dt"]))
         ui.info(f"wrote {cfg}")
+
+
+def _check_size(n_phi: int, n_frames: int) -> None:
+    """Refuse sizes this machine cannot hold, before anything is allocated."""
+    from ..memory import SIMULATE_COPIES, c2_bytes, check_memory
+
+    if n_frames < 2:
+        raise UsageError(f"--n-frames must be >= 2, got {n_frames}")
+    if n_phi < 1:
+        raise UsageError("--phi must name at least one angle")
+    check_memory(
+        f"simulate: {n_phi} angle(s) x {n_frames} x {n_frames} frames",
+        c2_bytes(n_phi, n_frames, SIMULATE_COPIES),
+        "use fewer --n-frames or angles",
+    )
+
+
+def _check_output(out: Path) -> None:
+    """An output that cannot be written is an output error (exit 2), found before the work."""
+    from ..outputs import _nearest_existing
+
+    base = _nearest_existing(out.parent)
+    if out.exists() and out.is_dir():
+        raise OutputError(f"cannot write {out}: it is a folder")
+    if not base.is_dir():
+        raise OutputError(f"cannot write {out}: {base} is not a folder")
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write {out}: {base} is not writable")
