@@ -5,6 +5,7 @@ from typing import Any
 
 import numpy as np
 
+from .consistency import frame_range_warning
 from .dataset import Provenance, XPCSData
 from .errors import DataError, ShapeMismatchError
 from .matrices import check_matrix_dataset, read_block
@@ -42,6 +43,7 @@ def assemble(
     q_available: Sequence[float],
     notes: list[str],
     metadata: dict[str, Any],
+    warnings: Sequence[str] = (),
 ) -> XPCSData:
     """Read ``sources[k][window, window]`` for every selected bin into one float64 array.
 
@@ -68,6 +70,8 @@ def assemble(
             dataset=names[k],
         )
     n_file = sizes[0]
+    clipped = frame_range_warning(end_frame, n_file)
+    warnings = [*warnings, *([clipped] if clipped else [])]
     window = frame_window(n_file, start_frame, end_frame, file=file, dataset=names[0])
     n = window.stop - window.start
     c2 = np.empty((len(sources), n, n), dtype=np.float64)
@@ -111,5 +115,6 @@ def assemble(
             selection=jsonable({**selection, "frames": [int(frames[0]), int(frames[-1])]}),
             q_available=tuple(float(v) for v in q_available),
             notes=tuple(notes),
+            warnings=tuple(warnings),
         ),
     )

@@ -1,0 +1,95 @@
+"""Metadata that disagrees with the data it describes.
+
+Each check compares a count or value stated by the file's metadata with what the data
+themselves hold, and returns a readable sentence naming both. Where the data's own count is
+unambiguous (the size of the matrices) the reader trusts the data and reports a warning;
+disagreements that leave the meaning open are errors raised by the readers themselves.
+"""
+
+from typing import Any
+
+import h5py
+import numpy as np
+
+from .metadata import METADATA_PATHS, file_dt
+
+__all__ = ["DELAY_LISTS", "frame_range_warning", "metadata_warnings"]
+
+DELAY_LISTS = {"aps_u": "xpcs/twotime/delay_list"}
+
+
+def _delay_list(f: h5py.File, layout: str, n: int) -> str | None:
+    path = DELAY_LISTS.get(layout)
+    ds = f.get(path) if path else None
+    if not isinstance(ds, h5py.Dataset):
+        return None
+    size = int(ds.size)
+    if size in (n - 1, n):
+        return None
+    return (
+        f"{path} holds {size} delays but the two-time matrices are {n} x {n} ({n - 1} lags); "
+        "the matrices' own size is used"
+    )
+
+
+def _frame_config(meta: dict[str, Any], layout: str, n: int) -> str | None:
+    begin, end = meta.get("begin_frame"), meta.get("end_frame")
+    if not isinstance(end, int | float) or not isinstance(begin, int | float):
+        return None
+    avg = meta.get("avg_frame", 1) or 1
+    stride = meta.get("stride_frame", 1) or 1
+    if not all(isinstance(v, int | float) and v >= 1 for v in (avg, stride)):
+        return None
+    implied = int((end - begin + 1) // (avg * stride))
+    if abs(implied - n) <= 1:
+        return None
+    where = METADATA_PATHS.get(layout, {}).get("end_frame", ("end_frame",))[0]
+    return (
+        f"{where} = {end:g} (begin {begin:g}, avg_frame {avg:g}, stride_frame {stride:g}) "
+        f"implies {implied} two-time frames but the matrices hold {n}; the matrices' own size "
+        "is used (check avg_frame/stride_frame: dt depends on them)"
+    )
+
+
+def metadata_warnings(
+    f: h5py.File, layout: str, meta: dict[str, Any], n_frames: int, dt_given: float | None
+) -> list[str]:
+    """Every disagreement between an open file's metadata and its ``n_frames``-frame matrices."""
+    out = [
+        w for w in (_delay_list(f, layout, n_frames), _frame_config(meta, layout, n_frames)) if w
+    ]
+    if dt_given is not None:
+        implied, _ = file_dt(meta)
+        if implied is not None and abs(implied - dt_given) > 1e-6 * dt_given:
+            out.append(
+                f"the given dt {dt_given:.6g} s differs from the file's frame_time x avg_frame x "
+                f"stride_frame = {implied:.6g} s; the given dt is used"
+            )
+    return out
+
+
+def frame_range_warning(end_frame: int, n_frames: int) -> str | None:
+    """A requested ``end_frame`` past the last frame of the matrices (it is clipped)."""
+    if end_frame != -1 and end_frame > n_frames:
+        return (
+            f"end_frame {end_frame} is beyond the {n_frames} frames of the matrices; clipped to "
+            f"{n_frames}"
+        )
+    return None
+
+
+def nan_locations(c: np.ndarray, limit: int = 3) -> str:
+    """Where the NaN/inf values of a matrix are: frame ranges of the rows that hold them."""
+    bad = ~np.isfinite(c)
+    rows = np.flatnonzero(bad.any(axis=1))
+    if rows.size == 0:
+        return "none"
+    runs, start = [], rows[0]
+    for a, b in zip(rows[:-1], rows[1:], strict=True):
+        if b != a + 1:
+            runs.append((start, a))
+            start = b
+    runs.append((start, rows[-1]))
+    text = ", ".join(f"{a + 1}-{b + 1}" if a != b else f"{a + 1}" for a, b in runs[:limit])
+    more = f" and {len(runs) - limit} more ranges" if len(runs) > limit else ""
+    return f"rows (frames, 1-based in the selection) {text}{more}"
