@@ -18,14 +18,30 @@ __all__ = ["DELAY_LISTS", "frame_range_warning", "metadata_warnings"]
 DELAY_LISTS = {"aps_u": "xpcs/twotime/delay_list"}
 
 
-def _delay_list(f: h5py.File, layout: str, n: int) -> str | None:
+def _delay_step(ds: h5py.Dataset, path: str, dt: float | None) -> str | None:
+    """The delay list's own time step against dt (both in seconds)."""
+    if dt is None or ds.size < 2 or ds.dtype.kind not in "fiu":
+        return None
+    delays = np.asarray(ds[()], dtype=np.float64).reshape(-1)
+    steps = np.diff(delays)
+    if not np.all(np.isfinite(delays)):
+        return f"{path} holds NaN/inf delays"
+    if np.any(steps <= 0):
+        return f"{path} is not increasing (step {steps[steps <= 0][0]:.6g} s)"
+    step = float(np.median(steps))
+    if abs(step - dt) > 1e-3 * dt:
+        return f"{path} advances by {step:.6g} s per lag but dt is {dt:.6g} s"
+    return None
+
+
+def _delay_list(f: h5py.File, layout: str, n: int, dt: float | None) -> str | None:
     path = DELAY_LISTS.get(layout)
     ds = f.get(path) if path else None
     if not isinstance(ds, h5py.Dataset):
         return None
     size = int(ds.size)
     if size in (n - 1, n):
-        return None
+        return _delay_step(ds, path, dt)
     return (
         f"{path} holds {size} delays but the two-time matrices are {n} x {n} ({n - 1} lags); "
         "the matrices' own size is used"
@@ -55,11 +71,11 @@ def metadata_warnings(
     f: h5py.File, layout: str, meta: dict[str, Any], n_frames: int, dt_given: float | None
 ) -> list[str]:
     """Every disagreement between an open file's metadata and its ``n_frames``-frame matrices."""
-    out = [
-        w for w in (_delay_list(f, layout, n_frames), _frame_config(meta, layout, n_frames)) if w
-    ]
+    implied, _ = file_dt(meta)
+    dt = dt_given if dt_given is not None else implied
+    found = (_delay_list(f, layout, n_frames, dt), _frame_config(meta, layout, n_frames))
+    out = [w for w in found if w]
     if dt_given is not None:
-        implied, _ = file_dt(meta)
         if implied is not None and abs(implied - dt_given) > 1e-6 * dt_given:
             out.append(
                 f"the given dt {dt_given:.6g} s differs from the file's frame_time x avg_frame x "

@@ -28,7 +28,15 @@ from .metadata import natural_key
 from .nexus import CORR, find_nxxpcs_entry, read_nxxpcs
 from .units import angle_in_degrees, q_in_inverse_angstrom, units_of
 
-__all__ = ["APS_LEGACY", "APS_U", "BinIndex", "bare_h5_array", "detect_layout", "index_bins"]
+__all__ = [
+    "APS_LEGACY",
+    "APS_U",
+    "BinIndex",
+    "bare_h5_array",
+    "detect_layout",
+    "index_bins",
+    "with_units",
+]
 
 BARE_KEYS = ("c2", "c2_exp", "c2_experimental", "two_time", "data", "g12b")
 
@@ -162,7 +170,7 @@ def _matrix_group(f: h5py.File, candidates: tuple[str, ...], file: str) -> tuple
     )
 
 
-def _with_units(f: h5py.File, path: str, arr: np.ndarray, kind: str, file: str) -> np.ndarray:
+def with_units(f: h5py.File, path: str, arr: np.ndarray, kind: str, file: str) -> np.ndarray:
     """Convert a q or phi list by its ``units`` attribute; no attribute: the layout's 1/A, deg."""
     units = units_of(f[path])
     if units is None:
@@ -172,8 +180,8 @@ def _with_units(f: h5py.File, path: str, arr: np.ndarray, kind: str, file: str) 
 
 
 def _index_aps_u(f: h5py.File, file: str) -> BinIndex:
-    q_all = _with_units(f, APS_U["q"], _vector(f, APS_U["q"], file), "q", file)
-    phi_all = _with_units(f, APS_U["phi"], _vector(f, APS_U["phi"], file), "phi", file)
+    q_all = with_units(f, APS_U["q"], _vector(f, APS_U["q"], file), "q", file)
+    phi_all = with_units(f, APS_U["phi"], _vector(f, APS_U["phi"], file), "phi", file)
     maps_path, keys = _matrix_group(f, APS_U["maps"], file)
     bins = _vector(f, APS_U["bins"], file)
     if not np.all(bins == np.round(bins)):
@@ -215,8 +223,8 @@ def _index_aps_u(f: h5py.File, file: str) -> BinIndex:
 
 
 def _index_legacy(f: h5py.File, file: str) -> BinIndex:
-    q = _with_units(f, APS_LEGACY["q"], _vector(f, APS_LEGACY["q"], file), "q", file)
-    phi = _with_units(f, APS_LEGACY["phi"], _vector(f, APS_LEGACY["phi"], file), "phi", file)
+    q = with_units(f, APS_LEGACY["q"], _vector(f, APS_LEGACY["q"], file), "q", file)
+    phi = with_units(f, APS_LEGACY["phi"], _vector(f, APS_LEGACY["phi"], file), "phi", file)
     if q.size != phi.size:
         raise ShapeMismatchError(
             f"{q.size} q values but {phi.size} phi values in {APS_LEGACY['phi']}; expected one "
