@@ -26,7 +26,7 @@ def test_config_values_with_units(tmp_path, hand):
         file=str(tmp_path / "c2.npy"),
         array_q="0.1 1/nm",
         array_phi=["1.5707963267948966 rad"],
-        dt="5 ms",
+        dt=0.005,
     )
     data = hd.load_data(cfg)
     assert data.q == pytest.approx(0.01) and data.dt == pytest.approx(0.005)

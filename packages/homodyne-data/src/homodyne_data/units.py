@@ -20,6 +20,9 @@ __all__ = [
     "Q_UNITS",
     "TIME_UNITS",
     "angle_in_degrees",
+    "array_phi_values",
+    "array_q_value",
+    "axis_order_value",
     "normalize_units",
     "parse_quantity",
     "q_in_inverse_angstrom",
@@ -172,3 +175,46 @@ def parse_quantity(value: Any, kind: str, key: str) -> float:
             dataset=key,
         )
     return number * factor
+
+
+def _positive(value: float, key: str) -> float:
+    if not (math.isfinite(value) and value > 0):
+        raise DataConfigError(f"expected a positive number, got {value!r}", dataset=key)
+    return value
+
+
+def array_q_value(value: Any) -> float | None:
+    """Config ``array_q``: ``None``, a number in 1/A or ``"<number> 1/nm"`` -> 1/A."""
+    if value is None:
+        return None
+    return _positive(parse_quantity(value, "q", "array_q"), "array_q")
+
+
+def array_phi_values(value: Any) -> tuple[float, ...] | None:
+    """Config ``array_phi``: ``None``, an angle or a list (degrees, or ``"<n> rad"``) -> deg."""
+    if value is None:
+        return None
+    items = [value] if isinstance(value, str | int | float) else value
+    if isinstance(items, np.ndarray):
+        items = items.reshape(-1).tolist()
+    if isinstance(items, bytes) or not hasattr(items, "__len__") or len(items) == 0:
+        raise DataConfigError(
+            f"expected an angle or a list of angles (degrees), got {value!r}", dataset="array_phi"
+        )
+    out = []
+    for k, v in enumerate(items):
+        deg = parse_quantity(v, "angle", f"array_phi[{k}]")
+        if not math.isfinite(deg):
+            raise DataConfigError(f"expected a finite angle, got {v!r}", dataset=f"array_phi[{k}]")
+        out.append(deg)
+    return tuple(out)
+
+
+def axis_order_value(value: Any) -> str | None:
+    """Config ``axis_order``: ``None``, ``'phi_first'`` or ``'phi_last'``."""
+    if value not in (None, "phi_first", "phi_last"):
+        raise DataConfigError(
+            f"expected 'phi_first' ((n_phi, N, N)) or 'phi_last' ((N, N, n_phi)), got {value!r}",
+            dataset="axis_order",
+        )
+    return value
