@@ -94,18 +94,27 @@ def frame_range_warning(end_frame: int, n_frames: int) -> str | None:
     return None
 
 
-def nan_locations(c: np.ndarray, limit: int = 3) -> str:
-    """Where the NaN/inf values of a matrix are: frame ranges of the rows that hold them."""
-    bad = ~np.isfinite(c)
-    rows = np.flatnonzero(bad.any(axis=1))
-    if rows.size == 0:
-        return "none"
-    runs, start = [], rows[0]
-    for a, b in zip(rows[:-1], rows[1:], strict=True):
+def _runs(idx: np.ndarray, limit: int) -> str:
+    runs, start = [], idx[0]
+    for a, b in zip(idx[:-1], idx[1:], strict=True):
         if b != a + 1:
             runs.append((start, a))
             start = b
-    runs.append((start, rows[-1]))
+    runs.append((start, idx[-1]))
     text = ", ".join(f"{a + 1}-{b + 1}" if a != b else f"{a + 1}" for a, b in runs[:limit])
-    more = f" and {len(runs) - limit} more ranges" if len(runs) > limit else ""
-    return f"rows (frames, 1-based in the selection) {text}{more}"
+    return text + (f" (+{len(runs) - limit} more ranges)" if len(runs) > limit else "")
+
+
+def nan_locations(c: np.ndarray, limit: int = 3) -> str:
+    """Where the NaN/inf values of a symmetric matrix are (upper triangle, t1 < t2): the frames
+    (1-based in the selection) along t1 and t2, and the lags in frames."""
+    n = c.shape[0]
+    i, j = np.triu_indices(n, 1)
+    bad = ~np.isfinite(c[i, j])
+    if not bad.any():
+        return "none"
+    rows, cols, lags = np.unique(i[bad]), np.unique(j[bad]), np.unique((j - i)[bad])
+    return (
+        f"at t1 frames {_runs(rows, limit)}, t2 frames {_runs(cols, limit)}, lags "
+        f"{lags[0]}-{lags[-1]} frames"
+    )

@@ -164,7 +164,7 @@ def diagnose(
     except DataError as exc:
         return Diagnosis(file, (_problem(exc, "layout"),))
     if summary.dt_problem is not None and dt is None:
-        problems.append(Problem("time step", summary.dt_problem, "frame_time"))
+        problems.append(Problem("time step", summary.dt_problem, summary.dt_source))
     kw = _load_kwargs(
         summary,
         {"q": q, "dt": dt, "array_q": array_q, "array_phi": array_phi, "axis_order": axis_order},

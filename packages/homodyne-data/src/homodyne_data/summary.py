@@ -48,8 +48,9 @@ class FileSummary:
         Instrument/sample metadata.
     notes
         Where dt came from, how the layout's attributes were read, ...
-    dt_problem
-        Why the file gives no usable dt (``None`` when it does, or for bare arrays).
+    dt_problem, dt_source
+        Why the file gives no usable dt (``None`` when it does, or for bare arrays), and the
+        dataset concerned.
     invented
         Values the writer of the file filled in without being given them (``homodyne_invented``
         attribute of files written by homodyne): ``{"path", "value", "reason"}``.
@@ -68,6 +69,7 @@ class FileSummary:
     metadata: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     dt_problem: str | None = None
+    dt_source: str | None = None
     invented: tuple[dict[str, Any], ...] = ()
     units: dict[str, str] = field(default_factory=lambda: dict(UNITS))
 
@@ -87,6 +89,7 @@ class FileSummary:
                 "metadata": dict(self.metadata),
                 "notes": list(self.notes),
                 "dt_problem": self.dt_problem,
+                "dt_source": self.dt_source,
                 "invented": list(self.invented),
                 "units": dict(self.units),
             }
@@ -136,12 +139,12 @@ def _summary_hdf5(file: str, f: h5py.File) -> FileSummary:
         notes.extend([*index.nx.notes, *more])
     else:
         meta = read_metadata(f, layout)
-    dt, dt_problem = None, None
+    dt, dt_problem, dt_source = None, None, None
     try:
         dt, note = resolve_dt(None, meta, file=file, layout=layout)
         notes.append(note)
     except InvalidTimeStepError as exc:
-        dt_problem = exc.what
+        dt_problem, dt_source = exc.what, exc.dataset
         notes.append(exc.what)
     n_frames, storage = _first_matrix(f, index)
     phi = index.phi
@@ -165,6 +168,7 @@ def _summary_hdf5(file: str, f: h5py.File) -> FileSummary:
         metadata=meta,
         notes=tuple(notes),
         dt_problem=dt_problem,
+        dt_source=dt_source,
         invented=tuple(invented_values(f)),
     )
 
