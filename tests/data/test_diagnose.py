@@ -37,7 +37,7 @@ def test_all_three_problems_are_listed(tmp_path, hand):
     assert kinds == ["metadata", "nan", "time step"], diag.problems
     text = {p.kind: p.what for p in diag.problems}
     assert "30% of the values are NaN" in text["nan"] and "phi = 90 deg" in text["nan"]
-    assert "rows" in text["nan"]
+    assert "at t1 frames 1-4, t2 frames 2-20" in text["nan"]
     assert "frame_time 0" in text["time step"] and "not a positive time step" in text["time step"]
     assert "delay_list holds 5 delays" in text["metadata"] and "20 x 20" in text["metadata"]
     assert not diag.ok and diag.data is not None and diag.quality is not None
@@ -62,7 +62,7 @@ def test_unreadable_and_bare_files(tmp_path, hand):
     assert hd.diagnose(tmp_path / "c2.npy", array_q=0.01, array_phi=0, dt=1).ok
 
 
-def test_writers_list_what_they_invented(tmp_path):
+def test_writers_list_what_they_invented(tmp_path, hand):
     sim = hd.simulate("static", {"D0": 1000.0}, phi=[0.0], n_frames=12, seed=0)
     path = hd.write_aps_u(tmp_path / "sim.h5", sim)
     with h5py.File(path) as f:
@@ -72,9 +72,24 @@ def test_writers_list_what_they_invented(tmp_path):
     assert inv["entry/instrument/detector_1/x_pixel_size"]["value"] == 75e-6
     assert "xpcs/qmap/dynamic_roi_map" in inv and "count_time" in " ".join(inv)
     assert hd.inspect_file(path).invented == tuple(hd.invented_values(h5py.File(path)))
-    # data read from a real file keep their real instrument values: not listed
-    legacy = hd.write_aps_legacy(tmp_path / "leg.h5", hd.load(path))
+    # invented values stay marked when the file is read and written again
+    data = hd.load(path)
+    assert "detector_distance" in data.metadata["invented_keys"].split(",")
+    legacy = hd.write_aps_legacy(tmp_path / "leg.h5", data)
     with h5py.File(legacy) as f:
+        again = {i["path"]: i["reason"] for i in hd.invented_values(f)}
+    assert "source file" in again["measurement/instrument/detector/distance"]
+    assert "xpcs/avg_frames" in again
+    # values a real file holds are not listed
+    real = {b: np.eye(6) + 1.0 for b in (1, 2)}
+
+    def geometry(f):
+        for name in ("x_pixel_size", "y_pixel_size", "beam_center_x", "beam_center_y"):
+            f[f"entry/instrument/detector_1/{name}"] = 1.0
+
+    real_path = hand.aps_u(tmp_path / "real.h5", real, [0.005], [0.0, 90.0], extra=geometry)
+    out = hd.write_aps_u(tmp_path / "copy.h5", hd.load(real_path))
+    with h5py.File(out) as f:
         paths = [i["path"] for i in hd.invented_values(f)]
-    assert "measurement/instrument/detector/distance" not in paths
-    assert "xpcs/avg_frames" in paths
+    assert not any(p.startswith("entry/instrument") and "count_time" not in p for p in paths)
+    assert "xpcs/qmap/dynamic_roi_map" in paths

@@ -22,6 +22,7 @@ from .layouts import BinIndex, detect_layout, index_bins
 from .metadata import read_metadata, resolve_dt
 from .nexus import NXMatrix, nxxpcs_metadata
 from .selection import choose_q, normalize_angle, select_angles
+from .writers import invented_values
 
 __all__ = ["file_kind", "load", "load_data"]
 
@@ -147,6 +148,9 @@ def _load_hdf5(cfg: DataConfig, selection: dict[str, Any], array_q, array_phi) -
             notes.extend([*index.nx.notes, *meta_notes])
         else:
             meta = read_metadata(f, layout)
+        invented = sorted({str(i["key"]) for i in invented_values(f) if "key" in i})
+        if invented:  # values a writer made up: a later writer must not pass them off as real
+            meta["invented_keys"] = ",".join(invented)
         dt, dt_note = resolve_dt(cfg.dt, meta, file=file, layout=layout)
         notes.append(dt_note)
         n = _first_size(f, index)

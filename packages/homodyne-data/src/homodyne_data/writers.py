@@ -75,14 +75,19 @@ class _Invented:
         self.data = data
         self.items: list[dict[str, Any]] = []
 
-    def add(self, path: str, value: Any, reason: str) -> Any:
+    def add(self, path: str, value: Any, reason: str, key: str | None = None) -> Any:
         shown = value if isinstance(value, int | float | str) else f"array {np.shape(value)}"
-        self.items.append({"path": path, "value": shown, "reason": reason})
+        item = {"path": path, "value": shown, "reason": reason}
+        self.items.append(item if key is None else {**item, "key": key})
         return value
 
     def meta(self, key: str, path: str, default: Any = None) -> Any:
         """``data.metadata[key]``, else the default instrument value (recorded as invented)."""
         simulated = self.data.provenance.layout == "simulated"
+        inherited = key in str(self.data.metadata.get("invented_keys", "")).split(",")
+        if key in self.data.metadata and inherited:
+            why = "invented by the writer of the source file (listed in its homodyne_invented)"
+            return self.add(path, self.data.metadata[key], why, key)
         if key in self.data.metadata and not (simulated and key in DEFAULT_INSTRUMENT):
             return self.data.metadata[key]
         value = DEFAULT_INSTRUMENT.get(key, default)
@@ -91,7 +96,7 @@ class _Invented:
             if simulated
             else f"not in the data's metadata ({key}); default instrument value"
         )
-        return self.add(path, value, why)
+        return self.add(path, value, why, key)
 
     def write(self, f: h5py.File) -> None:
         f.attrs[INVENTED_ATTR] = json.dumps(self.items, default=float)
