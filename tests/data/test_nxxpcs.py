@@ -217,3 +217,34 @@ def test_unusable_frame_time_is_reported_as_what_it_is(tmp_path, mats, value, ex
     assert "entry/instrument/eiger/frame_time" in str(e.value)
     assert "no frame time" not in str(e.value)
     assert hd.load(path, dt=0.5).dt == 0.5
+
+
+@pytest.mark.parametrize(
+    "mode, populated, origin, baseline",
+    [
+        ("one_array_q_last", "lower_half", "lower_left", 0),
+        ("data_exchange_keys", "upper_half", "upper_left", 1),
+        ("one_array_q_first", "all", "lower_left", 1),
+    ],
+)
+def test_write_nxxpcs_round_trip(tmp_path, mats, mode, populated, origin, baseline):
+    data = hd.XPCSData(np.stack(mats), [-30.0, 0.0, 45.0], 0.005, 0.02, np.arange(1, 10))
+    path = hd.write_nxxpcs(
+        tmp_path / "w.h5",
+        data,
+        storage_mode=mode,
+        populated_elements=populated,
+        time_origin_location=origin,
+        baseline_reference=baseline,
+    )
+    back = hd.load(path)
+    assert back.provenance.layout == "nxxpcs" and back.dt == 0.02 and back.q == 0.005
+    np.testing.assert_allclose(back.c2, data.c2, rtol=0, atol=1e-7)
+    with h5py.File(path) as f:
+        attrs = dict(f[CORR].attrs)
+        invented = {i["path"] for i in hd.invented_values(f)}
+    assert attrs["storage_mode"] == mode and attrs["populated_elements"] == populated
+    assert "entry/instrument/detector/distance" in invented
+    assert "entry/instrument/masks/dynamic_roi_map" in invented
+    with pytest.raises(hd.DataConfigError, match="storage_mode"):
+        hd.write_nxxpcs(tmp_path / "x.h5", data, storage_mode="sideways")

@@ -38,7 +38,7 @@ from .reader import load, load_data
 from .selection import diagonal_corrected, normalize_angle, select_angles
 from .summary import FileSummary, inspect_file
 from .synthetic import Simulation, simulate
-from .writers import INVENTED_ATTR, invented_values, write_aps_legacy, write_aps_u
+from .writers import INVENTED_ATTR, invented_values, write_aps_legacy, write_aps_u, write_nxxpcs
 
 __version__ = _dist_version("homodyne-data")  # pyproject.toml, via the installed metadata
 
@@ -82,4 +82,5 @@ __all__ = [
     "simulate",
     "write_aps_legacy",
     "write_aps_u",
+    "write_nxxpcs",
 ]
