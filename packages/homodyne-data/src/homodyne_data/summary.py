@@ -118,8 +118,15 @@ def _first_matrix(f: h5py.File, index) -> tuple[int, str]:
     if index.nx is not None:
         n = int(index.nx.n_frames)
         m = min(_PROBE, n)
-        block = NXMatrix(f, index.nx, 0, f.filename)[slice(0, m), slice(0, m)]
-        return n, storage_of(block)
+        nx = index.nx
+        block = NXMatrix(f, nx, 0, f.filename)[slice(0, m), slice(0, m)]
+        mode = "keys" if nx.keys is not None else "q last" if nx.q_last else "q first"
+        origin = "lower_left" if nx.lower_origin else "upper_left"
+        stored = nx.populated or "half/all from content"
+        return n, (
+            f"{storage_of(block)} after reading (stored: {stored}, {mode}, {origin} origin, "
+            f"baseline {nx.baseline})"
+        )
     first = f.get(index.paths[0])
     if isinstance(first, h5py.Dataset) and first.ndim == 2:
         n = int(first.shape[0])
