@@ -118,8 +118,10 @@ def lookup(f: h5py.File, path: str) -> tuple[Any, str | None, str | None] | None
     if isinstance(obj, h5py.Dataset):
         units = obj.attrs.get("units")
         units = scalar(units) if units is not None else None
-        raw = obj[()] if obj.size <= 16 else np.empty(obj.shape, dtype=obj.dtype)
-        val = scalar(raw) if obj.size <= 16 else None
+        if obj.size > 16:  # never read a large array to describe it
+            return None, units, f"array of shape {obj.shape}"
+        raw = obj[()]
+        val = scalar(raw)
         if val is None:
             return None, units, describe_value(raw)
         return val, units, None
