@@ -142,3 +142,28 @@ def test_350_frame_npy_fits_from_the_command_line(tmp_path):
     for name in ("D0", "alpha"):
         p = params["parameters"][name]
         assert abs(p["value"] - truth[name]) < 4 * p["uncertainty"], (name, p)
+
+
+def test_config_keys_for_bare_arrays(tmp_path):
+    from homodyne_cli.commands.array_options import with_array_options
+    from homodyne_cli.commands.run import resolve_run_config
+    from homodyne_cli.config import data_config
+    from homodyne_data import load_data
+
+    stack = np.stack([np.eye(6) + 1.0 + 0.1 * k for k in range(2)], axis=-1)  # (N, N, n_phi)
+    np.save(tmp_path / "g12b.npy", stack)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        "analysis_mode: static\n"
+        f"experimental_data:\n  file_path: {tmp_path / 'g12b.npy'}\n"
+        "  array_q: 0.1 1/nm\n  array_phi: [0, 90]\n  axis_order: phi_last\n"
+        "analyzer_parameters:\n  dt: 0.5\n"
+    )
+    run = resolve_run_config({"config": cfg})
+    data = load_data(with_array_options(data_config(run, run.files[0], run.q[0]), run))
+    assert data.q == pytest.approx(0.01) and data.dt == 0.5
+    np.testing.assert_array_equal(data.phi, [0.0, 90.0])
+    np.testing.assert_array_equal(data.c2[1], stack[..., 1])
+    run = resolve_run_config({"config": cfg, "phi": ["10,20"]})  # --phi wins over the file
+    data = load_data(with_array_options(data_config(run, run.files[0], run.q[0]), run))
+    np.testing.assert_array_equal(data.phi, [10.0, 20.0])
