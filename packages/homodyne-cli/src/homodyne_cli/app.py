@@ -38,6 +38,7 @@ Verbose = Annotated[
     typer.Option("--verbose", "-v", count=True, help="More output (-vv: debug; shows tracebacks)."),
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Errors only.")]
+_PHI_HELP = "Bare arrays: angle of each matrix, deg (comma separated or repeated; '1.57 rad' ok)."
 
 
 def _set_verbosity(verbose: int = 0, quiet: bool = False) -> int:
@@ -185,6 +186,7 @@ def run_cmd(
         ),
     ] = False,
     dt: Annotated[float | None, typer.Option("--dt", help="Seconds between frames.")] = None,
+    phi: Annotated[list[str] | None, typer.Option("--phi", help=_PHI_HELP)] = None,
     initial: Annotated[
         list[str] | None, typer.Option("--initial", help="Start value NAME=VALUE (repeat).")
     ] = None,
@@ -313,15 +315,22 @@ def config_validate_cmd(
 # -------------------------------------------------------------------------------------- inspect
 @app.command("inspect")
 def inspect_cmd(
-    file: Annotated[Path, typer.Argument(help="Data file (HDF5 APS-U / legacy).")],
+    file: Annotated[Path, typer.Argument(help="Data file (APS-U, legacy, NXxpcs, bare array).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    q: Annotated[float | None, typer.Option("--q", help="q ring for the quality report.")] = None,
+    q: Annotated[
+        float | None, typer.Option("--q", help="q ring (1/A) to examine; bare arrays: their q.")
+    ] = None,
+    phi: Annotated[list[str] | None, typer.Option("--phi", help=_PHI_HELP)] = None,
+    dt: Annotated[float | None, typer.Option("--dt", help="Seconds between frames.")] = None,
 ) -> None:
-    """Show layout, q rings, phi bins, frames, dt, metadata and a data-quality report."""
+    """List every problem of a data file, with layout, q, phi, frames, dt (units) and quality.
+
+    Exit code 3 when problems were found.
+    """
     _jax_setup()
     from .commands.inspect_cmd import inspect_command
 
-    inspect_command(file=file, as_json=as_json, q=q)
+    inspect_command(file=file, as_json=as_json, q=q, phi=phi, dt=dt)
 
 
 # ------------------------------------------------------------------------------------ plot-data
@@ -331,6 +340,9 @@ def plot_data_cmd(
     data_file: Annotated[list[Path] | None, typer.Option("--data-file", "-d")] = None,
     output_dir: Annotated[Path, typer.Option("--output-dir", "-o")] = Path("homodyne_results"),
     overwrite: Annotated[bool, typer.Option("--overwrite")] = False,
+    q: Annotated[float | None, typer.Option("--q", help="q ring in 1/A; bare arrays: q.")] = None,
+    phi: Annotated[list[str] | None, typer.Option("--phi", help=_PHI_HELP)] = None,
+    dt: Annotated[float | None, typer.Option("--dt", help="Seconds between frames.")] = None,
     verbose: Verbose = 0,
     quiet: Quiet = False,
 ) -> None:
@@ -340,7 +352,11 @@ def plot_data_cmd(
     from .commands.plot_data import plot_data_command
 
     plot_data_command(
-        config=config, data_file=data_file, output_dir=output_dir, overwrite=overwrite
+        config=config,
+        data_file=data_file,
+        output_dir=output_dir,
+        overwrite=overwrite,
+        array_opts={"q": [q] if q is not None else None, "phi": phi, "dt": dt},
     )
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .cmc_checks import cmc_problems
+from .commands.array_options import with_array_options
 from .config import RunConfig, cmc_config, data_config, nlsq_config
 from .console import UI
 from .errors import AnalysisFailed, ConfigError
@@ -119,7 +120,7 @@ def run_job(
     ui.info(f"[bold]data[/bold] {file}" + (f"  (q = {q:g} 1/A)" if q is not None else ""))
     t0 = time.perf_counter()
     with ui.phase("load data"):
-        data = load_data(data_config(run, file, q))
+        data = load_data(with_array_options(data_config(run, file, q), run))
     timings["load"] = time.perf_counter() - t0
     job.data = data
     check_model_memory(data)  # model matrices for fitted_data.npz and plots: refuse early
@@ -129,6 +130,8 @@ def run_job(
     ui.info(f"  {data.n_phi} angles, {data.n_t} frames, q = {data.q:.5g} 1/A, dt = {data.dt:g} s")
     for note in data.provenance.notes:
         ui.detail(f"  {note}")
+    for warning in data.provenance.warnings:
+        ui.warn(f"data: {warning}")
     quality = quality_report(data)
     for flag in quality.flags:
         ui.warn(f"data quality: {flag}")

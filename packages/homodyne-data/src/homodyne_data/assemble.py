@@ -5,6 +5,7 @@ from typing import Any
 
 import numpy as np
 
+from .consistency import frame_range_warning
 from .dataset import Provenance, XPCSData
 from .errors import DataError, ShapeMismatchError
 from .matrices import check_matrix_dataset, read_block
@@ -43,6 +44,7 @@ def assemble(
     q_available: Sequence[float],
     notes: list[str],
     metadata: dict[str, Any],
+    warnings: Sequence[str] = (),
 ) -> XPCSData:
     """Read ``sources[k][window, window]`` for every selected bin into one float64 array.
 
@@ -72,6 +74,8 @@ def assemble(
     window = frame_window(
         n_file, start_frame, end_frame, clip=clip_frames, file=file, dataset=names[0]
     )
+    clipped = frame_range_warning(end_frame, n_file)  # reached only with clip_frames
+    warnings = [*warnings, *([clipped] if clipped else [])]
     n = window.stop - window.start
     c2 = np.empty((len(sources), n, n), dtype=np.float64)
     storages, nonfinite = [], []
@@ -114,5 +118,6 @@ def assemble(
             selection=jsonable({**selection, "frames": [int(frames[0]), int(frames[-1])]}),
             q_available=tuple(float(v) for v in q_available),
             notes=tuple(notes),
+            warnings=tuple(warnings),
         ),
     )

@@ -94,6 +94,7 @@ def read_cache(path: Path, key: str) -> XPCSData | None:
                     selection=prov["selection"],
                     q_available=tuple(prov["q_available"]),
                     notes=tuple(prov["notes"]) + (f"read from cache {path}",),
+                    warnings=tuple(prov.get("warnings", ())),
                 ),
             )
     except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
@@ -122,6 +123,7 @@ def write_cache(path: Path, key: str, data: XPCSData) -> None:
                     "selection": dict(prov.selection),
                     "q_available": list(prov.q_available),
                     "notes": list(prov.notes),
+                    "warnings": list(prov.warnings),
                 },
                 default=_default,
             )

@@ -23,6 +23,7 @@ from homodyne_physics.settings import (
 )
 
 from .errors import DataConfigError, DataError, EmptyFrameRangeError, InvalidTimeStepError
+from .units import array_phi_values, array_q_value, axis_order_value
 
 __all__ = ["DataConfig", "DataSelection", "normalize_phi_ranges"]
 
@@ -152,6 +153,12 @@ class DataSelection:
         Largest accepted fraction of non-finite values in a selected matrix.
     cache_dir
         Directory of the selection cache; ``None`` disables caching.
+    array_q, array_phi
+        Bare arrays only: q of the matrices (1/A, or ``"<number> 1/nm"``) and the angle of each
+        matrix (degrees, or ``"<number> rad"``); YAML ``experimental_data.array_q/array_phi``.
+    axis_order
+        Bare 3-D stacks: ``'phi_first'`` ``(n_phi, N, N)`` or ``'phi_last'`` ``(N, N, n_phi)``;
+        ``None`` = from the shape when unambiguous (YAML ``experimental_data.axis_order``).
     """
 
     phi_ranges: PhiRanges = Field(
@@ -176,6 +183,15 @@ class DataSelection:
         description="accept an end_frame past the data and stop at the last frame "
         "(false: such a request is an error naming both numbers)",
     )
+    array_q: Annotated[float | None, BeforeValidator(array_q_value)] = Field(
+        None, description="bare arrays: q of the matrices, 1/A (or '0.1 1/nm')"
+    )
+    array_phi: Annotated[tuple[float, ...] | None, BeforeValidator(array_phi_values)] = Field(
+        None, description="bare arrays: angle of each matrix, degrees (or '1.57 rad')"
+    )
+    axis_order: Annotated[str | None, BeforeValidator(axis_order_value)] = Field(
+        None, description="bare 3-D stacks: phi_first (n_phi, N, N) or phi_last (N, N, n_phi)"
+    )
 
     # where a homodyne 2.x YAML file keeps these settings (the first key present wins)
     YAML_KEYS: ClassVar[dict[str, str]] = {
@@ -186,6 +202,9 @@ class DataSelection:
         "experimental_data.q_tolerance": "q_tolerance",
         "experimental_data.nan_threshold": "nan_threshold",
         "experimental_data.cache_file_path": "cache_dir",
+        "experimental_data.array_q": "array_q",
+        "experimental_data.array_phi": "array_phi",
+        "experimental_data.axis_order": "axis_order",
     }
     YAML_LEGACY: ClassVar[dict[str, str]] = {
         "analyzer_parameters.temporal": "",

@@ -24,13 +24,16 @@ class Provenance:
     file
         Path of the source file (``None`` for in-memory / simulated data).
     layout
-        ``'aps_u'``, ``'aps_legacy'``, ``'array'`` or ``'simulated'``.
+        ``'aps_u'``, ``'aps_legacy'``, ``'nxxpcs'``, ``'array'`` or ``'simulated'``.
     selection
         Every selection parameter that produced the data (q request, phi ranges, frames, ...).
     q_available
         All q values found in the file, 1/Angstrom.
     notes
         Human-readable remarks (which q ring was used and why, dt source, ...).
+    warnings
+        Disagreements between the file's metadata and its data, or between a request and the
+        data, that the reader resolved (by trusting the data's own count) and a user should see.
     """
 
     file: str | None
@@ -38,6 +41,7 @@ class Provenance:
     selection: Mapping[str, Any] = field(default_factory=dict)
     q_available: tuple[float, ...] = ()
     notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, eq=False)

@@ -13,6 +13,7 @@ names are accepted). Indexing reads only the small coordinate arrays, never a ma
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 import h5py
 import numpy as np
@@ -24,8 +25,20 @@ from .errors import (
     UnknownLayoutError,
 )
 from .metadata import natural_key
+from .nexus import CORR, find_nxxpcs_entry, read_nxxpcs
+from .units import angle_in_degrees, q_in_inverse_angstrom, units_of
 
-__all__ = ["APS_LEGACY", "APS_U", "BinIndex", "detect_layout", "index_bins"]
+__all__ = [
+    "APS_LEGACY",
+    "APS_U",
+    "BinIndex",
+    "bare_h5_array",
+    "detect_layout",
+    "index_bins",
+    "with_units",
+]
+
+BARE_KEYS = ("c2", "c2_exp", "c2_experimental", "two_time", "data", "g12b")
 
 APS_U = {
     "q": "xpcs/qmap/dynamic_v_list_dim0",
@@ -68,18 +81,37 @@ class BinIndex:
     q_path: str
     phi_path: str
     maps_path: str
+    nx: Any = None
 
 
 def _has(f: h5py.File, path: str, kind=h5py.Dataset) -> bool:
     return isinstance(f.get(path), kind)
 
 
+def bare_h5_array(f: h5py.File) -> str | None:
+    """Name of the matrix dataset of a bare HDF5 array file (top level), or ``None``.
+
+    A top-level dataset named like a matrix (``c2``, ``data``, ``g12b``, ...) or the only
+    top-level dataset of 2 or 3 dimensions.
+    """
+    cands = [k for k in f if isinstance(f[k], h5py.Dataset) and f[k].ndim in (2, 3)]
+    named = [k for k in BARE_KEYS if k in cands]
+    if named:
+        return named[0]
+    return cands[0] if len(cands) == 1 else None
+
+
 def detect_layout(f: h5py.File, file: str) -> str:
-    """``'aps_u'`` or ``'aps_legacy'`` from the file content; :class:`UnknownLayoutError` else."""
+    """``'aps_u'``, ``'aps_legacy'``, ``'nxxpcs'`` or ``'array'`` (a bare HDF5 array) from the
+    file content; :class:`UnknownLayoutError` else."""
     if any(_has(f, p, h5py.Group) for p in APS_U["maps"]) or _has(f, APS_U["q"]):
         return "aps_u"
     if _has(f, APS_LEGACY["maps"][0], h5py.Group) or _has(f, APS_LEGACY["q"]):
         return "aps_legacy"
+    if find_nxxpcs_entry(f) is not None:
+        return "nxxpcs"
+    if bare_h5_array(f) is not None:
+        return "array"
     if isinstance(f.get("xpcs/multitau"), h5py.Group):
         raise MissingDatasetError(
             "the file holds only one-time (multitau) results; two-time matrices are needed",
@@ -89,7 +121,8 @@ def detect_layout(f: h5py.File, file: str) -> str:
     top = sorted(f.keys())
     raise UnknownLayoutError(
         f"unknown HDF5 layout (top-level entries: {top}); expected APS-U ({APS_U['q']}, "
-        f"{APS_U['maps'][0]}) or APS legacy ({APS_LEGACY['q']}, {APS_LEGACY['maps'][0]})",
+        f"{APS_U['maps'][0]}), APS legacy ({APS_LEGACY['q']}, {APS_LEGACY['maps'][0]}), NeXus "
+        f"NXxpcs (<entry>/{CORR}) or a bare array (a top-level 2-D/3-D dataset such as c2)",
         file=file,
         dataset="/",
     )
@@ -137,9 +170,18 @@ def _matrix_group(f: h5py.File, candidates: tuple[str, ...], file: str) -> tuple
     )
 
 
+def with_units(f: h5py.File, path: str, arr: np.ndarray, kind: str, file: str) -> np.ndarray:
+    """Convert a q or phi list by its ``units`` attribute; no attribute: the layout's 1/A, deg."""
+    units = units_of(f[path])
+    if units is None:
+        return arr
+    convert = q_in_inverse_angstrom if kind == "q" else angle_in_degrees
+    return convert(arr, units, file=file, dataset=path)[0]
+
+
 def _index_aps_u(f: h5py.File, file: str) -> BinIndex:
-    q_all = _vector(f, APS_U["q"], file)
-    phi_all = _vector(f, APS_U["phi"], file)
+    q_all = with_units(f, APS_U["q"], _vector(f, APS_U["q"], file), "q", file)
+    phi_all = with_units(f, APS_U["phi"], _vector(f, APS_U["phi"], file), "phi", file)
     maps_path, keys = _matrix_group(f, APS_U["maps"], file)
     bins = _vector(f, APS_U["bins"], file)
     if not np.all(bins == np.round(bins)):
@@ -181,8 +223,8 @@ def _index_aps_u(f: h5py.File, file: str) -> BinIndex:
 
 
 def _index_legacy(f: h5py.File, file: str) -> BinIndex:
-    q = _vector(f, APS_LEGACY["q"], file)
-    phi = _vector(f, APS_LEGACY["phi"], file)
+    q = with_units(f, APS_LEGACY["q"], _vector(f, APS_LEGACY["q"], file), "q", file)
+    phi = with_units(f, APS_LEGACY["phi"], _vector(f, APS_LEGACY["phi"], file), "phi", file)
     if q.size != phi.size:
         raise ShapeMismatchError(
             f"{q.size} q values but {phi.size} phi values in {APS_LEGACY['phi']}; expected one "
@@ -212,6 +254,29 @@ def _index_legacy(f: h5py.File, file: str) -> BinIndex:
     )
 
 
+def _index_nxxpcs(f: h5py.File, file: str) -> BinIndex:
+    entry = find_nxxpcs_entry(f)
+    assert entry is not None
+    info = read_nxxpcs(f, entry, file)
+    n = info.n_roi
+    masks = f"{entry}/instrument/masks"
+    return BinIndex(
+        layout="nxxpcs",
+        q=info.q,
+        phi=info.phi,
+        ring=np.full(n, -1, dtype=np.int64),
+        bin_id=np.arange(1, n + 1, dtype=np.int64),
+        paths=tuple(info.source_name(k) for k in range(n)),
+        q_rings=np.unique(info.q),
+        q_path=f"{masks}/dynamic_q_list",
+        phi_path=f"{masks}/dynamic_phi_list",
+        maps_path=info.path,
+        nx=info,
+    )
+
+
 def index_bins(f: h5py.File, file: str, layout: str) -> BinIndex:
-    """Index the bins of an open file of the given layout."""
+    """Index the bins of an open file of the given layout (not ``'array'``)."""
+    if layout == "nxxpcs":
+        return _index_nxxpcs(f, file)
     return _index_aps_u(f, file) if layout == "aps_u" else _index_legacy(f, file)

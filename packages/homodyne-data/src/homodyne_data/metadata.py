@@ -14,7 +14,16 @@ import numpy as np
 
 from .errors import InvalidTimeStepError, MissingTimeStepError
 
-__all__ = ["METADATA_PATHS", "natural_key", "read_metadata", "resolve_dt", "scalar"]
+__all__ = [
+    "METADATA_PATHS",
+    "describe_value",
+    "file_dt",
+    "lookup",
+    "natural_key",
+    "read_metadata",
+    "resolve_dt",
+    "scalar",
+]
 
 # key -> candidate paths per layout (first present wins). Paths ending in "/<name>" inside a
 # group may also be attributes of that group (checked by ``_lookup``).
@@ -81,18 +90,48 @@ def scalar(value: Any) -> Any:
     return item
 
 
-def _lookup(f: h5py.File, path: str) -> tuple[Any, str | None] | None:
-    """Value (and units) at ``path``: a dataset, or an attribute of the parent group."""
+def describe_value(value: Any) -> str:
+    """What a stored value is, for messages: ``NaN``, ``text 'abc'``, ``array of shape (3,)``."""
+    if isinstance(value, bytes | str) or np.asarray(value).dtype.kind in "SUO":
+        text = scalar(value)
+        return f"text {text!r}" if text is not None else f"text array of shape {np.shape(value)}"
+    arr = np.asarray(value)
+    if arr.size != 1:
+        return f"array of shape {arr.shape}"
+    item = arr.reshape(-1)[0]
+    if arr.dtype.kind == "f" and np.isnan(item):
+        return "NaN"
+    if arr.dtype.kind == "f" and np.isinf(item):
+        return f"{'-' if item < 0 else ''}inf"
+    if arr.dtype.kind not in "fiub":
+        return f"a value of dtype {arr.dtype}"
+    return repr(item.item())
+
+
+def lookup(f: h5py.File, path: str) -> tuple[Any, str | None, str | None] | None:
+    """``(value, units, problem)`` at ``path`` (a dataset, or an attribute of its parent group).
+
+    ``problem`` describes a value that is present but not a finite number or short text (NaN,
+    a long array, ...); ``None`` when the value is usable or absent (then ``None`` returned).
+    """
     obj = f.get(path)
     if isinstance(obj, h5py.Dataset):
-        val = scalar(obj[()]) if obj.size <= 16 else None
         units = obj.attrs.get("units")
-        return (val, scalar(units) if units is not None else None) if val is not None else None
+        units = scalar(units) if units is not None else None
+        if obj.size > 16:  # never read a large array to describe it
+            return None, units, f"array of shape {obj.shape}"
+        raw = obj[()]
+        val = scalar(raw)
+        if val is None:
+            return None, units, describe_value(raw)
+        return val, units, None
     parent, _, name = path.rpartition("/")
     grp = f.get(parent) if parent else f
     if isinstance(grp, h5py.Group) and name in grp.attrs:
         val = scalar(grp.attrs[name])
-        return (val, None) if val is not None else None
+        return (
+            (val, None, None) if val is not None else (None, None, describe_value(grp.attrs[name]))
+        )
     return None
 
 
@@ -106,7 +145,11 @@ def read_metadata(f: h5py.File, layout: str) -> dict[str, Any]:
     meta: dict[str, Any] = {}
     for key, paths in METADATA_PATHS.get(layout, {}).items():
         for path in paths:
-            found = _lookup(f, path)
+            found = lookup(f, path)
+            if found is not None and found[2] is not None:
+                meta[f"{key}_invalid"] = found[2]
+                meta.setdefault("_paths", {})[key] = path
+                break
             if found is not None:
                 meta[key] = found[0]
                 if found[1]:
@@ -120,7 +163,7 @@ def read_metadata(f: h5py.File, layout: str) -> dict[str, Any]:
             for name in names:
                 obj = grp.get(name)
                 if word in name.lower() and isinstance(obj, h5py.Dataset):
-                    found = _lookup(f, f"{grp.name.strip('/')}/{name}")
+                    found = lookup(f, f"{grp.name.strip('/')}/{name}")
                     if found is not None and isinstance(found[0], int | float):
                         meta[key] = found[0]
                         if found[1]:
@@ -133,21 +176,60 @@ def read_metadata(f: h5py.File, layout: str) -> dict[str, Any]:
     return meta
 
 
+def _frame_time_problem(meta: dict[str, Any]) -> str | None:
+    """What is wrong with the file's frame time (``None`` when usable or absent)."""
+    if "frame_time_invalid" in meta:
+        return f"frame_time is {meta['frame_time_invalid']}"
+    value = meta.get("frame_time")
+    if isinstance(value, str):
+        return f"frame_time is text {value!r}"
+    return None
+
+
+def file_dt(meta: dict[str, Any]) -> tuple[float | None, str | None]:
+    """dt implied by the file (frame_time x avg_frame x stride_frame, s) and what is wrong."""
+    problem = _frame_time_problem(meta)
+    frame_time = meta.get("frame_time")
+    if problem is not None or not isinstance(frame_time, int | float):
+        return None, problem
+    units = meta.get("frame_time_units")
+    factor = 1.0
+    if units is not None:
+        from .units import TIME_UNITS, normalize_units
+
+        factor = TIME_UNITS.get(normalize_units(units), -1.0) or -1.0
+        if factor < 0:
+            return None, f"frame_time {frame_time!r} has units {units!r}; expected a time in s"
+    avg = meta.get("avg_frame", 1) or 1
+    stride = meta.get("stride_frame", 1) or 1
+    for name, v in (("avg_frame", avg), ("stride_frame", stride)):
+        if not isinstance(v, int | float) or v < 1:
+            return None, f"{name} is {v!r}; expected a positive whole number"
+    dt = float(frame_time) * factor * float(avg) * float(stride)
+    if not (math.isfinite(dt) and dt > 0):
+        return None, (
+            f"frame_time {frame_time!r} x avg_frame {avg!r} x stride_frame {stride!r} = {dt!r} s "
+            "is not a positive time step"
+        )
+    return dt, None
+
+
 def resolve_dt(
     dt: float | None, meta: dict[str, Any], *, file: str | None, layout: str
 ) -> tuple[float, str]:
     """The time step of the two-time matrix and a note saying where it came from.
 
     A user-given ``dt`` wins (a note records a disagreement with the file). Otherwise
-    ``dt = frame_time * avg_frame * stride_frame`` (missing factors count as 1).
+    ``dt = frame_time * avg_frame * stride_frame`` (missing factors count as 1; frame_time in
+    the units of its ``units`` attribute, seconds when absent).
     """
-    frame_time = meta.get("frame_time")
+    path = (
+        meta.get("frame_time_path")
+        or METADATA_PATHS.get(layout, {}).get("frame_time", ("frame_time",))[0]
+    )
+    from_file, problem = file_dt(meta)
     avg = meta.get("avg_frame", 1) or 1
     stride = meta.get("stride_frame", 1) or 1
-    path = METADATA_PATHS.get(layout, {}).get("frame_time", ("frame_time",))[0]
-    from_file = None
-    if isinstance(frame_time, int | float):
-        from_file = float(frame_time) * float(avg) * float(stride)
     if dt is not None:
         dt = float(dt)
         if not (math.isfinite(dt) and dt > 0):
@@ -155,12 +237,19 @@ def resolve_dt(
                 f"dt must be a positive number of seconds, got {dt!r}", file=file, dataset="dt"
             )
         note = f"dt = {dt:.6g} s (given)"
-        if from_file is not None and from_file > 0 and abs(from_file - dt) > 1e-6 * dt:
+        if from_file is not None and abs(from_file - dt) > 1e-6 * dt:
             note += (
-                f"; the file implies {from_file:.6g} s (frame_time {frame_time:.6g} s x avg "
-                f"{avg} x stride {stride})"
+                f"; the file implies {from_file:.6g} s (frame_time x avg {avg} x stride {stride})"
             )
+        elif problem is not None:
+            note += f"; the file's {problem}"
         return dt, note
+    if problem is not None:
+        raise InvalidTimeStepError(
+            f"{problem}; expected a positive number of seconds (fix the file or give dt)",
+            file=file,
+            dataset=path,
+        )
     if from_file is None:
         raise MissingTimeStepError(
             "dt was not given and the file has no frame time; expected a positive number of "
@@ -168,14 +257,7 @@ def resolve_dt(
             file=file,
             dataset=path,
         )
-    if not (math.isfinite(from_file) and from_file > 0):
-        raise InvalidTimeStepError(
-            f"dt from the file = frame_time {frame_time!r} x avg_frame {avg!r} x stride_frame "
-            f"{stride!r} = {from_file!r} s; expected a positive time step (give dt)",
-            file=file,
-            dataset=path,
-        )
     return from_file, (
-        f"dt = {from_file:.6g} s from the file (frame_time {frame_time:.6g} s x avg_frame {avg} "
-        f"x stride_frame {stride})"
+        f"dt = {from_file:.6g} s from the file (frame_time {meta['frame_time']:.6g} "
+        f"{meta.get('frame_time_units') or 's'} x avg_frame {avg} x stride_frame {stride})"
     )

@@ -15,11 +15,14 @@ from .arrays import load_array
 from .assemble import assemble, jsonable
 from .cache import cache_key, cache_path, read_cache, write_cache
 from .config import DataConfig
+from .consistency import metadata_warnings
 from .dataset import XPCSData
 from .errors import DataError, DataFileNotFoundError, NotHDF5Error, SelectionError
 from .layouts import BinIndex, detect_layout, index_bins
 from .metadata import read_metadata, resolve_dt
+from .nexus import NXMatrix, nxxpcs_metadata
 from .selection import choose_q, normalize_angle, select_angles
+from .writers import invented_values
 
 __all__ = ["file_kind", "load", "load_data"]
 
@@ -44,8 +47,8 @@ def file_kind(file: str) -> str:
     if h5py.is_hdf5(file):
         return "hdf5"
     raise NotHDF5Error(
-        f"not an HDF5 file (first bytes {head!r}); expected an APS-U or APS legacy HDF5 "
-        "results file, or a .npy/.npz array",
+        f"not an HDF5 file (first bytes {head!r}); expected an APS-U, APS legacy or NXxpcs "
+        "HDF5 results file, or a .npy/.npz array",
         file=file,
         dataset="/",
     )
@@ -111,7 +114,20 @@ def _choose_bins(
     return pos, q_used, notes
 
 
-def _load_hdf5(cfg: DataConfig, selection: dict[str, Any]) -> XPCSData:
+def _sources(f: h5py.File, index: BinIndex, pos: np.ndarray, file: str) -> list[Any]:
+    if index.layout == "nxxpcs":
+        return [NXMatrix(f, index.nx, int(p), file) for p in pos]
+    return [f.get(index.paths[p]) for p in pos]
+
+
+def _first_size(f: h5py.File, index: BinIndex) -> int | None:
+    if index.nx is not None:
+        return int(index.nx.n_frames)
+    first = f.get(index.paths[0])
+    return int(first.shape[-1]) if isinstance(first, h5py.Dataset) and first.ndim == 2 else None
+
+
+def _load_hdf5(cfg: DataConfig, selection: dict[str, Any], array_q, array_phi) -> XPCSData:
     file = cfg.file
     try:
         f = h5py.File(file, "r")
@@ -119,15 +135,27 @@ def _load_hdf5(cfg: DataConfig, selection: dict[str, Any]) -> XPCSData:
         raise NotHDF5Error(f"cannot be opened as HDF5: {exc}", file=file, dataset="/") from exc
     with f:
         layout = detect_layout(f, file)
+        if layout == "array":
+            return load_array(
+                cfg, selection, kind="hdf5", array_q=array_q, array_phi=array_phi, h5=f
+            )
         index = index_bins(f, file, layout)
         pos, q_used, notes = _choose_bins(index, cfg, file)
         keep = select_angles(index.phi[pos], cfg.phi_ranges, file=file, dataset=index.phi_path)
         pos = pos[keep]
-        meta = read_metadata(f, layout)
+        if layout == "nxxpcs":
+            meta, meta_notes = nxxpcs_metadata(f, f"{index.maps_path.split('/')[0]}", file)
+            notes.extend([*index.nx.notes, *meta_notes])
+        else:
+            meta = read_metadata(f, layout)
+        invented = sorted({str(i["key"]) for i in invented_values(f) if "key" in i})
+        if invented:  # values a writer made up: a later writer must not pass them off as real
+            meta["invented_keys"] = ",".join(invented)
         dt, dt_note = resolve_dt(cfg.dt, meta, file=file, layout=layout)
         notes.append(dt_note)
+        n = _first_size(f, index)
+        warnings = metadata_warnings(f, layout, meta, n, cfg.dt) if n else []
         names = [index.paths[p] for p in pos]
-        sources = [f.get(name) for name in names]
         selection = {
             **selection,
             "q_used": q_used,
@@ -136,7 +164,7 @@ def _load_hdf5(cfg: DataConfig, selection: dict[str, Any]) -> XPCSData:
             "datasets": names,
         }
         return assemble(
-            sources,
+            _sources(f, index, pos, file),
             names,
             index.phi[pos],
             q=q_used,
@@ -151,6 +179,7 @@ def _load_hdf5(cfg: DataConfig, selection: dict[str, Any]) -> XPCSData:
             q_available=index.q_rings,
             notes=notes,
             metadata=meta,
+            warnings=warnings,
         )
 
 
@@ -158,6 +187,8 @@ def load_data(config: DataConfig, *, array_q: float | None = None, array_phi=Non
     """Load and select the data described by ``config`` (see :func:`load`)."""
     file = config.file
     kind = file_kind(file)
+    array_q = config.array_q if array_q is None else array_q
+    array_phi = config.array_phi if array_phi is None else array_phi
     selection = jsonable(
         {
             **config.selection(),
@@ -174,7 +205,7 @@ def load_data(config: DataConfig, *, array_q: float | None = None, array_phi=Non
         if cached is not None:
             return cached
     if kind == "hdf5":
-        data = _load_hdf5(config, selection)
+        data = _load_hdf5(config, selection, array_q, array_phi)
     else:
         data = load_array(config, selection, kind=kind, array_q=array_q, array_phi=array_phi)
     if path is not None and key is not None:
@@ -196,14 +227,16 @@ def load(
     cache_dir: str | os.PathLike | None = None,
     array_q: float | None = None,
     array_phi=None,
+    axis_order: str | None = None,
 ) -> XPCSData:
     """Read an XPCS two-time file and select one q ring, angles and frames.
 
     Parameters
     ----------
     path
-        APS-U or APS legacy HDF5 results file (layout detected from content), or a bare
-        ``.npy``/``.npz`` array of shape ``(N, N)`` or ``(n_phi, N, N)``.
+        APS-U, APS legacy or NeXus NXxpcs HDF5 results file (layout detected from content),
+        or a bare array (``.npy``, ``.npz`` or a plain HDF5 dataset) of shape ``(N, N)``,
+        ``(n_phi, N, N)`` or ``(N, N, n_phi)``.
     q
         Requested wavevector, 1/Angstrom: the nearest ring within ``q_tolerance`` (relative)
         is used; which q the physics uses is stated in ``provenance.notes`` and is ``data.q``.
@@ -226,6 +259,8 @@ def load(
         Directory for the selection cache (``None``: no cache).
     array_q, array_phi
         For bare arrays: q of the array (1/Angstrom) and the angle of each matrix (degrees).
+    axis_order
+        For bare 3-D stacks: ``'phi_first'`` or ``'phi_last'`` (``None``: from the shape).
 
     Returns
     -------
@@ -250,6 +285,7 @@ def load(
             q_tolerance=q_tolerance,
             nan_threshold=nan_threshold,
             cache_dir=None if cache_dir is None else os.fspath(cache_dir),
+            axis_order=axis_order,
         )
     except DataError as exc:  # config validation: name the file as well
         raise type(exc)(exc.what, file=file, dataset=exc.dataset) from None

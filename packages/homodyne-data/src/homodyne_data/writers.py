@@ -2,6 +2,11 @@
 
 Files are written to a temporary file beside the target and moved into place with
 ``os.replace``, so a reader never sees a half-written file.
+
+Every value a writer fills in without being given it (instrument geometry of simulated data or
+data without that metadata, a made-up q-map, count time = frame time, simulated extra q rings,
+...) is listed in the root attribute ``homodyne_invented``: a JSON list of ``{"path", "value",
+"reason"}``; :func:`invented_values` reads it back.
 """
 
 import json
@@ -20,7 +25,9 @@ from .errors import DataConfigError, DataError
 from .selection import normalize_angle
 from .synthetic import DEFAULT_INSTRUMENT, Simulation, simulate
 
-__all__ = ["write_aps_legacy", "write_aps_u"]
+__all__ = ["INVENTED_ATTR", "invented_values", "write_aps_legacy", "write_aps_u", "write_nxxpcs"]
+
+INVENTED_ATTR = "homodyne_invented"
 
 _ROI_SIZE = 64  # side of the small dynamic ROI map written into APS-U files
 
@@ -61,8 +68,60 @@ def _g2_from_c2(c2: np.ndarray, lags: np.ndarray) -> np.ndarray:
     return np.array([np.nanmean(np.diagonal(c2, int(k))) for k in lags])
 
 
-def _meta(data: XPCSData, key: str, default: Any = None) -> Any:
-    return data.metadata.get(key, DEFAULT_INSTRUMENT.get(key, default))
+class _Invented:
+    """Collects the values a writer fills in without being given them."""
+
+    def __init__(self, data: XPCSData) -> None:
+        self.data = data
+        self.items: list[dict[str, Any]] = []
+
+    def add(self, path: str, value: Any, reason: str, key: str | None = None) -> Any:
+        shown = value if isinstance(value, int | float | str) else f"array {np.shape(value)}"
+        item = {"path": path, "value": shown, "reason": reason}
+        self.items.append(item if key is None else {**item, "key": key})
+        return value
+
+    def meta(self, key: str, path: str, default: Any = None) -> Any:
+        """``data.metadata[key]``, else the default instrument value (recorded as invented)."""
+        simulated = self.data.provenance.layout == "simulated"
+        inherited = key in str(self.data.metadata.get("invented_keys", "")).split(",")
+        if key in self.data.metadata and inherited:
+            why = "invented by the writer of the source file (listed in its homodyne_invented)"
+            return self.add(path, self.data.metadata[key], why, key)
+        if key in self.data.metadata and not (simulated and key in DEFAULT_INSTRUMENT):
+            return self.data.metadata[key]
+        value = DEFAULT_INSTRUMENT.get(key, default)
+        why = (
+            "simulated data: default instrument of homodyne_data.synthetic"
+            if simulated
+            else f"not in the data's metadata ({key}); default instrument value"
+        )
+        return self.add(path, value, why, key)
+
+    def write(self, f: h5py.File) -> None:
+        f.attrs[INVENTED_ATTR] = json.dumps(self.items, default=float)
+
+
+def _frames_factor(given: int | None, name: str, data: XPCSData, inv: _Invented) -> int:
+    """avg_frame/stride_frame: given, else the data's metadata, else 1 (invented)."""
+    if given is not None:
+        return int(given)
+    stored = data.metadata.get(name)
+    if isinstance(stored, int) and stored >= 1:
+        return stored
+    return inv.add(f"xpcs/twotime/config/{name}", 1, "not given: 1")
+
+
+def invented_values(f: h5py.File) -> list[dict[str, Any]]:
+    """The ``homodyne_invented`` list of an open file (empty when absent or unreadable)."""
+    raw = f.attrs.get(INVENTED_ATTR)
+    if raw is None:
+        return []
+    try:
+        items = json.loads(raw.decode() if isinstance(raw, bytes) else str(raw))
+    except ValueError:
+        return [{"path": "/", "value": str(raw)[:80], "reason": f"unreadable {INVENTED_ATTR}"}]
+    return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
 
 
 def _simulation_attr(obj: Simulation | XPCSData) -> str | None:
@@ -79,8 +138,8 @@ def write_aps_u(
     q_index: int = 0,
     q_step: float = 0.25,
     storage: str = "half",
-    avg_frame: int = 1,
-    stride_frame: int = 1,
+    avg_frame: int | None = None,
+    stride_frame: int | None = None,
     key_format: str = "c2_{:05d}",
     compression: str | None = None,
     temperature: float | None = None,
@@ -103,6 +162,7 @@ def write_aps_u(
         ``'half'`` (upper triangle, lower zero, as boost_corr) or ``'full'``.
     avg_frame, stride_frame
         Stored in ``xpcs/twotime/config``; ``frame_time = dt / (avg_frame * stride_frame)``.
+        ``None``: the data's metadata value, else 1 (recorded as invented).
     key_format
         Names of the matrices in ``xpcs/twotime/correlation_map`` (formatted with the bin id).
     compression
@@ -125,6 +185,9 @@ def write_aps_u(
             f"q_step {q_step} gives non-positive ring q {q_rings}", dataset="q_step"
         )
     n_phi, n_t = data.n_phi, data.n_t
+    inv = _Invented(data)
+    avg_frame = _frames_factor(avg_frame, "avg_frame", data, inv)
+    stride_frame = _frames_factor(stride_frame, "stride_frame", data, inv)
     frame_time = data.dt / (avg_frame * stride_frame)
 
     def ring_c2(k: int) -> np.ndarray:
@@ -167,6 +230,12 @@ def write_aps_u(
         p_idx = np.argmin(np.abs(normalize_angle(ang[..., None] - data.phi)), axis=-1)
         qm.create_dataset("dynamic_roi_map", data=(q_idx * n_phi + p_idx + 1).astype(np.int32))
         qm.create_dataset("mask", data=np.ones((_ROI_SIZE, _ROI_SIZE), dtype=np.int8))
+        inv.add(
+            "xpcs/qmap/dynamic_roi_map",
+            f"{_ROI_SIZE} x {_ROI_SIZE} map",
+            "made up: rings by radius and angles by azimuth, no detector geometry behind it",
+        )
+        inv.add("xpcs/qmap/mask", f"{_ROI_SIZE} x {_ROI_SIZE} ones", "made up: every pixel valid")
         tt = f.create_group("xpcs/twotime")
         bins = np.arange(1, n_q * n_phi + 1, dtype=np.int64)
         tt.create_dataset("processed_bins", data=bins)
@@ -183,6 +252,12 @@ def write_aps_u(
         g2 = np.empty((lags.size, bins.size), dtype=np.float64)
         for k in range(n_q):
             c2 = ring_c2(k)
+            if k != q_index:
+                inv.add(
+                    f"xpcs/twotime/correlation_map (bins {k * n_phi + 1}..{(k + 1) * n_phi})",
+                    float(q_rings[k]),
+                    "simulated ring at this q: only the data's own ring was given",
+                )
             for a in range(n_phi):
                 b = k * n_phi + a + 1
                 cmap.create_dataset(
@@ -197,7 +272,12 @@ def write_aps_u(
         mt.create_dataset("normalized_g2", data=g2[ml - 1])
         det = f.create_group("entry/instrument/detector_1")
         det.create_dataset("frame_time", data=frame_time).attrs["units"] = "s"
-        det.create_dataset("count_time", data=frame_time).attrs["units"] = "s"
+        count = data.metadata.get("count_time")
+        if not isinstance(count, int | float):
+            count = inv.add(
+                "entry/instrument/detector_1/count_time", frame_time, "not given: = frame_time"
+            )
+        det.create_dataset("count_time", data=count).attrs["units"] = "s"
         for name, units in (
             ("distance", "m"),
             ("x_pixel_size", "m"),
@@ -206,9 +286,11 @@ def write_aps_u(
             ("beam_center_y", "pixel"),
         ):
             key = "detector_distance" if name == "distance" else name
-            det.create_dataset(name, data=float(_meta(data, key))).attrs["units"] = units
+            value = inv.meta(key, f"entry/instrument/detector_1/{name}")
+            det.create_dataset(name, data=float(value)).attrs["units"] = units
         beam = f.create_group("entry/instrument/incident_beam")
-        beam.create_dataset("incident_energy", data=float(_meta(data, "incident_energy")))
+        energy = inv.meta("incident_energy", "entry/instrument/incident_beam/incident_energy")
+        beam.create_dataset("incident_energy", data=float(energy))
         beam["incident_energy"].attrs["units"] = "keV"
         sample = f.create_group("entry/sample")
         temp = temperature if temperature is not None else data.metadata.get("temperature")
@@ -217,6 +299,7 @@ def write_aps_u(
         rate = shear_rate if shear_rate is not None else data.metadata.get("shear_rate")
         if rate is not None:
             sample.create_dataset("rheometer_shear_rate", data=float(rate)).attrs["units"] = "1/s"
+        inv.write(f)
 
     return _atomic_h5(path, fill, overwrite)
 
@@ -239,6 +322,7 @@ def write_aps_legacy(
     if storage not in ("half", "full"):
         raise DataConfigError(f"expected 'half' or 'full', got {storage!r}", dataset="storage")
     n_phi, n_t = data.n_phi, data.n_t
+    inv = _Invented(data)
 
     def fill(f: h5py.File) -> None:
         f.attrs["format"] = "APS legacy XPCS results (xpcs-eigen layout)"
@@ -248,8 +332,9 @@ def write_aps_legacy(
         x = f.create_group("xpcs")
         x.create_dataset("dqlist", data=np.full((1, n_phi), data.q))
         x.create_dataset("dphilist", data=data.phi.reshape(1, n_phi))
-        x.create_dataset("avg_frames", data=np.int64(1))
-        x.create_dataset("stride_frames", data=np.int64(1))
+        for name in ("avg_frames", "stride_frames"):
+            x.create_dataset(name, data=np.int64(1))
+            inv.add(f"xpcs/{name}", 1, "not given: 1 (dt written as the exposure period)")
         x.create_dataset("data_begin", data=np.int64(1))
         x.create_dataset("data_end", data=np.int64(n_t))
         ex = f.create_group("exchange")
@@ -263,15 +348,136 @@ def write_aps_legacy(
         ex.create_dataset("g2full", data=g2.T)
         det = f.create_group("measurement/instrument/detector")
         det.create_dataset("exposure_period", data=data.dt)
-        det.create_dataset("exposure_time", data=data.dt)
-        det.create_dataset("distance", data=float(_meta(data, "detector_distance")))
-        det.create_dataset("x_pixel_size", data=float(_meta(data, "x_pixel_size")))
-        det.create_dataset("y_pixel_size", data=float(_meta(data, "y_pixel_size")))
+        count = data.metadata.get("count_time")
+        if not isinstance(count, int | float):
+            count = inv.add(
+                "measurement/instrument/detector/exposure_time", data.dt, "not given: = dt"
+            )
+        det.create_dataset("exposure_time", data=count)
+        for name, key in (
+            ("distance", "detector_distance"),
+            ("x_pixel_size", "x_pixel_size"),
+            ("y_pixel_size", "y_pixel_size"),
+        ):
+            value = inv.meta(key, f"measurement/instrument/detector/{name}")
+            det.create_dataset(name, data=float(value))
         src = f.create_group("measurement/instrument/source_begin")
-        src.create_dataset("energy", data=float(_meta(data, "incident_energy")))
+        energy = inv.meta("incident_energy", "measurement/instrument/source_begin/energy")
+        src.create_dataset("energy", data=float(energy))
         sample = f.create_group("measurement/sample")
         temp = temperature if temperature is not None else data.metadata.get("temperature")
         if temp is not None:
             sample.create_dataset("temperature_A", data=float(temp))
+        inv.write(f)
+
+    return _atomic_h5(path, fill, overwrite)
+
+
+def _nx_picture(m: np.ndarray, origin: str, populated: str, baseline: int) -> np.ndarray:
+    """The stored picture of a full matrix under the NXxpcs attributes (see ``nexus``)."""
+    n = m.shape[0]
+    pic = np.asarray(m, dtype=np.float64) - (1.0 if baseline == 0 else 0.0)
+    if origin == "lower_left":
+        pic = pic[::-1].copy()
+    if populated != "all":
+        r, c = np.indices((n, n))
+        diagonal_row = c if origin == "upper_left" else n - 1 - c
+        pic[(r > diagonal_row) if populated == "upper_half" else (r < diagonal_row)] = 0.0
+    return pic.astype(np.float32)
+
+
+def write_nxxpcs(
+    path: str | os.PathLike,
+    sim_or_data: Simulation | XPCSData,
+    *,
+    storage_mode: str = "one_array_q_first",
+    populated_elements: str = "all",
+    time_origin_location: str = "upper_left",
+    baseline_reference: int = 1,
+    overwrite: bool = True,
+) -> Path:
+    """Write a NeXus NXxpcs file (``entry/twotime/two_time_corr_func`` with its attributes).
+
+    ``storage_mode``: ``one_array_q_first``, ``one_array_q_last`` or ``data_exchange_keys``;
+    ``populated_elements``: ``all``, ``upper_half``, ``lower_half``; ``time_origin_location``:
+    ``upper_left``, ``lower_left``; ``baseline_reference``: 1 (c2) or 0 (c2 - 1). float32.
+    """
+    data = _as_data(sim_or_data)
+    choices = {
+        "storage_mode": (
+            storage_mode,
+            ("one_array_q_first", "one_array_q_last", "data_exchange_keys"),
+        ),
+        "populated_elements": (populated_elements, ("all", "upper_half", "lower_half")),
+        "time_origin_location": (time_origin_location, ("upper_left", "lower_left")),
+        "baseline_reference": (baseline_reference, (0, 1)),
+    }
+    for key, (value, allowed) in choices.items():
+        if value not in allowed:
+            raise DataConfigError(f"expected one of {allowed}, got {value!r}", dataset=key)
+    inv = _Invented(data)
+    pics = [
+        _nx_picture(m, time_origin_location, populated_elements, baseline_reference)
+        for m in data.c2
+    ]
+
+    def fill(f: h5py.File) -> None:
+        entry = f.create_group("entry")
+        entry.attrs["NX_class"] = "NXentry"
+        entry.create_dataset("definition", data="NXxpcs")
+        sim_attr = _simulation_attr(sim_or_data)
+        if sim_attr:
+            f.attrs["homodyne_simulation"] = sim_attr
+        tt = entry.create_group("twotime")
+        tt.attrs["NX_class"] = "NXdata"
+        if storage_mode == "data_exchange_keys":
+            corr = tt.create_group("two_time_corr_func")
+            for k, pic in enumerate(pics):
+                corr.create_dataset(f"roi_{k + 1:05d}", data=pic)
+        else:
+            stack = np.stack(pics, axis=0 if storage_mode == "one_array_q_first" else -1)
+            corr = tt.create_dataset("two_time_corr_func", data=stack)
+        for key, (value, _) in choices.items():
+            corr.attrs[key] = value
+        inst = entry.create_group("instrument")
+        inst.attrs["NX_class"] = "NXinstrument"
+        masks = inst.create_group("masks")
+        masks.attrs["NX_class"] = "NXnote"
+        masks.create_dataset("dynamic_q_list", data=np.full(data.n_phi, data.q)).attrs["units"] = (
+            "1/A"
+        )
+        masks.create_dataset("dynamic_phi_list", data=data.phi).attrs["units"] = "deg"
+        yy, xx = np.mgrid[0:_ROI_SIZE, 0:_ROI_SIZE] - (_ROI_SIZE - 1) / 2.0
+        ang = np.degrees(np.arctan2(yy, xx))
+        roi = np.argmin(np.abs(normalize_angle(ang[..., None] - data.phi)), axis=-1) + 1
+        masks.create_dataset("dynamic_roi_map", data=roi.astype(np.int32)).attrs["units"] = "au"
+        inv.add(
+            "entry/instrument/masks/dynamic_roi_map",
+            f"{_ROI_SIZE} x {_ROI_SIZE} map",
+            "made up: angles by azimuth, no detector geometry behind it",
+        )
+        det = inst.create_group("detector")
+        det.attrs["NX_class"] = "NXdetector"
+        det.create_dataset("frame_time", data=data.dt).attrs["units"] = "s"
+        count = data.metadata.get("count_time")
+        if not isinstance(count, int | float):
+            count = inv.add("entry/instrument/detector/count_time", data.dt, "not given: = dt")
+        det.create_dataset("count_time", data=count).attrs["units"] = "s"
+        for name, key, units in (
+            ("distance", "detector_distance", "m"),
+            ("x_pixel_size", "x_pixel_size", "m"),
+            ("y_pixel_size", "y_pixel_size", "m"),
+            ("beam_center_x", "beam_center_x", "pixel"),
+            ("beam_center_y", "beam_center_y", "pixel"),
+        ):
+            value = inv.meta(key, f"entry/instrument/detector/{name}")
+            det.create_dataset(name, data=float(value)).attrs["units"] = units
+        beam = inst.create_group("incident_beam")
+        energy = inv.meta("incident_energy", "entry/instrument/incident_beam/incident_energy")
+        beam.create_dataset("incident_energy", data=float(energy)).attrs["units"] = "keV"
+        if isinstance(data.metadata.get("temperature"), int | float):
+            sample = entry.create_group("sample")
+            sample.create_dataset("temperature", data=float(data.metadata["temperature"]))
+        inv.write(f)
 
     return _atomic_h5(path, fill, overwrite)

@@ -148,6 +148,10 @@ def resolve_run_config(opts: dict[str, Any]):
         strict=bool(opts.get("strict")),
         fix=parse_fix(opts.get("fix")),
     )
+    if opts.get("phi"):  # bare arrays: applied per file by array_options.with_array_options
+        from .array_options import parse_phi
+
+        run.overrides["--phi"] = parse_phi(opts["phi"])
     extra = _initial_overrides(opts)
     if extra:
         from homodyne_physics import canonical_name, parameter_names
