@@ -206,23 +206,86 @@ def residual_correlation_test(
 
 
 def _diagonal_autocorrelation(rg, mask, top: int) -> np.ndarray:
-    """rho_a(d) = mean r(i, j) r(i + d, j + d) / var_a for d = 1..top, per angle a (FFT over
-    both axes, padded by ``top`` so that shifts do not wrap). Shape ``(n_phi, top)``."""
-    mk = mask.astype(np.float64)
+    """rho_a(d) = mean r(i, j) r(i + d, j + d) / var_a per angle a for d = 1, 2, ... by direct
+    shifted products, stopping at the first shift where every angle is below 1/e (or at
+    ``top``): the bandwidth needs no more. Shape ``(n_phi, n_shifts)``."""
     n = rg.shape[-1]
-    size = (n + top, n + top)
+    var_a = (rg**2).sum(axis=(1, 2)) / np.maximum(mask.sum(axis=(1, 2)), 1)
+    rows, crossed = [], np.zeros(rg.shape[0], dtype=bool)
+    for d in range(1, top + 1):
+        m = mask[:, : n - d, : n - d] & mask[:, d:, d:]
+        prod = np.einsum("aij,aij->a", rg[:, : n - d, : n - d], rg[:, d:, d:])
+        count = m.sum(axis=(1, 2))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rho = prod / np.maximum(count, 1) / var_a
+        rows.append(np.where((count > 0) & (var_a > 0), rho, 0.0))
+        crossed |= rows[-1] < np.exp(-1.0)
+        if crossed.all():
+            break
+    return np.stack(rows, axis=1) if rows else np.zeros((rg.shape[0], 0))
 
-    def autocorr(a):
-        f = np.fft.rfft2(a, s=size)
-        return np.fft.irfft2(f * np.conj(f), s=size)
 
-    d = np.arange(1, top + 1)
-    prod = autocorr(rg)[:, d, d]
-    count = np.rint(autocorr(mk)[:, d, d])
-    var_a = (rg**2).sum(axis=(1, 2)) / np.maximum(mk.sum(axis=(1, 2)), 1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rho = prod / np.maximum(count, 1) / var_a[:, None]
-    return np.where((count > 0) & (var_a[:, None] > 0), rho, 0.0)
+def _block_size(bandwidth: int, n_t: int) -> int:
+    """Frames per block side for the middle term: a quarter of the bandwidth (at least 2 from
+    128 frames on), at most ``n_t // 16``."""
+    b = int(np.ceil(bandwidth / 4.0))
+    if n_t >= 128:
+        b = max(b, 2)
+    return int(max(1, min(b, n_t // 16)))
+
+
+def _block_kernel(bandwidth: int, block: int) -> tuple[np.ndarray, float]:
+    """Bartlett weights between blocks of ``block`` frames, averaged over the frame pairs of
+    the two blocks: 1-D weights ``w1(D)`` for block offsets ``D = -K..K``, and the 2-D weight
+    ``c0`` of the distinct point pairs inside one block (the point with itself has weight 1
+    and is added exactly)."""
+    b, n = int(bandwidth), int(block)
+    k = -(-(b + n - 2) // n)
+    a = np.arange(n)
+    d = np.subtract.outer(a, a)  # a - a'
+    offs = np.arange(-k, k + 1)
+    w1 = np.array([np.clip(1.0 - np.abs(o * n + d) / b, 0.0, None).mean() for o in offs])
+    if n == 1:
+        return w1, 1.0
+    s1 = w1[k] * n * n
+    return w1, float((s1 * s1 - n * n) / (n**4 - n * n))
+
+
+def _correlate(grid: np.ndarray, weights: np.ndarray, axis: int) -> np.ndarray:
+    """``sum_D weights[D + K] grid[.., i + D, ..]`` along ``axis`` (zeros outside)."""
+    k = (weights.size - 1) // 2
+    out = weights[k] * grid
+    n = grid.shape[axis]
+    for o in range(1, min(k, n - 1) + 1):
+        if weights[k + o] == 0.0 and weights[k - o] == 0.0:
+            continue
+        lo = [slice(None)] * grid.ndim
+        hi = [slice(None)] * grid.ndim
+        lo[axis], hi[axis] = slice(0, n - o), slice(o, n)
+        out[tuple(lo)] += weights[k + o] * grid[tuple(hi)]
+        out[tuple(hi)] += weights[k - o] * grid[tuple(lo)]
+    return out
+
+
+def _middle_term(wr, v, i, j, n_t: int, bandwidth: int, block: int | None, ids_cache: dict):
+    """``sum_{k,l} w(k - l) g_k g_l^T`` with ``g = wr * v``: exact for k = l, the other pairs
+    through block sums of the scores over ``B x B`` frame blocks weighted by the block-averaged
+    2-D Bartlett kernel (exact when the scores' correlation is constant over a block)."""
+    g = wr[:, None] * v
+    d0 = g.T @ g
+    blk = _block_size(bandwidth, n_t) if block is None else max(int(block), 1)
+    nb = -(-n_t // blk)
+    if blk not in ids_cache:
+        ids_cache[blk] = (i // blk) * nb + (j // blk)
+    ids = ids_cache[blk]
+    grid = np.stack([np.bincount(ids, weights=col, minlength=nb * nb) for col in g.T])
+    grid = grid.reshape(g.shape[1], nb, nb)
+    w1, c0 = _block_kernel(bandwidth, blk)
+    smooth = _correlate(_correlate(grid, w1, 1), w1, 2)
+    flat = grid.reshape(grid.shape[0], -1)
+    m = flat @ smooth.reshape(grid.shape[0], -1).T
+    m += (c0 - w1[(w1.size - 1) // 2] ** 2) * (flat @ flat.T) + (1.0 - c0) * d0
+    return 0.5 * (m + m.T)
 
 
 def choose_bandwidth(rho_diagonal: np.ndarray, n_t: int) -> int:
@@ -232,7 +295,9 @@ def choose_bandwidth(rho_diagonal: np.ndarray, n_t: int) -> int:
     return int(np.clip(np.ceil(_BANDWIDTH_FACTOR * first), _MIN_BANDWIDTH, max(n_t // 2, 1)))
 
 
-def robust_covariance(problem: FitProblem, x, *, bandwidth: int | None = None) -> RobustCovariance:
+def robust_covariance(
+    problem: FitProblem, x, *, bandwidth: int | None = None, block_size: int | None = None
+) -> RobustCovariance:
     """Sandwich covariance of the fitted vector ``x`` with a 2-D Bartlett middle term.
 
     Call inside ``homodyne_physics.float64()``.
@@ -247,6 +312,10 @@ def robust_covariance(problem: FitProblem, x, *, bandwidth: int | None = None) -
         Kernel half-width in frames for every angle; ``None`` chooses one per angle from its
         residuals (:func:`choose_bandwidth`). ``1`` gives the heteroscedasticity-robust
         (White) form.
+    block_size
+        Frames per block side for the pairs at different points of the middle term; ``None``
+        chooses about a quarter of each angle's bandwidth (:func:`_block_size`), ``1`` is the
+        exact point-by-point Bartlett sum.
 
     Returns
     -------
@@ -256,7 +325,7 @@ def robust_covariance(problem: FitProblem, x, *, bandwidth: int | None = None) -
     contrast, offset = problem.scaling.apply(jnp.asarray(s, jnp.float64), xp=jnp)
     arrs = problem.arrs
     n_phi, n_t = arrs.phi.shape[0], arrs.t.shape[0]
-    i, j = np.asarray(arrs.i), np.asarray(arrs.j)
+    i, j = np.asarray(arrs.i, dtype=np.intp), np.asarray(arrs.j, dtype=np.intp)
     pieces = [_angle_scores(problem, theta, contrast, offset, a) for a in range(n_phi)]
     r_grid = _grid(np.stack([p[0] for p in pieces]), i, j, n_t)
     m_grid = _grid(np.stack([p[3] for p in pieces]), i, j, n_t).astype(bool)
@@ -269,12 +338,10 @@ def robust_covariance(problem: FitProblem, x, *, bandwidth: int | None = None) -
     n_v = problem.n_theta + 2
     h_a = np.empty((n_phi, n_v, n_v))
     m_a = np.empty((n_phi, n_v, n_v))
+    ids_cache: dict = {}
     for a, (r, w, v, _) in enumerate(pieces):
         h_a[a] = (w[:, None] * v).T @ v
-        scores = _grid((w * r)[None, :] * v.T, i, j, n_t)  # (n_v, n_t, n_t)
-        smooth = bartlett_filter(scores, bws[a])
-        m_a[a] = np.einsum("uij,vij->uv", scores, smooth)
-        m_a[a] = 0.5 * (m_a[a] + m_a[a].T)
+        m_a[a] = _middle_term(w * r, v, i, j, n_t, bws[a], block_size, ids_cache)
     design_c = jnp.asarray(problem.scaling.design_contrast)
     design_o = jnp.asarray(problem.scaling.design_offset)
     zeros = jnp.zeros((n_phi, n_v))
