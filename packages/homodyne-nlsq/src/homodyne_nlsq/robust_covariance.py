@@ -135,12 +135,15 @@ def _scores_core(model, theta, contrast_a, offset_a, t, phi_a, i, j, y, loss, f_
     _, drho = loss_rho(loss, (r / f_scale) ** 2)
     w = jnp.where(valid, drho, 0.0)
     v = jnp.concatenate([dg, g[:, None], jnp.ones_like(g)[:, None]], axis=1)
-    return r, w, v, valid
+    h = (w[:, None] * v).T @ v
+    scores = (w * r)[None, :] * v.T  # (n_v, n_pairs), one contiguous row per component
+    return r, valid, h, scores @ scores.T, scores
 
 
 def _angle_scores(problem: FitProblem, theta, contrast, offset, a: int):
-    """Per-point pieces of angle ``a``: residual ``r``, weight ``w`` and ``v = (dG/dtheta,
-    G, 1)`` at the (t1 < t2) pairs, as numpy arrays (NaN points have w = 0)."""
+    """Pieces of angle ``a`` as numpy arrays: residual ``r`` and validity at the (t1 < t2) pairs,
+    ``H_a = sum w v v^T``, ``D_a = sum g g^T`` and the scores ``g = w r v`` ``(n_v, n_pairs)``,
+    with ``v = (dG/dtheta, G, 1)`` (NaN points have w = 0)."""
     arrs = problem.arrs
     out = _scores_core(
         problem.model,
@@ -175,6 +178,37 @@ def _shift_products(rg: np.ndarray, mask: np.ndarray, d1: int, d2: int):
     return float(ab.sum()), float((ab * ab).sum()), int(m.sum())
 
 
+_SHIFTS = (("t2", (0, 1)), ("t1", (1, 0)), ("diagonal", (1, 1)))
+
+
+def _angle_sums(rg: np.ndarray, mask: np.ndarray, top: int):
+    """One angle's sums for the test: ``[(s, s2, count)]`` per shift of :data:`_SHIFTS`,
+    ``(sum r^2, count)`` and its diagonal autocorrelation (:func:`_diagonal_autocorrelation`)."""
+    sums = [_shift_products(rg, mask, d1, d2) for _, (d1, d2) in _SHIFTS]
+    moments = (float((rg**2).sum()), int(mask.sum()))
+    return sums, moments, _diagonal_autocorrelation(rg[None], mask[None], top)[0]
+
+
+def _pool(per_angle) -> tuple[dict, dict]:
+    """``rho`` and ``z`` by shift name pooled over the angles' :func:`_angle_sums`."""
+    r2 = sum(m[0] for _, m, _ in per_angle)
+    var = r2 / max(sum(m[1] for _, m, _ in per_angle), 1)
+    rho, z = {}, {}
+    for k, (name, _) in enumerate(_SHIFTS):
+        s, s2, cnt = (sum(sums[k][c] for sums, _, _ in per_angle) for c in range(3))
+        rho[name] = s / cnt / var if cnt and var > 0 else 0.0
+        z[name] = s / np.sqrt(s2) if s2 > 0 else 0.0
+    return rho, z
+
+
+def _stack_rows(rows) -> np.ndarray:
+    """Diagonal autocorrelations of unequal length as ``(n_phi, longest)``, NaN padded."""
+    out = np.full((len(rows), max(len(r) for r in rows)), np.nan)
+    for a, row in enumerate(rows):
+        out[a, : len(row)] = row
+    return out
+
+
 def residual_correlation_test(
     residual_grids: np.ndarray, masks: np.ndarray, max_shift: int | None = None
 ):
@@ -190,19 +224,16 @@ def residual_correlation_test(
     Returns
     -------
     (rho, z, rho_diagonal)
-        ``rho_diagonal`` per angle ``(n_phi, n_shifts)``; ``rho``/``z`` pooled over the
-        angles, by shift name ``'t2'`` (0, 1), ``'t1'`` (1, 0), ``'diagonal'`` (1, 1);
+        ``rho_diagonal`` per angle ``(n_phi, n_shifts)``, each angle up to the shift where it
+        falls below 1/e (NaN beyond); ``rho``/``z`` pooled over the angles, by shift name
+        ``'t2'`` (0, 1), ``'t1'`` (1, 0), ``'diagonal'`` (1, 1);
         ``z = sum r_k r_l / sqrt(sum r_k^2 r_l^2)`` is about N(0, 1) for independent noise.
     """
     n = residual_grids.shape[-1]
-    var = float((residual_grids**2).sum() / max(int(masks.sum()), 1))
-    rho, z = {}, {}
-    for name, (d1, d2) in (("t2", (0, 1)), ("t1", (1, 0)), ("diagonal", (1, 1))):
-        s, s2, cnt = _shift_products(residual_grids, masks, d1, d2)
-        rho[name] = s / cnt / var if cnt and var > 0 else 0.0
-        z[name] = s / np.sqrt(s2) if s2 > 0 else 0.0
-    top = n // 2 if max_shift is None else min(int(max_shift), n - 1)
-    return rho, z, _diagonal_autocorrelation(residual_grids, masks, max(top, 1))
+    top = max(n // 2 if max_shift is None else min(int(max_shift), n - 1), 1)
+    per_angle = [_angle_sums(rg, m, top) for rg, m in zip(residual_grids, masks, strict=True)]
+    rho, z = _pool(per_angle)
+    return rho, z, _stack_rows([row for _, _, row in per_angle])
 
 
 def _diagonal_autocorrelation(rg, mask, top: int) -> np.ndarray:
@@ -267,19 +298,18 @@ def _correlate(grid: np.ndarray, weights: np.ndarray, axis: int) -> np.ndarray:
     return out
 
 
-def _middle_term(wr, v, i, j, n_t: int, bandwidth: int, block: int | None, ids_cache: dict):
-    """``sum_{k,l} w(k - l) g_k g_l^T`` with ``g = wr * v``: exact for k = l, the other pairs
+def _middle_term(scores, d0, i, j, n_t: int, bandwidth: int, block: int | None, ids_cache: dict):
+    """``sum_{k,l} w(k - l) g_k g_l^T`` over the scores ``g`` ``(n_v, n_pairs)``, given
+    ``d0 = sum_k g_k g_k^T``: exact for k = l, the other pairs
     through block sums of the scores over ``B x B`` frame blocks weighted by the block-averaged
     2-D Bartlett kernel (exact when the scores' correlation is constant over a block)."""
-    g = wr[:, None] * v
-    d0 = g.T @ g
     blk = _block_size(bandwidth, n_t) if block is None else max(int(block), 1)
     nb = -(-n_t // blk)
     if blk not in ids_cache:
         ids_cache[blk] = (i // blk) * nb + (j // blk)
     ids = ids_cache[blk]
-    grid = np.stack([np.bincount(ids, weights=col, minlength=nb * nb) for col in g.T])
-    grid = grid.reshape(g.shape[1], nb, nb)
+    grid = np.stack([np.bincount(ids, weights=row, minlength=nb * nb) for row in scores])
+    grid = grid.reshape(scores.shape[0], nb, nb)
     w1, c0 = _block_kernel(bandwidth, blk)
     smooth = _correlate(_correlate(grid, w1, 1), w1, 2)
     flat = grid.reshape(grid.shape[0], -1)
@@ -326,22 +356,20 @@ def robust_covariance(
     arrs = problem.arrs
     n_phi, n_t = arrs.phi.shape[0], arrs.t.shape[0]
     i, j = np.asarray(arrs.i, dtype=np.intp), np.asarray(arrs.j, dtype=np.intp)
-    pieces = [_angle_scores(problem, theta, contrast, offset, a) for a in range(n_phi)]
-    r_grid = _grid(np.stack([p[0] for p in pieces]), i, j, n_t)
-    m_grid = _grid(np.stack([p[3] for p in pieces]), i, j, n_t).astype(bool)
-    rho, z, rho_diag = residual_correlation_test(r_grid, m_grid)
-    if bandwidth is None:
-        bws = tuple(choose_bandwidth(row, n_t) for row in rho_diag)
-    else:
-        bws = (max(int(bandwidth), 1),) * n_phi
-    del r_grid, m_grid
     n_v = problem.n_theta + 2
     h_a = np.empty((n_phi, n_v, n_v))
     m_a = np.empty((n_phi, n_v, n_v))
     ids_cache: dict = {}
-    for a, (r, w, v, _) in enumerate(pieces):
-        h_a[a] = (w[:, None] * v).T @ v
-        m_a[a] = _middle_term(w * r, v, i, j, n_t, bws[a], block_size, ids_cache)
+    per_angle, bws = [], []
+    for a in range(n_phi):  # one angle's scores in memory at a time
+        r, valid, h_a[a], d0, scores = _angle_scores(problem, theta, contrast, offset, a)
+        per_angle.append(_angle_sums(_grid(r, i, j, n_t), _grid(valid, i, j, n_t) > 0, n_t // 2))
+        bw = choose_bandwidth(per_angle[-1][2], n_t) if bandwidth is None else bandwidth
+        bws.append(max(int(bw), 1))
+        m_a[a] = _middle_term(scores, d0, i, j, n_t, bws[-1], block_size, ids_cache)
+    rho, z = _pool(per_angle)
+    rho_diag = _stack_rows([row for _, _, row in per_angle])
+    bws = tuple(bws)
     design_c = jnp.asarray(problem.scaling.design_contrast)
     design_o = jnp.asarray(problem.scaling.design_offset)
     zeros = jnp.zeros((n_phi, n_v))
