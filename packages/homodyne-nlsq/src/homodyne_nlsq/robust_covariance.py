@@ -120,40 +120,53 @@ def bartlett_filter(grid: np.ndarray, bandwidth: int) -> np.ndarray:
     return _triangle_1d(_triangle_1d(grid, b, grid.ndim - 2), b, grid.ndim - 1)
 
 
-@partial(jax.jit, static_argnames=("model", "loss"))
-def _scores_core(model, theta, contrast_a, offset_a, t, phi_a, i, j, y, loss, f_scale):
-    def g_of(th):
-        tables = integral_tables(model, th, t)
-        i_d, i_g = pair_integrals(model, tables, i, j)
-        k = shear_prefactor(model, th, phi_a)
-        return g1sq_from_integrals(model, i_d, k[0] * i_g)
+@partial(jax.jit, static_argnames=("model",))
+def _pair_tangents(model, theta, t, i, j):
+    """Pair integrals and their theta tangents, shared by every angle: by the chain rule
+    through the 1-D integral tables (as the fit's normal equations do), no per-pair jacfwd.
+    Returns ``i_d, i_g`` ``(C,)`` and ``di_d, di_g`` ``(P, C)``."""
+    tables = integral_tables(model, theta, t)
+    dtab = jax.jacfwd(lambda th: integral_tables(model, th, t))(theta)
+    (i_d, i_g), (di_d, di_g) = jax.vmap(
+        lambda tan: jax.jvp(lambda tb: pair_integrals(model, tb, i, j), (tables,), (tan,)),
+        out_axes=(None, 0),
+    )((dtab[0].T, dtab[1].T))
+    return i_d, i_g, di_d, di_g
 
-    g = g_of(theta)
-    dg = jax.jacfwd(g_of)(theta)
+
+@partial(jax.jit, static_argnames=("model", "loss"))
+def _scores_core(model, theta, contrast_a, offset_a, phi_a, pairs, y, loss, f_scale):
+    i_d, i_g, di_d, di_g = pairs
+    k = shear_prefactor(model, theta, phi_a)[0]
+    dk = jax.jacfwd(lambda th: shear_prefactor(model, th, phi_a))(theta)[0]  # (P,)
+    x = k * i_g
+    ones = jnp.ones_like(x)
+    g, g_d = jax.jvp(lambda a: g1sq_from_integrals(model, a, x), (i_d,), (ones,))
+    _, g_x = jax.jvp(lambda b: g1sq_from_integrals(model, i_d, b), (x,), (ones,))
+    dg = g_d[None] * di_d + g_x[None] * (k * di_g + i_g[None] * dk[:, None])  # (P, C)
     valid = jnp.isfinite(y)
     r = jnp.where(valid, y - (offset_a + contrast_a * g), 0.0)
     _, drho = loss_rho(loss, (r / f_scale) ** 2)
     w = jnp.where(valid, drho, 0.0)
-    v = jnp.concatenate([dg, g[:, None], jnp.ones_like(g)[:, None]], axis=1)
-    h = (w[:, None] * v).T @ v
-    scores = (w * r)[None, :] * v.T  # (n_v, n_pairs), one contiguous row per component
+    v = jnp.concatenate([dg, g[None], ones[None]], axis=0)  # (n_v, C)
+    h = (w[None] * v) @ v.T
+    scores = (w * r)[None] * v  # (n_v, n_pairs), one contiguous row per component
     return r, valid, h, scores @ scores.T, scores
 
 
-def _angle_scores(problem: FitProblem, theta, contrast, offset, a: int):
+def _angle_scores(problem: FitProblem, theta, contrast, offset, pairs, a: int):
     """Pieces of angle ``a`` as numpy arrays: residual ``r`` and validity at the (t1 < t2) pairs,
     ``H_a = sum w v v^T``, ``D_a = sum g g^T`` and the scores ``g = w r v`` ``(n_v, n_pairs)``,
-    with ``v = (dG/dtheta, G, 1)`` (NaN points have w = 0)."""
+    with ``v = (dG/dtheta, G, 1)`` (NaN points have w = 0); ``pairs`` from
+    :func:`_pair_tangents`."""
     arrs = problem.arrs
     out = _scores_core(
         problem.model,
-        jnp.asarray(theta, jnp.float64),
+        theta,
         contrast[a],
         offset[a],
-        arrs.t,
         arrs.phi[a : a + 1],
-        arrs.i,
-        arrs.j,
+        pairs,
         arrs.y[a],
         problem.config.loss,
         jnp.float64(problem.config.f_scale),
@@ -360,9 +373,11 @@ def robust_covariance(
     h_a = np.empty((n_phi, n_v, n_v))
     m_a = np.empty((n_phi, n_v, n_v))
     ids_cache: dict = {}
+    theta = jnp.asarray(theta, jnp.float64)
+    pairs = _pair_tangents(problem.model, theta, arrs.t, arrs.i, arrs.j)
     per_angle, bws = [], []
     for a in range(n_phi):  # one angle's scores in memory at a time
-        r, valid, h_a[a], d0, scores = _angle_scores(problem, theta, contrast, offset, a)
+        r, valid, h_a[a], d0, scores = _angle_scores(problem, theta, contrast, offset, pairs, a)
         per_angle.append(_angle_sums(_grid(r, i, j, n_t), _grid(valid, i, j, n_t) > 0, n_t // 2))
         bw = choose_bandwidth(per_angle[-1][2], n_t) if bandwidth is None else bandwidth
         bws.append(max(int(bw), 1))
