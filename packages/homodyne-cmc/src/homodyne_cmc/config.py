@@ -8,8 +8,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BeforeValidator, Field, ValidationError, WithJsonSchema
 from pydantic.dataclasses import dataclass
 
-from homodyne_physics import PRIOR_FAMILIES, SCALING_MODES, Prior, canonical_name
-from homodyne_physics.settings import (
+from homodyne_data.settings import (
     Flag,
     Integer,
     Number,
@@ -17,6 +16,7 @@ from homodyne_physics.settings import (
     settings_config,
     suggest,
 )
+from homodyne_physics import PRIOR_FAMILIES, SCALING_MODES, Prior, canonical_name
 
 from .dask_config import DaskConfig, settings_error
 from .errors import CMCConfigError

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError
 from pydantic.dataclasses import dataclass
 
-from homodyne_physics.settings import (
+from homodyne_data.settings import (
     Integer,
     Number,
     describe_errors,

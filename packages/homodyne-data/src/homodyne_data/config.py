@@ -12,7 +12,8 @@ from typing import Annotated, Any, ClassVar
 from pydantic import BeforeValidator, Field
 from pydantic.dataclasses import dataclass
 
-from homodyne_physics.settings import (
+from .errors import DataConfigError, DataError, EmptyFrameRangeError, InvalidTimeStepError
+from .settings import (
     Integer,
     Number,
     describe_errors,
@@ -21,8 +22,6 @@ from homodyne_physics.settings import (
     raise_as,
     settings_config,
 )
-
-from .errors import DataConfigError, DataError, EmptyFrameRangeError, InvalidTimeStepError
 from .units import array_phi_values, array_q_value, axis_order_value
 
 __all__ = ["DataConfig", "DataSelection", "normalize_phi_ranges"]

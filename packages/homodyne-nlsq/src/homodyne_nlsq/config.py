@@ -12,8 +12,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, ValidationError
 from pydantic.dataclasses import dataclass
 
-from homodyne_physics import SCALING_MODES, HomodyneError
-from homodyne_physics.settings import (
+from homodyne_data.settings import (
     Flag,
     Integer,
     Number,
@@ -22,6 +21,7 @@ from homodyne_physics.settings import (
     raise_as,
     settings_config,
 )
+from homodyne_physics import SCALING_MODES, HomodyneError
 
 __all__ = ["SOLVERS", "NLSQConfig", "NLSQConfigError"]
 

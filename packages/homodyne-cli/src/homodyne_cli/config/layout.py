@@ -23,9 +23,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BeforeValidator, Field, WithJsonSchema
 from pydantic.dataclasses import dataclass as settings
 
-from homodyne_physics import ALIASES, MODE_ALIASES, MODES, PARAMETERS, PRIOR_FAMILIES
-from homodyne_physics.kernel import CONVENTIONS
-from homodyne_physics.settings import (
+from homodyne_data.settings import (
     Flag,
     Integer,
     Number,
@@ -34,6 +32,8 @@ from homodyne_physics.settings import (
     settings_config,
     suggest,
 )
+from homodyne_physics import ALIASES, MODE_ALIASES, MODES, PARAMETERS, PRIOR_FAMILIES
+from homodyne_physics.kernel import CONVENTIONS
 
 from .yamlio import KeyPath, LoadedYAML, format_path
 

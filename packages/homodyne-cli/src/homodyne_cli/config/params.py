@@ -7,8 +7,8 @@ an unknown name is an error with a suggestion and the line of the key that holds
 from collections.abc import Mapping
 from typing import Any
 
+from homodyne_data.settings import suggest
 from homodyne_physics import ALIASES, MODES
-from homodyne_physics.settings import suggest
 
 from .sections import Reporter
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from homodyne_physics.settings import describe_errors, own_error
+from homodyne_data.settings import describe_errors, own_error
 
 from .layout import ConfigIssue, Found
 from .yamlio import KeyPath, LoadedYAML

@@ -1,11 +1,10 @@
-"""homodyne_physics.settings: the value rules of YAML settings and the error descriptions."""
+"""homodyne_data.settings: the value rules of YAML settings and the error descriptions."""
 
 import pytest
 from pydantic import Field, ValidationError
 from pydantic.dataclasses import dataclass
 
-from homodyne_physics import HomodyneError
-from homodyne_physics.settings import (
+from homodyne_data.settings import (
     Flag,
     Integer,
     Number,
@@ -13,6 +12,7 @@ from homodyne_physics.settings import (
     raise_as,
     settings_config,
 )
+from homodyne_physics import HomodyneError
 
 
 class DemoError(HomodyneError, ValueError):

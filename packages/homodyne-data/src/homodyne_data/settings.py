@@ -247,7 +247,7 @@ def raise_as(error: Callable[[Any, ValidationError], Exception]):
 
 def own_error(exc: ValidationError) -> Exception | None:
     """The package error a validator or ``__post_init__`` raised inside ``exc``, if any."""
-    from .errors import HomodyneError
+    from homodyne_physics import HomodyneError
 
     for err in exc.errors(include_url=False):
         inner = (err.get("ctx") or {}).get("error")
