@@ -72,7 +72,7 @@ def test_config_errors_name_the_key():
         DaskConfig(cluster="address")
     with pytest.raises(CMCConfigError, match=r"dask\.job_extra: expected a list"):
         DaskConfig.from_dict({"cluster": "pbs", "job_extra": "-l x"})
-    with pytest.raises(CMCConfigError, match=r"unknown key\(s\) queues"):
+    with pytest.raises(CMCConfigError, match=r"dask\.queues: unknown key; did you mean 'queue'"):
         DaskConfig.from_dict({"cluster": "pbs", "queues": "debug"})
     cfg = DaskConfig.from_dict({"cluster": "slurm", "max_jobs": 4, "job_extra": ["--qos=x"]})
     assert cfg.job_extra == ("--qos=x",) and cfg.max_jobs == 4

@@ -76,6 +76,8 @@ def test_dask_matches_local_backend_and_survives_a_killed_worker(small_cmc_probl
         # Same task, same seed, same single-threaded XLA program: identical up to rounding.
         np.testing.assert_allclose(b[sid], a[sid], rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(result.draws, local.draws, rtol=1e-9, atol=1e-12)
-    # every finished shard was written to disk under the same resume keys
+    # every finished shard was written to disk under the same resume keys, including one
+    # that the consensus then excluded for its divergence rate
+    assert result.excluded == local.excluded
     stored = sorted(p.name for p in (tmp_path / "dask" / "shards").rglob("shard-*.npz"))
-    assert len(stored) == len(local.shard_ids)
+    assert len(stored) == len(local.shard_ids) + len(local.excluded)
