@@ -13,12 +13,12 @@ import numpy as np
 
 from homodyne_physics import (
     C2Model,
+    ModelSpec,
+    ParameterError,
     c2_matrix,
     canonical_name,
     check_values,
-    default_values,
     float64,
-    parameter_names,
 )
 
 from .dataset import Provenance, XPCSData
@@ -50,13 +50,15 @@ class Simulation:
         Physical parameters by name, per-angle ``contrast_<k>``/``offset_<k>`` and their means
         ``contrast``/``offset``.
     model
-        The :class:`homodyne_physics.C2Model` used.
+        The :class:`homodyne_physics.C2Model` used (``spec.model(q, dt)``).
     theta
         Physical parameters in kernel order, ``(n_params,)``.
     contrast, offset
         Per-angle scaling, ``(n_phi,)``.
     noise, lag_noise, seed
         Noise settings.
+    spec
+        The :class:`homodyne_physics.ModelSpec` simulated.
     """
 
     data: XPCSData
@@ -69,6 +71,7 @@ class Simulation:
     lag_noise: float
     seed: int
     settings: dict = field(default_factory=dict)
+    spec: ModelSpec | None = None
 
     def sigma(self) -> np.ndarray:
         """Noise standard deviation of every matrix element, shape ``(n_t, n_t)``."""
@@ -100,7 +103,7 @@ def _per_angle(value, n_phi: int, name: str) -> np.ndarray:
 
 
 def simulate(
-    mode: str,
+    spec: ModelSpec | str,
     params: Mapping[str, float] | None = None,
     *,
     phi: Sequence[float] | np.ndarray = (0.0,),
@@ -113,18 +116,17 @@ def simulate(
     noise: float = 0.01,
     lag_noise: float = 0.0,
     seed: int = 0,
-    convention: str = "physical",
-    gap: float = 2e6,
 ) -> Simulation:
     """Simulate noisy two-time matrices with the physics kernel.
 
     Parameters
     ----------
-    mode
-        ``'static'`` or ``'laminar_flow'`` (aliases accepted).
+    spec
+        The :class:`homodyne_physics.ModelSpec` (mode, convention, gap, bounds, start values),
+        or a mode name for the default spec of that mode.
     params
-        Physical parameter values by name (aliases accepted); missing ones take the registry
-        defaults. Checked against the registry bounds.
+        Physical parameter values by name (aliases accepted); missing ones take the spec's
+        start values. Checked against the spec's bounds.
     phi
         Angles, degrees (normalised to [-180, 180)).
     q
@@ -141,8 +143,6 @@ def simulate(
         Extra standard deviation reached at the largest lag (linear in the lag).
     seed
         Seed of ``numpy.random.default_rng``.
-    convention, gap
-        Passed to :class:`homodyne_physics.C2Model` (gap in Angstrom).
 
     Returns
     -------
@@ -161,12 +161,18 @@ def simulate(
     for name, val in (("noise", noise), ("lag_noise", lag_noise)):
         if not (np.isfinite(val) and val >= 0):
             raise DataConfigError(f"expected a standard deviation >= 0, got {val!r}", dataset=name)
-    model = C2Model(mode, q=q, dt=dt, gap=gap, convention=convention)
-    names = parameter_names(model.mode)
-    values = dict(zip(names, default_values(model.mode).tolist(), strict=True))
+    if not isinstance(spec, ModelSpec):
+        spec = ModelSpec.create(spec)
+    model = spec.model(q, dt)
+    names = spec.names
+    values = dict(spec.start)
     for key, val in (params or {}).items():
         values[canonical_name(str(key))] = float(val)
-    theta = check_values(model.mode, values)
+    theta = check_values(model.mode, values, check_bounds=False)
+    for n, v in zip(names, theta, strict=True):
+        lo, hi = spec.bounds[n]
+        if not lo <= v <= hi:
+            raise ParameterError(f"parameter {n!r} = {v:g} is outside its bounds [{lo:g}, {hi:g}]")
     phi_arr = normalize_angle(np.atleast_1d(np.asarray(phi, dtype=np.float64)).reshape(-1))
     n_phi = phi_arr.size
     if n_phi == 0:
@@ -195,6 +201,7 @@ def simulate(
         "mode": model.mode,
         "convention": model.convention,
         "gap": model.gap,
+        "spec": spec.to_dict(),
         "q": model.q,
         "dt": model.dt,
         "n_frames": int(n_frames),
@@ -238,4 +245,5 @@ def simulate(
         lag_noise=float(lag_noise),
         seed=int(seed),
         settings=settings,
+        spec=spec,
     )
