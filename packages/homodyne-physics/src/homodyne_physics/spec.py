@@ -46,10 +46,11 @@ def check_convention(convention: str) -> str:
 class ParamSetting:
     """Settings of one parameter: start value, bounds, prior (truncated to the bounds) and
     whether it is held fixed (then ``start`` is its value). ``start`` is None for a scaling
-    parameter whose start is estimated from the data."""
+    parameter whose start is estimated from the data, and may be one value per angle
+    (a tuple) for a scaling parameter."""
 
     name: str
-    start: float | None
+    start: float | tuple[float, ...] | None
     low: float
     high: float
     prior: Prior
@@ -67,8 +68,9 @@ class ParamSetting:
             return float(v) if v is not None and math.isfinite(v) else None
 
         p = self.prior
+        start = [float(v) for v in self.start] if isinstance(self.start, tuple) else num(self.start)
         return {
-            "start": num(self.start),
+            "start": start,
             "min": num(self.low),
             "max": num(self.high),
             "fixed": self.fixed,
@@ -95,7 +97,9 @@ class ParamSetting:
         prior = Prior(
             str(p["family"]), float(p["mean"]), float(p["sd"]), lo(p["min"]), hi(p["max"])
         )
-        start = None if d.get("start") is None else float(d["start"])
+        start = d.get("start")
+        if start is not None:
+            start = tuple(map(float, start)) if isinstance(start, list) else float(start)
         return cls(name, start, lo(d["min"]), hi(d["max"]), prior, bool(d.get("fixed", False)))
 
 
@@ -174,16 +178,24 @@ def _setting(name, start, bounds, prior, fixed, physical: bool) -> ParamSetting:
     if start is None and physical:
         start = reg.default
     if start is not None:
-        try:
-            start = float(start)
-        except (TypeError, ValueError):
-            raise ParameterError(f"{name}: expected a number, got {start!r}") from None
-        what = "fixed value" if is_fixed else "start value"
-        if not math.isfinite(start):
-            raise ParameterError(f"{name}: {what} must be finite, got {start!r}")
-        if not lo <= start <= hi:
-            raise ParameterError(f"{name}: {what} {start:g} is outside its bounds [{lo:g}, {hi:g}]")
+        per_angle = not physical and np.ndim(start) == 1
+        values = list(np.asarray(start, dtype=np.float64)) if per_angle else [start]
+        checked = tuple(_check_value(name, v, lo, hi, is_fixed) for v in values)
+        start = checked if per_angle else checked[0]
     return ParamSetting(name, start, lo, hi, prior_obj, is_fixed)
+
+
+def _check_value(name: str, value: Any, lo: float, hi: float, is_fixed: bool) -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ParameterError(f"{name}: expected a number, got {value!r}") from None
+    what = "fixed value" if is_fixed else "start value"
+    if not math.isfinite(value):
+        raise ParameterError(f"{name}: {what} must be finite, got {value!r}")
+    if not lo <= value <= hi:
+        raise ParameterError(f"{name}: {what} {value:g} is outside its bounds [{lo:g}, {hi:g}]")
+    return value
 
 
 @dataclass(frozen=True)
@@ -297,9 +309,10 @@ class ModelSpec:
         return {p.name: p.prior for p in self.parameters + self.scaling}
 
     @property
-    def scaling_start(self) -> dict[str, float]:
-        """``contrast``/``offset`` start values that were given (others come from the data)."""
-        return {p.name: float(p.start) for p in self.scaling if p.start is not None}
+    def scaling_start(self) -> dict[str, float | tuple[float, ...]]:
+        """``contrast``/``offset`` start values that were given (one, or one per angle);
+        the others come from the data."""
+        return {p.name: p.start for p in self.scaling if p.start is not None}
 
     def setting(self, name: str) -> ParamSetting:
         """The :class:`ParamSetting` of a parameter (alias accepted)."""
