@@ -23,7 +23,7 @@ def static_case():
     from homodyne_nlsq import fit_nlsq
 
     sim = simulate("static", TRUTH, phi=(0.0, 45.0, 90.0), n_frames=60, noise=0.01, seed=11)
-    nlsq = fit_nlsq(sim.data, ModelSpec.create("static"))
+    nlsq = fit_nlsq(sim.data, ModelSpec.create("static", priors=_wide_priors()))
     return sim, nlsq
 
 
@@ -50,7 +50,6 @@ def full_and_cmc(static_case):
         num_chains=4,
         backend="sequential",
         min_points_per_shard=500,
-        priors=_wide_priors(),
         # seed 5 gave a full-data R-hat of 1.0101 for alpha (bulk ESS 2800) once the gradient
         # changed at the roundoff level (custom-JVP likelihood): chance, not a bias
         seed=6,
@@ -139,7 +138,10 @@ def test_posterior_transport_bands_agree_with_the_nlsq_delta_method(static_case,
 def test_prior_dominated_warning_on_tiny_shards(static_case):
     from homodyne_cmc import CMCConfig, CMCWarning, fit_cmc
 
-    sim, nlsq = static_case
+    from homodyne_nlsq import fit_nlsq
+
+    sim, _ = static_case
+    nlsq = fit_nlsq(sim.data, ModelSpec.create("static"))  # the registry priors
     cfg = CMCConfig(
         num_shards=12,
         num_warmup=150,

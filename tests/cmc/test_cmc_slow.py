@@ -69,14 +69,13 @@ def test_cmc_matches_full_data_nuts_at_size(mode, truth, phi, n_frames, noise, s
     from homodyne_nlsq import fit_nlsq
 
     sim = simulate(mode, truth, phi=phi, n_frames=n_frames, noise=noise, seed=21)
-    nlsq = fit_nlsq(sim.data, ModelSpec.create(mode, initial=truth))
+    nlsq = fit_nlsq(sim.data, ModelSpec.create(mode, initial=truth, priors=_wide()))
     base = dict(
         num_warmup=500,
         num_samples=samples,
         num_chains=4,
         backend="sequential",
         min_points_per_shard=1000,
-        priors=_wide(),
         dense_mass=True,
         seed=1,
     )
@@ -124,14 +123,13 @@ def test_local_process_pool_equals_sequential():
     from homodyne_nlsq import fit_nlsq
 
     sim = simulate("static", STATIC, phi=(0.0, 90.0), n_frames=40, noise=0.01, seed=4)
-    nlsq = fit_nlsq(sim.data, ModelSpec.create("static"))
+    nlsq = fit_nlsq(sim.data, ModelSpec.create("static", priors=_wide()))
     base = dict(
         num_shards=4,
         num_warmup=150,
         num_samples=150,
         num_chains=2,
         min_points_per_shard=100,
-        priors=_wide(),
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -150,7 +148,7 @@ def _coverage(mode, truths, phi, n_frames, shards, seed0):
     inside = total = 0
     for k, truth in enumerate(truths):
         sim = simulate(mode, truth, phi=phi, n_frames=n_frames, noise=0.01, seed=seed0 + k)
-        nlsq = fit_nlsq(sim.data, ModelSpec.create(mode, initial=truth))
+        nlsq = fit_nlsq(sim.data, ModelSpec.create(mode, initial=truth, priors=_wide()))
         cfg = CMCConfig(
             num_shards=shards,
             num_warmup=300,
@@ -158,7 +156,6 @@ def _coverage(mode, truths, phi, n_frames, shards, seed0):
             num_chains=4,
             backend="sequential",
             min_points_per_shard=500,
-            priors=_wide(),
             dense_mass=True,
             seed=k,
         )
