@@ -137,7 +137,6 @@ def test_posterior_transport_bands_agree_with_the_nlsq_delta_method(static_case,
 
 def test_prior_dominated_warning_on_tiny_shards(static_case):
     from homodyne_cmc import CMCConfig, CMCWarning, fit_cmc
-
     from homodyne_nlsq import fit_nlsq
 
     sim, _ = static_case
