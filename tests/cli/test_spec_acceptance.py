@@ -35,7 +35,8 @@ optimization:
   nlsq: {{anti_degeneracy: {{per_angle_mode: auto}}}}
   cmc:
     sharding: {{num_shards: 2}}
-    per_shard_mcmc: {{num_warmup: 250, num_samples: 400, num_chains: 2}}
+    per_shard_mcmc: {{num_warmup: 150, num_samples: 250, num_chains: 2}}
+plots: {{enabled: false}}
 """
 
 
@@ -47,7 +48,7 @@ def _laminar_file(folder, gap: float):
         ModelSpec.create("laminar_flow", gap=gap),
         TRUTH,
         phi=(-10.0, 0.0, 10.0, 45.0, 90.0, 135.0),
-        n_frames=50,
+        n_frames=40,
         noise=0.01,
         seed=8,
     )
@@ -90,6 +91,7 @@ def test_configured_gap_reaches_nlsq_and_cmc(tmp_path):
     g_cmc = cmc["parameters"]["gamma_dot_t0"]
     se = g_nlsq["uncertainty"]
     truth = TRUTH["gamma_dot_t0"]
+    print(f"gamma_dot_t0: truth {truth}, NLSQ {g_nlsq}, CMC mean {g_cmc['mean']} sd {g_cmc['sd']}")
     assert abs(g_cmc["mean"] - g_nlsq["value"]) < se, (g_nlsq, g_cmc)
     assert abs(g_nlsq["value"] - truth) < 3 * se, g_nlsq
     assert abs(g_cmc["mean"] - truth) < 3 * g_cmc["sd"], g_cmc

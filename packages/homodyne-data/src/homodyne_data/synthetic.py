@@ -148,31 +148,12 @@ def simulate(
     -------
     Simulation
     """
-    if isinstance(n_frames, bool) or not isinstance(n_frames, int | np.integer) or n_frames < 2:
-        raise DataConfigError(f"expected an integer >= 2, got {n_frames!r}", dataset="n_frames")
-    if (
-        isinstance(start_frame, bool)
-        or not isinstance(start_frame, int | np.integer)
-        or start_frame < 1
-    ):
-        raise DataConfigError(
-            f"expected a 1-based frame number, got {start_frame!r}", dataset="start_frame"
-        )
-    for name, val in (("noise", noise), ("lag_noise", lag_noise)):
-        if not (np.isfinite(val) and val >= 0):
-            raise DataConfigError(f"expected a standard deviation >= 0, got {val!r}", dataset=name)
+    _check_settings(n_frames, start_frame, noise, lag_noise)
     if not isinstance(spec, ModelSpec):
         spec = ModelSpec.create(spec)
     model = spec.model(q, dt)
     names = spec.names
-    values = dict(spec.start)
-    for key, val in (params or {}).items():
-        values[canonical_name(str(key))] = float(val)
-    theta = check_values(model.mode, values, check_bounds=False)
-    for n, v in zip(names, theta, strict=True):
-        lo, hi = spec.bounds[n]
-        if not lo <= v <= hi:
-            raise ParameterError(f"parameter {n!r} = {v:g} is outside its bounds [{lo:g}, {hi:g}]")
+    theta = _truth_vector(spec, params)
     phi_arr = normalize_angle(np.atleast_1d(np.asarray(phi, dtype=np.float64)).reshape(-1))
     n_phi = phi_arr.size
     if n_phi == 0:
@@ -183,15 +164,7 @@ def simulate(
     t = frames.astype(np.float64) * model.dt
     with float64():
         c2 = np.array(c2_matrix(model, theta, c_arr, o_arr, t, phi_arr), dtype=np.float64)
-    rng = np.random.default_rng(seed)
-    if noise > 0 or lag_noise > 0:
-        sig = _sigma(n_frames, float(noise), float(lag_noise))
-        for k in range(n_phi):
-            z = rng.standard_normal((n_frames, n_frames))
-            sym = np.triu(z)
-            sym += np.triu(z, 1).T
-            sym *= sig
-            c2[k] += sym
+    _add_noise(c2, noise, lag_noise, seed)
     truth = {n: float(v) for n, v in zip(names, theta, strict=True)}
     truth.update({f"contrast_{k}": float(v) for k, v in enumerate(c_arr)})
     truth.update({f"offset_{k}": float(v) for k, v in enumerate(o_arr)})
@@ -211,15 +184,70 @@ def simulate(
         "seed": int(seed),
         "params": truth,
     }
-    metadata = {
-        "frame_time": model.dt,
-        "avg_frame": 1,
-        "stride_frame": 1,
-        **DEFAULT_INSTRUMENT,
-    }
-    data = XPCSData(
+    return Simulation(
+        data=_dataset(model, c2, phi_arr, frames, settings),
+        truth=truth,
+        model=model,
+        theta=np.asarray(theta, dtype=np.float64),
+        contrast=c_arr,
+        offset=o_arr,
+        noise=float(noise),
+        lag_noise=float(lag_noise),
+        seed=int(seed),
+        settings=settings,
+        spec=spec,
+    )
+
+
+def _check_settings(n_frames, start_frame, noise, lag_noise) -> None:
+    if isinstance(n_frames, bool) or not isinstance(n_frames, int | np.integer) or n_frames < 2:
+        raise DataConfigError(f"expected an integer >= 2, got {n_frames!r}", dataset="n_frames")
+    if (
+        isinstance(start_frame, bool)
+        or not isinstance(start_frame, int | np.integer)
+        or start_frame < 1
+    ):
+        raise DataConfigError(
+            f"expected a 1-based frame number, got {start_frame!r}", dataset="start_frame"
+        )
+    for name, val in (("noise", noise), ("lag_noise", lag_noise)):
+        if not (np.isfinite(val) and val >= 0):
+            raise DataConfigError(f"expected a standard deviation >= 0, got {val!r}", dataset=name)
+
+
+def _truth_vector(spec: ModelSpec, params: Mapping[str, float] | None) -> np.ndarray:
+    """Kernel-order truth: the spec's start values overridden by ``params``, inside bounds."""
+    values = dict(spec.start)
+    for key, val in (params or {}).items():
+        values[canonical_name(str(key))] = float(val)
+    theta = check_values(spec.mode, values, check_bounds=False)
+    for n, v in zip(spec.names, theta, strict=True):
+        lo, hi = spec.bounds[n]
+        if not lo <= v <= hi:
+            raise ParameterError(f"parameter {n!r} = {v:g} is outside its bounds [{lo:g}, {hi:g}]")
+    return theta
+
+
+def _add_noise(c2: np.ndarray, noise: float, lag_noise: float, seed: int) -> None:
+    """Symmetric Gaussian noise, one draw per pair t1 <= t2, in place."""
+    rng = np.random.default_rng(seed)
+    if not (noise > 0 or lag_noise > 0):
+        return
+    n_frames = c2.shape[1]
+    sig = _sigma(n_frames, float(noise), float(lag_noise))
+    for k in range(c2.shape[0]):
+        z = rng.standard_normal((n_frames, n_frames))
+        sym = np.triu(z)
+        sym += np.triu(z, 1).T
+        sym *= sig
+        c2[k] += sym
+
+
+def _dataset(model: C2Model, c2, phi, frames, settings: dict) -> XPCSData:
+    metadata = {"frame_time": model.dt, "avg_frame": 1, "stride_frame": 1, **DEFAULT_INSTRUMENT}
+    return XPCSData(
         c2=c2,
-        phi=phi_arr,
+        phi=phi,
         q=model.q,
         dt=model.dt,
         frames=frames,
@@ -233,17 +261,4 @@ def simulate(
                 f"simulated with homodyne_physics.c2_matrix ({model.mode}, {model.convention})",
             ),
         ),
-    )
-    return Simulation(
-        data=data,
-        truth=truth,
-        model=model,
-        theta=np.asarray(theta, dtype=np.float64),
-        contrast=c_arr,
-        offset=o_arr,
-        noise=float(noise),
-        lag_noise=float(lag_noise),
-        seed=int(seed),
-        settings=settings,
-        spec=spec,
     )
