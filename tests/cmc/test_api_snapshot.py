@@ -53,6 +53,8 @@ def test_public_names():
         "check_warm_start",
         "choose_num_shards",
         "choose_reference_laws",
+        "cmc_identifiability",
+        "cmc_transport",
         "combine_shards",
         "consensus",
         "consensus_combine",

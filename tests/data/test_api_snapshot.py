@@ -25,6 +25,7 @@ def test_public_names():
         "DataConfigError",
         "DataError",
         "DataFileNotFoundError",
+        "DataSelection",
         "DatasetTypeError",
         "EmptyDatasetError",
         "EmptyFrameRangeError",
@@ -41,6 +42,7 @@ def test_public_names():
         "SelectionError",
         "ShapeMismatchError",
         "Simulation",
+        "SpeckleSimulation",
         "UnknownLayoutError",
         "XPCSData",
         "__version__",
@@ -52,6 +54,7 @@ def test_public_names():
         "quality_report",
         "select_angles",
         "simulate",
+        "simulate_speckle",
         "write_aps_legacy",
         "write_aps_u",
     ]

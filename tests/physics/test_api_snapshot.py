@@ -41,6 +41,8 @@ def test_public_names():
         "SCALING_MODES",
         "SCALING_NAMES",
         "ScalingMap",
+        "TRANSPORT_QUANTITIES",
+        "TransportCurves",
         "UnknownParameterError",
         "__version__",
         "atomic_path",
@@ -65,6 +67,10 @@ def test_public_names():
         "quantile_estimate",
         "require_float64",
         "shear_prefactor",
+        "transport_from_covariance",
+        "transport_from_draws",
+        "transport_grid",
+        "transport_values",
         "x64_enabled",
     ]
     for name in homodyne_physics.__all__:
@@ -95,6 +101,11 @@ def test_signature_of_c2model():
 
 def test_lazy_names_are_the_modules_own_lists():
     import homodyne_physics.precision
+    import homodyne_physics.transport
 
-    own = set(homodyne_physics.kernel.__all__) | set(homodyne_physics.precision.__all__)
+    own = (
+        set(homodyne_physics.kernel.__all__)
+        | set(homodyne_physics.precision.__all__)
+        | set(homodyne_physics.transport.__all__)
+    )
     assert set(homodyne_physics._LAZY) == own
