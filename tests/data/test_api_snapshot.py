@@ -27,9 +27,11 @@ def test_public_names():
         "DataFileNotFoundError",
         "DataSelection",
         "DatasetTypeError",
+        "Diagnosis",
         "EmptyDatasetError",
         "EmptyFrameRangeError",
         "FileSummary",
+        "INVENTED_ATTR",
         "InvalidTimeStepError",
         "MissingDatasetError",
         "MissingMetadataError",
@@ -37,6 +39,7 @@ def test_public_names():
         "NoAnglesSelectedError",
         "NonFiniteDataError",
         "NotHDF5Error",
+        "Problem",
         "Provenance",
         "QualityReport",
         "SelectionError",
@@ -46,8 +49,10 @@ def test_public_names():
         "UnknownLayoutError",
         "XPCSData",
         "__version__",
+        "diagnose",
         "diagonal_corrected",
         "inspect_file",
+        "invented_values",
         "load",
         "load_data",
         "normalize_angle",
@@ -57,6 +62,7 @@ def test_public_names():
         "simulate_speckle",
         "write_aps_legacy",
         "write_aps_u",
+        "write_nxxpcs",
     ]
     for name in homodyne_data.__all__:
         assert hasattr(homodyne_data, name), name

@@ -47,6 +47,7 @@ def test_public_names():
         "cost_only",
         "covariance_from_normal_matrix",
         "fit_nlsq",
+        "flag_uninformative",
         "goodness_of_fit",
         "identifiability_report",
         "levenberg_marquardt",
@@ -61,6 +62,7 @@ def test_public_names():
         "run_local",
         "scaling_cost",
         "scaling_moments",
+        "uninformative_reason",
     ]
     for name in homodyne_nlsq.__all__:
         assert hasattr(homodyne_nlsq, name), name

@@ -56,6 +56,7 @@ def test_public_names():
         "float64",
         "g1sq_from_integrals",
         "g1sq_pairs",
+        "gaussian_loglik",
         "get_spec",
         "integral_tables",
         "json_safe",
@@ -100,6 +101,7 @@ def test_signature_of_c2model():
 
 
 def test_lazy_names_are_the_modules_own_lists():
+    import homodyne_physics.likelihood
     import homodyne_physics.precision
     import homodyne_physics.transport
 
@@ -107,5 +109,6 @@ def test_lazy_names_are_the_modules_own_lists():
         set(homodyne_physics.kernel.__all__)
         | set(homodyne_physics.precision.__all__)
         | set(homodyne_physics.transport.__all__)
+        | set(homodyne_physics.likelihood.__all__)
     )
     assert set(homodyne_physics._LAZY) == own
