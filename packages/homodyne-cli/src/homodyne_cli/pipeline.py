@@ -289,9 +289,10 @@ def _report_cmc(cres: Any, ui: UI) -> None:
         f"max R-hat = {max(r['r_hat'] for r in rows):.4g}, "
         f"min bulk ESS = {min(r['ess_bulk'] for r in rows):.0f}"
     )
+    fixed = getattr(cres, "fixed", {})
     for name in cres.parameter_names:
-        if name in cres.fixed:
-            ui.info(f"    {name:>20s} = {cres.fixed[name]:.6g}  (fixed, not sampled)")
+        if name in fixed:
+            ui.info(f"    {name:>20s} = {fixed[name]:.6g}  (fixed, not sampled)")
             continue
         row = cres.summary[name]
         ui.info(
@@ -312,7 +313,7 @@ def _report_nlsq(res: Any, ui: UI) -> None:
         err = res.errors[name]
         err_s = f"{err:.3g}" if err is not None and math.isfinite(err) else "n/a"
         bound = "  [yellow](at bound)[/yellow]" if name in (res.at_bound or []) else ""
-        if name in res.fixed:
+        if name in getattr(res, "fixed", {}):
             err_s, bound = "0", "  (fixed)"
         ui.info(f"    {name:>20s} = {res.values[name]:.6g} +- {err_s}{bound}")
 
