@@ -21,6 +21,8 @@ import os
 import time
 import warnings
 
+from homodyne_physics import ModelSpec
+
 CASES = {"1m": (3, 817), "23x500": (23, 500), "small": (3, 200)}
 TRUTH = {
     "D0": 2.0e4,
@@ -56,7 +58,7 @@ def main() -> None:
     sim = simulate("laminar_flow", TRUTH, phi=phi, n_frames=n_frames, noise=0.01, seed=0)
     t_sim = time.perf_counter() - t0
     t0 = time.perf_counter()
-    nlsq = fit_nlsq(sim.data, mode="laminar_flow", initial=TRUTH)
+    nlsq = fit_nlsq(sim.data, ModelSpec.create("laminar_flow", initial=TRUTH))
     t_nlsq = time.perf_counter() - t0
     cfg = CMCConfig(
         num_shards=args.shards,
@@ -69,7 +71,7 @@ def main() -> None:
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        res = fit_cmc(sim.data, mode="laminar_flow", config=cfg, nlsq=nlsq)
+        res = fit_cmc(sim.data, nlsq, cfg)
     wall = time.perf_counter() - t0
     ess_min = min(v["ess_bulk"] for v in res.summary.values())
     out = {

@@ -13,6 +13,8 @@ peak RSS < 2 GB; 8 x 500 < 1 s warm.
 import argparse
 import os
 
+from homodyne_physics import ModelSpec
+
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 import numpy as np  # noqa: E402
@@ -68,9 +70,9 @@ def main() -> None:
         data = simulate(n_phi, n_t)
         data.flat(0)  # the selection the loader hands over (cached on the data object)
         reset_peak()
-        first, _, res = timed(lambda d=data: fit_nlsq(d, mode="laminar_flow", config=cfg), 1)
+        first, _, res = timed(lambda d=data: fit_nlsq(d, ModelSpec.create("laminar_flow"), cfg), 1)
         med, best, res = timed(
-            lambda d=data: fit_nlsq(d, mode="laminar_flow", config=cfg), args.repeats
+            lambda d=data: fit_nlsq(d, ModelSpec.create("laminar_flow"), cfg), args.repeats
         )
         peak = peak_rss_mb()
         pull = max(abs(res.values[n] - TRUTH[n]) / res.errors[n] for n in res.parameter_names)

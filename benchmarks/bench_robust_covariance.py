@@ -16,6 +16,8 @@ import importlib
 import os
 import time
 
+from homodyne_physics import ModelSpec
+
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 import numpy as np  # noqa: E402
@@ -62,8 +64,8 @@ def measure(n_phi: int, n_t: int, exact: bool) -> dict:
 
     RC.robust_covariance = capture
     try:
-        fit_nlsq(data, mode="laminar_flow", config=cfg)  # compile
-        total, _ = _timed(lambda: fit_nlsq(data, mode="laminar_flow", config=cfg))
+        fit_nlsq(data, ModelSpec.create("laminar_flow"), cfg)  # compile
+        total, _ = _timed(lambda: fit_nlsq(data, ModelSpec.create("laminar_flow"), cfg))
     finally:
         RC.robust_covariance = inner
     out = {"fit": total - seen["t_in_fit"]}

@@ -22,6 +22,7 @@ import numpy as np
 
 import homodyne_data as hd
 from homodyne_nlsq import fit_nlsq
+from homodyne_physics import ModelSpec
 
 STATIC = {"D0": 1000.0, "alpha": 0.5, "D_offset": 10.0}
 LAMINAR = {
@@ -96,7 +97,7 @@ def main() -> None:
             args.mode, truth, phi=phi, n_frames=args.frames, n_pixels=args.pixels, seed=seed
         )
         t1 = time.perf_counter()
-        res = fit_nlsq(sim.data, mode=args.mode, initial=truth)
+        res = fit_nlsq(sim.data, ModelSpec.create(args.mode, initial=truth))
         t2 = time.perf_counter()
         q = _quantities(res, sim.truth)
         rows.append(

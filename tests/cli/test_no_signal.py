@@ -6,6 +6,8 @@ import json
 import numpy as np
 import pytest
 
+from homodyne_physics import ModelSpec
+
 from .conftest import write
 from .test_run_folder import CONFIG
 
@@ -58,11 +60,13 @@ def test_fit_of_constant_data_is_not_converged(sim, value):
 
     start = {"D0": 8000.0, "alpha": 0.0, "D_offset": 100.0}
     flat = _with_c2(sim.data, np.full(sim.data.c2.shape, value))
-    res = fit_nlsq(flat, mode="static", initial=start)
+    res = fit_nlsq(flat, ModelSpec.create("static", initial=start))
     assert res.converged is False and res.reason == "uninformative"
     assert res.message.startswith("the fit learned nothing from the data")
     assert res.values == start  # the situation the check recognises
-    assert uninformative_reason(fit_nlsq(sim.data, mode="static", initial=start)) is None
+    assert (
+        uninformative_reason(fit_nlsq(sim.data, ModelSpec.create("static", initial=start))) is None
+    )
 
 
 def test_run_on_all_one_data_exits_3_and_says_no_signal(sim, tmp_path):

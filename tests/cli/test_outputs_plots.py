@@ -7,6 +7,7 @@ import pytest
 
 from homodyne_cli.errors import OutputError
 from homodyne_cli.outputs import atomic_write_json, json_safe, plan_output_dir
+from homodyne_physics import ModelSpec
 
 
 def test_json_is_strict_and_nan_safe(tmp_path):
@@ -93,7 +94,7 @@ def test_cmc_figures_from_a_run_and_from_its_files(tmp_path):
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = fit_cmc(sim.data, mode="static", config=cfg)
+        res = fit_cmc(sim.data, ModelSpec.create("static"), cfg)
     paths = write_cmc_plots(tmp_path / "live", sim.data, res, max_display=40)
     names = {p.name for p in paths}
     expected = {"trace.png", "rank.png", "posterior.png", "pair.png", "forest.png"}

@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from homodyne_physics import ModelSpec
+
 TRUTH = {"D0": 2.0e4, "alpha": -0.5, "D_offset": 1000.0}
 
 
@@ -21,7 +23,7 @@ def static_case():
     from homodyne_nlsq import fit_nlsq
 
     sim = simulate("static", TRUTH, phi=(0.0, 45.0, 90.0), n_frames=60, noise=0.01, seed=11)
-    nlsq = fit_nlsq(sim.data, mode="static")
+    nlsq = fit_nlsq(sim.data, ModelSpec.create("static", priors=_wide_priors()))
     return sim, nlsq
 
 
@@ -48,13 +50,12 @@ def full_and_cmc(static_case):
         num_chains=4,
         backend="sequential",
         min_points_per_shard=500,
-        priors=_wide_priors(),
         # seed 5 gave a full-data R-hat of 1.0101 for alpha (bulk ESS 2800) once the gradient
         # changed at the roundoff level (custom-JVP likelihood): chance, not a bias
         seed=6,
     )
-    full = fit_cmc(sim.data, mode="static", config=CMCConfig(num_shards=1, **base), nlsq=nlsq)
-    cmc = fit_cmc(sim.data, mode="static", config=CMCConfig(num_shards=4, **base), nlsq=nlsq)
+    full = fit_cmc(sim.data, nlsq, CMCConfig(num_shards=1, **base))
+    cmc = fit_cmc(sim.data, nlsq, CMCConfig(num_shards=4, **base))
     return full, cmc
 
 
@@ -136,8 +137,10 @@ def test_posterior_transport_bands_agree_with_the_nlsq_delta_method(static_case,
 
 def test_prior_dominated_warning_on_tiny_shards(static_case):
     from homodyne_cmc import CMCConfig, CMCWarning, fit_cmc
+    from homodyne_nlsq import fit_nlsq
 
-    sim, nlsq = static_case
+    sim, _ = static_case
+    nlsq = fit_nlsq(sim.data, ModelSpec.create("static"))  # the registry priors
     cfg = CMCConfig(
         num_shards=12,
         num_warmup=150,
@@ -148,7 +151,7 @@ def test_prior_dominated_warning_on_tiny_shards(static_case):
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        res = fit_cmc(sim.data, mode="static", config=cfg, nlsq=nlsq)
+        res = fit_cmc(sim.data, nlsq, cfg)
     msgs = [str(w.message) for w in caught if issubclass(w.category, CMCWarning)]
     assert any("D_offset is prior-dominated" in m for m in msgs), msgs
     ratios = [s["posterior_prior_sd_ratio"]["D_offset"] for s in res.shards]

@@ -12,6 +12,8 @@ import time
 import numpy as np
 import pytest
 
+from homodyne_physics import ModelSpec
+
 RUN = r"""
 import sys
 import time
@@ -22,7 +24,7 @@ sim = simulate("static", {"D0": 2.0e4, "alpha": -0.5, "D_offset": 1000.0},
 cfg = CMCConfig(num_shards=6, num_warmup=150, num_samples=150, num_chains=2,
                 backend="sequential", min_points_per_shard=100, cache_dir=sys.argv[2])
 # slow the run down after each finished shard, so the parent can kill it mid-run
-fit_cmc(sim.data, mode="static", config=cfg, nlsq=sys.argv[1],
+fit_cmc(sim.data, sys.argv[1], cfg,
         progress=lambda p: time.sleep(3.0) if p.last is not None else None)
 """
 
@@ -56,7 +58,7 @@ def test_killed_run_resumes_and_equals_uninterrupted(tmp_path):
         noise=0.01,
         seed=3,
     )
-    nlsq = fit_nlsq(sim.data, mode="static")
+    nlsq = fit_nlsq(sim.data, ModelSpec.create("static"))
     run_dir = tmp_path / "previous_run"
     (run_dir / "nlsq").mkdir(parents=True)
     (run_dir / "nlsq" / "parameters.json").write_text(json.dumps(nlsq.to_dict()))
@@ -82,8 +84,8 @@ def test_killed_run_resumes_and_equals_uninterrupted(tmp_path):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tiny shards: diagnostics warnings are expected
-        resumed = fit_cmc(sim.data, mode="static", config=_config(killed), nlsq=run_dir)
-        fresh = fit_cmc(sim.data, mode="static", config=_config(tmp_path / "fresh"), nlsq=run_dir)
+        resumed = fit_cmc(sim.data, run_dir, _config(killed))
+        fresh = fit_cmc(sim.data, run_dir, _config(tmp_path / "fresh"))
     assert resumed.n_cached == len(done)
     sources = {s["index"]: s["source"] for s in resumed.shards}
     assert sum(v == "cache" for v in sources.values()) == len(done)

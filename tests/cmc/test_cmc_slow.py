@@ -7,6 +7,8 @@ import warnings
 import numpy as np
 import pytest
 
+from homodyne_physics import ModelSpec
+
 pytestmark = pytest.mark.slow
 
 LAMINAR = {
@@ -67,19 +69,18 @@ def test_cmc_matches_full_data_nuts_at_size(mode, truth, phi, n_frames, noise, s
     from homodyne_nlsq import fit_nlsq
 
     sim = simulate(mode, truth, phi=phi, n_frames=n_frames, noise=noise, seed=21)
-    nlsq = fit_nlsq(sim.data, mode=mode, initial=truth)
+    nlsq = fit_nlsq(sim.data, ModelSpec.create(mode, initial=truth, priors=_wide()))
     base = dict(
         num_warmup=500,
         num_samples=samples,
         num_chains=4,
         backend="sequential",
         min_points_per_shard=1000,
-        priors=_wide(),
         dense_mass=True,
         seed=1,
     )
-    full = fit_cmc(sim.data, mode=mode, config=CMCConfig(num_shards=1, **base), nlsq=nlsq)
-    cmc = fit_cmc(sim.data, mode=mode, config=CMCConfig(num_shards=shards, **base), nlsq=nlsq)
+    full = fit_cmc(sim.data, nlsq, CMCConfig(num_shards=1, **base))
+    cmc = fit_cmc(sim.data, nlsq, CMCConfig(num_shards=shards, **base))
     _compare(full, cmc)
 
 
@@ -95,7 +96,7 @@ def test_too_small_laminar_shards_warn_and_miss_the_full_posterior():
     sim = simulate(
         "laminar_flow", LAMINAR, phi=(0.0, 60.0, 120.0), n_frames=200, noise=0.005, seed=21
     )
-    nlsq = fit_nlsq(sim.data, mode="laminar_flow", initial=LAMINAR)
+    nlsq = fit_nlsq(sim.data, ModelSpec.create("laminar_flow", initial=LAMINAR))
     base = dict(
         num_warmup=300,
         num_samples=500,
@@ -107,12 +108,8 @@ def test_too_small_laminar_shards_warn_and_miss_the_full_posterior():
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        full = fit_cmc(
-            sim.data, mode="laminar_flow", config=CMCConfig(num_shards=1, **base), nlsq=nlsq
-        )
-        tiny = fit_cmc(
-            sim.data, mode="laminar_flow", config=CMCConfig(num_shards=40, **base), nlsq=nlsq
-        )
+        full = fit_cmc(sim.data, nlsq, CMCConfig(num_shards=1, **base))
+        tiny = fit_cmc(sim.data, nlsq, CMCConfig(num_shards=40, **base))
     msgs = [str(w.message) for w in caught if issubclass(w.category, CMCWarning)]
     print("\n".join(msgs))
     assert any("D_offset is prior-dominated" in m for m in msgs), msgs
@@ -126,23 +123,18 @@ def test_local_process_pool_equals_sequential():
     from homodyne_nlsq import fit_nlsq
 
     sim = simulate("static", STATIC, phi=(0.0, 90.0), n_frames=40, noise=0.01, seed=4)
-    nlsq = fit_nlsq(sim.data, mode="static")
+    nlsq = fit_nlsq(sim.data, ModelSpec.create("static", priors=_wide()))
     base = dict(
         num_shards=4,
         num_warmup=150,
         num_samples=150,
         num_chains=2,
         min_points_per_shard=100,
-        priors=_wide(),
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        pool = fit_cmc(
-            sim.data, mode="static", nlsq=nlsq, config=CMCConfig(backend="local", workers=2, **base)
-        )
-        seq = fit_cmc(
-            sim.data, mode="static", nlsq=nlsq, config=CMCConfig(backend="sequential", **base)
-        )
+        pool = fit_cmc(sim.data, nlsq, CMCConfig(backend="local", workers=2, **base))
+        seq = fit_cmc(sim.data, nlsq, CMCConfig(backend="sequential", **base))
     assert pool.backend == "local" and seq.backend == "sequential"
     # same seeds, same compiled program: the process pool reproduces the in-process draws
     np.testing.assert_allclose(pool.shard_draws, seq.shard_draws, rtol=1e-9)
@@ -156,7 +148,7 @@ def _coverage(mode, truths, phi, n_frames, shards, seed0):
     inside = total = 0
     for k, truth in enumerate(truths):
         sim = simulate(mode, truth, phi=phi, n_frames=n_frames, noise=0.01, seed=seed0 + k)
-        nlsq = fit_nlsq(sim.data, mode=mode, initial=truth)
+        nlsq = fit_nlsq(sim.data, ModelSpec.create(mode, initial=truth, priors=_wide()))
         cfg = CMCConfig(
             num_shards=shards,
             num_warmup=300,
@@ -164,13 +156,12 @@ def _coverage(mode, truths, phi, n_frames, shards, seed0):
             num_chains=4,
             backend="sequential",
             min_points_per_shard=500,
-            priors=_wide(),
             dense_mass=True,
             seed=k,
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            res = fit_cmc(sim.data, mode=mode, config=cfg, nlsq=nlsq)
+            res = fit_cmc(sim.data, nlsq, cfg)
         for n, v in truth.items():
             lo, hi = np.quantile(res.draws[..., res.names.index(n)], [0.05, 0.95])
             inside += int(lo <= v <= hi)

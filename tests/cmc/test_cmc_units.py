@@ -325,13 +325,14 @@ def test_warm_start_gate_and_loading(tmp_path):
     (tmp_path / "nlsq").mkdir()
     (tmp_path / "nlsq" / "parameters.json").write_text(json.dumps(record))
     ws = load_warm_start(tmp_path)
-    gate = check_warm_start(ws, sim.data, "static", "physical", 10.0, False)
+    assert ws.spec.mode == "static" and ws.spec.convention == "physical"  # spec of old files
+    gate = check_warm_start(ws, sim.data, 10.0, False)
     assert gate["passed"] and 0.5 < gate["value"] < 2.0
     bad = load_warm_start({**record, "sigma": 0.2})  # residuals 20x the noise: poor fit
     with pytest.raises(WarmStartError, match="CMC skipped.*max_reduced_chi2"):
-        check_warm_start(bad, sim.data, "static", "physical", 10.0, False)
-    assert check_warm_start(bad, sim.data, "static", "physical", 10.0, True)["forced"]
-    with pytest.raises(WarmStartError, match="mode 'static', CMC runs 'laminar_flow'"):
-        check_warm_start(ws, sim.data, "laminar_flow", "physical", 10.0, False)
+        check_warm_start(bad, sim.data, 10.0, False)
+    assert check_warm_start(bad, sim.data, 10.0, True)["forced"]
+    with pytest.raises(WarmStartError, match="bad model spec"):
+        load_warm_start({**record, "spec": {"mode": "static", "convention": "x", "gap": 1.0}})
     with pytest.raises(WarmStartError, match="no NLSQ result found"):
         load_warm_start(tmp_path / "missing")

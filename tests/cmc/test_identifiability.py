@@ -3,6 +3,8 @@ one included: a single-shard run whose D_offset posterior is its prior says so."
 
 import warnings
 
+from homodyne_physics import ModelSpec
+
 
 def _reports(ratios_per_shard):
     return [{"index": i, "posterior_prior_sd_ratio": r} for i, r in enumerate(ratios_per_shard)]
@@ -31,13 +33,13 @@ def test_single_shard_run_warns_about_a_prior_dominated_parameter():
 
     truth = {"D0": 2.0e4, "alpha": -0.5, "D_offset": 1000.0}
     sim = simulate("static", truth, phi=(0.0, 45.0, 90.0), n_frames=50, noise=0.01, seed=11)
-    nlsq = fit_nlsq(sim.data, mode="static")
+    nlsq = fit_nlsq(sim.data, ModelSpec.create("static"))
     cfg = CMCConfig(
         num_shards=1, num_warmup=150, num_samples=150, num_chains=2, backend="sequential"
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        res = fit_cmc(sim.data, mode="static", config=cfg, nlsq=nlsq)
+        res = fit_cmc(sim.data, nlsq, cfg)
     ratio = res.shards[0]["posterior_prior_sd_ratio"]["D_offset"]
     msgs = [str(w.message) for w in caught if issubclass(w.category, CMCWarning)]
     assert ratio > 0.5, ratio

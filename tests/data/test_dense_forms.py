@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import homodyne_data as hd
+from homodyne_physics import ModelSpec
 
 LAMINAR = {
     "D0": 8000.0,
@@ -85,7 +86,7 @@ def test_dense_forms_fit_to_the_same_parameters(forms):
     from homodyne_nlsq import fit_nlsq
 
     sim, _, loaded = forms
-    fits = {name: fit_nlsq(data, mode="laminar_flow") for name, data in loaded.items()}
+    fits = {name: fit_nlsq(data, ModelSpec.create("laminar_flow")) for name, data in loaded.items()}
     ref = fits["aps_u"]
     assert ref.converged
     for name, res in fits.items():

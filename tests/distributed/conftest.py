@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 
+from homodyne_physics import ModelSpec
+
 
 @pytest.fixture(scope="session")
 def small_cmc_problem():
@@ -20,7 +22,7 @@ def small_cmc_problem():
         noise=0.01,
         seed=11,
     )
-    nlsq = fit_nlsq(sim.data, mode="static")
+    nlsq = fit_nlsq(sim.data, ModelSpec.create("static"))
     assert nlsq.converged
 
     def config(tmp_path, **kw):

@@ -131,13 +131,7 @@ def test_pbs_backend_drives_jobs_to_completion(small_cmc_problem, tmp_path, fake
     from homodyne_cmc.dask_backend import DaskBackend
 
     sim, nlsq, config = small_cmc_problem
-    reference = fit_cmc(
-        sim.data,
-        mode="static",
-        config=config(tmp_path / "seq"),
-        nlsq=nlsq,
-        backend=SequentialBackend(),
-    )
+    reference = fit_cmc(sim.data, nlsq, config(tmp_path / "seq"), backend=SequentialBackend())
     backend = DaskBackend(
         _pbs_config(
             cores=2,
@@ -147,9 +141,7 @@ def test_pbs_backend_drives_jobs_to_completion(small_cmc_problem, tmp_path, fake
             log_directory=str(tmp_path / "pbs-logs"),
         )
     )
-    result = fit_cmc(
-        sim.data, mode="static", config=config(tmp_path / "pbs"), nlsq=nlsq, backend=backend
-    )
+    result = fit_cmc(sim.data, nlsq, config(tmp_path / "pbs"), backend=backend)
     assert list(fake_pbs.glob("*.sh")), "qsub was never called"
     assert not result.failed
     a, b = shard_draws_by_id(reference), shard_draws_by_id(result)
@@ -180,13 +172,7 @@ def test_slurm_cluster_runs_cmc_end_to_end(small_cmc_problem, tmp_path):
     from homodyne_cmc.dask_backend import DaskBackend, DaskConfig
 
     sim, nlsq, config = small_cmc_problem
-    reference = fit_cmc(
-        sim.data,
-        mode="static",
-        config=config(tmp_path / "seq"),
-        nlsq=nlsq,
-        backend=SequentialBackend(),
-    )
+    reference = fit_cmc(sim.data, nlsq, config(tmp_path / "seq"), backend=SequentialBackend())
     cfg = DaskConfig(
         cluster="slurm",
         queue="debug",
@@ -199,13 +185,7 @@ def test_slurm_cluster_runs_cmc_end_to_end(small_cmc_problem, tmp_path):
         worker_timeout=300.0,
         log_directory=str(tmp_path / "slurm-logs"),
     )
-    result = fit_cmc(
-        sim.data,
-        mode="static",
-        config=config(tmp_path / "slurm"),
-        nlsq=nlsq,
-        backend=DaskBackend(cfg),
-    )
+    result = fit_cmc(sim.data, nlsq, config(tmp_path / "slurm"), backend=DaskBackend(cfg))
     logs = list((tmp_path / "slurm-logs").glob("*"))
     assert logs, "no Slurm job wrote a log: the jobs did not run through sbatch"
     assert not result.failed

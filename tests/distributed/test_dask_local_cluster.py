@@ -19,9 +19,8 @@ def _local_reference(sim, nlsq, config):
 
     return fit_cmc(
         sim.data,
-        mode="static",
-        config=config,
-        nlsq=nlsq,
+        nlsq,
+        config,
         backend=LocalBackend(
             workers=2, threads_per_worker=1, compilation_cache_dir=config.compilation_cache_dir
         ),
@@ -64,9 +63,7 @@ def test_dask_matches_local_backend_and_survives_a_killed_worker(small_cmc_probl
                 killed.append(pid)
 
         backend = DaskBackend(client=client, progress=kill_one_busy_worker)
-        result = fit_cmc(
-            sim.data, mode="static", config=config(tmp_path / "dask"), nlsq=nlsq, backend=backend
-        )
+        result = fit_cmc(sim.data, nlsq, config(tmp_path / "dask"), backend=backend)
 
     assert killed, "no worker was killed: the test did not exercise recovery"
     assert result.backend == "dask"

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from homodyne_nlsq import NLSQConfig, fit_nlsq
+from homodyne_physics import ModelSpec
 
 from .conftest import LAMINAR_TRUTH, STATIC_TRUTH, make_data
 
@@ -23,7 +24,7 @@ def test_error_bars_are_calibrated(mode, truth, phi):
     z = []
     for seed in range(1000, 1000 + N_SEEDS):
         data = make_data(mode, truth, phi, seed=seed)
-        res = fit_nlsq(data, mode=mode, config=NLSQConfig(scaling_mode="auto"))
+        res = fit_nlsq(data, ModelSpec.create(mode), NLSQConfig(scaling_mode="auto"))
         assert res.converged, (seed, res.message)
         z += [(res.values[n] - truth[n]) / res.errors[n] for n in res.parameter_names]
         z += [

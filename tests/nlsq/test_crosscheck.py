@@ -10,6 +10,7 @@ from scipy.optimize import least_squares
 
 import homodyne_physics as hp
 from homodyne_nlsq import NLSQConfig, build_problem, fit_nlsq
+from homodyne_physics import ModelSpec
 
 from .conftest import LAMINAR_TRUTH, STATIC_TRUTH
 
@@ -39,10 +40,10 @@ def test_same_optimum_and_errors_as_scipy_least_squares(simulate, mode, n_phi, n
     phi = np.linspace(10.0, 170.0, n_phi)
     data = simulate(mode, truth, phi, n_t=n_t, seed=3)
     cfg = NLSQConfig(scaling_mode=scaling, ftol=1e-12, xtol=1e-12, gtol=1e-12)
-    res = fit_nlsq(data, mode=mode, config=cfg)
+    res = fit_nlsq(data, ModelSpec.create(mode), cfg)
     assert res.converged and not res.at_bound, res.message
     with hp.float64():
-        problem = build_problem(data, mode=mode, config=cfg)
+        problem = build_problem(data, ModelSpec.create(mode), cfg)
         fun, jac = _dense_residuals(problem)
         # scipy from the solver's own start region: the optimum our solver reports
         # perturbed by 1 standard error per parameter, trust-region reflective, Jacobian scaling
@@ -77,9 +78,9 @@ def test_same_optimum_and_errors_as_scipy_least_squares(simulate, mode, n_phi, n
 )
 def test_nlsq_library_backend_agrees(simulate):
     data = simulate("static", STATIC_TRUTH, [20.0, 80.0, 140.0], n_t=40, seed=4)
-    ours = fit_nlsq(data, mode="static", config=NLSQConfig(scaling_mode="individual"))
+    ours = fit_nlsq(data, ModelSpec.create("static"), NLSQConfig(scaling_mode="individual"))
     theirs = fit_nlsq(
-        data, mode="static", config=NLSQConfig(scaling_mode="individual", solver="nlsq")
+        data, ModelSpec.create("static"), NLSQConfig(scaling_mode="individual", solver="nlsq")
     )
     assert theirs.solver == "nlsq"
     for name in ours.parameter_names:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from homodyne_nlsq import NLSQConfig, fit_nlsq
-from homodyne_physics import quantile_estimate
+from homodyne_physics import ModelSpec, quantile_estimate
 
 from .conftest import LAMINAR_TRUTH, STATIC_TRUTH, pulls
 
@@ -21,7 +21,10 @@ def static_fit():
     data = make_data("static", STATIC_TRUTH, PHI4, seed=21)
     infos = []
     res = fit_nlsq(
-        data, mode="static", config=NLSQConfig(scaling_mode="individual"), progress=infos.append
+        data,
+        ModelSpec.create("static"),
+        NLSQConfig(scaling_mode="individual"),
+        progress=infos.append,
     )
     return data, res, infos
 
@@ -67,8 +70,8 @@ def test_progress_callback(static_fit):
 
 def test_user_sigma_is_absolute(simulate):
     data = simulate("static", STATIC_TRUTH, PHI4, seed=22)
-    est = fit_nlsq(data, mode="static", config=NLSQConfig(scaling_mode="auto"))
-    user = fit_nlsq(data, mode="static", config=NLSQConfig(scaling_mode="auto", sigma=0.02))
+    est = fit_nlsq(data, ModelSpec.create("static"), NLSQConfig(scaling_mode="auto"))
+    user = fit_nlsq(data, ModelSpec.create("static"), NLSQConfig(scaling_mode="auto", sigma=0.02))
     assert user.sigma_source == "user" and user.sigma == 0.02
     assert user.chi2 == pytest.approx(est.cost / 0.02**2)
     assert user.reduced_chi2 == pytest.approx(0.25, rel=0.05)  # true noise 0.01, told 0.02
@@ -88,9 +91,11 @@ def test_robust_loss_resists_outliers(simulate):
     from homodyne_data import XPCSData
 
     bad = XPCSData(c2, data.phi, data.q, data.dt, data.frames)
-    plain = fit_nlsq(bad, mode="static", config=NLSQConfig(scaling_mode="auto"))
+    plain = fit_nlsq(bad, ModelSpec.create("static"), NLSQConfig(scaling_mode="auto"))
     robust = fit_nlsq(
-        bad, mode="static", config=NLSQConfig(scaling_mode="auto", loss="cauchy", f_scale=0.02)
+        bad,
+        ModelSpec.create("static"),
+        NLSQConfig(scaling_mode="auto", loss="cauchy", f_scale=0.02),
     )
     assert robust.loss == "cauchy"
     worst = max(abs(z) for z in pulls(robust, STATIC_TRUTH).values())
@@ -106,16 +111,15 @@ def test_constant_scaling_holds_the_given_values(simulate):
     data = simulate("static", STATIC_TRUTH, PHI4, contrast=contrast, seed=24)
     known = fit_nlsq(
         data,
-        mode="static",
-        config=NLSQConfig(scaling_mode="constant"),
-        initial={"contrast": contrast, "offset": 1.0},
+        ModelSpec.create("static", initial={"contrast": contrast, "offset": 1.0}),
+        NLSQConfig(scaling_mode="constant"),
     )
     assert known.scaling_mode == "constant" and known.names == known.parameter_names
     np.testing.assert_array_equal(known.contrast, contrast)
     np.testing.assert_array_equal(known.contrast_err, 0.0)
     assert max(abs(z) for z in pulls(known, STATIC_TRUTH).values()) < 3
     # from the data: the quantile estimates are held fixed (and reported as such)
-    est = fit_nlsq(data, mode="static", config=NLSQConfig(scaling_mode="constant"))
+    est = fit_nlsq(data, ModelSpec.create("static"), NLSQConfig(scaling_mode="constant"))
     i, j = data.pairs()
     c_q, o_q = quantile_estimate(data.flat(), (data.frames[j] - data.frames[i]) * data.dt)
     np.testing.assert_array_equal(est.contrast, c_q)
@@ -129,7 +133,9 @@ def test_homodyne2_convention_recovers_its_parameters(simulate):
     truth = {**LAMINAR_TRUTH, "gamma_dot_t0": 6e-3, "gamma_dot_t_offset": 6e-4}
     data = simulate("laminar_flow", truth, np.linspace(5.0, 175.0, 8), convention="homodyne2")
     res = fit_nlsq(
-        data, mode="laminar_flow", config=NLSQConfig(scaling_mode="auto"), convention="homodyne2"
+        data,
+        ModelSpec.create("laminar_flow", convention="homodyne2"),
+        NLSQConfig(scaling_mode="auto"),
     )
     assert res.convention == "homodyne2" and res.model.first_fitted_frame == 1
     n_pairs = (data.n_t - 1) * (data.n_t - 2) // 2  # the first selected frame is dropped
@@ -141,12 +147,12 @@ def test_homodyne2_convention_recovers_its_parameters(simulate):
 def test_multistart_and_cmaes_report_every_start(simulate):
     data = simulate("static", STATIC_TRUTH, PHI4, n_t=40, seed=25)
     cfg = NLSQConfig(scaling_mode="auto", multistart=4, cmaes=True, cmaes_generations=8, seed=3)
-    res = fit_nlsq(data, mode="static", config=cfg)
+    res = fit_nlsq(data, ModelSpec.create("static"), cfg)
     origins = [s["origin"] for s in res.starts]
     assert origins == ["initial+start_search", "cmaes"] + ["latin_hypercube"] * 4
     assert res.cost == min(s["cost"] for s in res.starts)
     assert res.distinct_minima >= 1 and "distinct minim" in res.message
     # the same seed gives the same starts
-    again = fit_nlsq(data, mode="static", config=cfg)
+    again = fit_nlsq(data, ModelSpec.create("static"), cfg)
     assert [s["start"] for s in again.starts] == [s["start"] for s in res.starts]
     assert max(abs(z) for z in pulls(res, STATIC_TRUTH).values()) < 3

@@ -1,10 +1,9 @@
-"""The bounded Levenberg-Marquardt core on problems with known answers, and the API snapshot."""
+"""The bounded Levenberg-Marquardt core on problems with known answers."""
 
 import numpy as np
 import pytest
 from scipy.optimize import lsq_linear
 
-import homodyne_nlsq
 from homodyne_nlsq import levenberg_marquardt
 
 
@@ -71,46 +70,3 @@ def test_iteration_limit_is_reported():
     fused, cost = _linear(a, a @ np.ones(3))
     out = levenberg_marquardt(fused, cost, np.zeros(3), [-9] * 3, [9] * 3, max_iterations=1)
     assert out.reason == "max_iterations" and not out.converged and out.iterations == 1
-
-
-def test_public_api_snapshot():
-    assert sorted(homodyne_nlsq.__all__) == sorted(
-        [
-            "LOSSES",
-            "SOLVERS",
-            "FitProblem",
-            "GoodnessOfFit",
-            "IdentifiabilityReport",
-            "IterationInfo",
-            "LMOutcome",
-            "NLSQBackendError",
-            "NLSQConfig",
-            "NLSQConfigError",
-            "NLSQFitError",
-            "NLSQResult",
-            "ProblemArrays",
-            "RobustCovariance",
-            "ResidualStructure",
-            "Uncertainty",
-            "__version__",
-            "accumulate",
-            "build_problem",
-            "choose_error_model",
-            "cost_only",
-            "covariance_from_normal_matrix",
-            "fit_nlsq",
-            "goodness_of_fit",
-            "identifiability_report",
-            "flag_uninformative",
-            "levenberg_marquardt",
-            "loss_rho",
-            "noise_from_differences",
-            "profile_scaling",
-            "residual_correlation_test",
-            "robust_covariance",
-            "residual_structure",
-            "scaling_cost",
-            "scaling_moments",
-            "uninformative_reason",
-        ]
-    )

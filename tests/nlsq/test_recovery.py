@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from homodyne_nlsq import NLSQConfig, fit_nlsq
+from homodyne_physics import ModelSpec
 
 from .conftest import LAMINAR_TRUTH, STATIC_TRUTH, pulls
 
@@ -32,7 +33,7 @@ def test_recovers_truth_within_three_sigma(simulate, mode, n_phi, scaling):
     # per-angle scaling that the mode can represent: fourier gets a smooth phi dependence
     contrast = 0.3 + (0.02 * np.cos(np.deg2rad(phi)) if scaling == "fourier" else 0.0)
     data = simulate(mode, truth, phi, contrast=contrast, seed=7)
-    res = fit_nlsq(data, mode=mode, config=NLSQConfig(scaling_mode=scaling))
+    res = fit_nlsq(data, ModelSpec.create(mode), NLSQConfig(scaling_mode=scaling))
     assert res.converged, res.message
     assert res.scaling_mode == ("individual" if n_phi < 3 and scaling == "auto" else scaling)
     for name, z in pulls(res, truth).items():

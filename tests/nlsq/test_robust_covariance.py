@@ -6,6 +6,7 @@ import pytest
 import homodyne_data as hd
 from homodyne_nlsq import fit_nlsq
 from homodyne_nlsq.robust_covariance import bartlett_filter, choose_bandwidth
+from homodyne_physics import ModelSpec
 
 from .conftest import STATIC_TRUTH, make_data
 
@@ -32,7 +33,7 @@ def test_bandwidth_follows_the_residual_correlation():
 @pytest.mark.parametrize("seed", [0, 1])
 def test_independent_noise_robust_agrees_with_naive_and_test_is_quiet(seed):
     data = make_data("static", STATIC_TRUTH, [0.0, 45.0, 90.0], n_t=80, seed=seed)
-    res = fit_nlsq(data, mode="static", initial=STATIC_TRUTH)
+    res = fit_nlsq(data, ModelSpec.create("static", initial=STATIC_TRUTH))
     em = res.error_model
     assert em["used"] == "independent", em["reason"]
     assert max(em["z"].values()) < 3.5
@@ -48,7 +49,7 @@ def test_independent_noise_robust_agrees_with_naive_and_test_is_quiet(seed):
 def test_speckle_data_use_the_frame_correlated_covariance():
     truth = {"D0": 2.0e4, "alpha": -0.5, "D_offset": 2000.0}
     sim = hd.simulate_speckle("static", truth, phi=[0.0, 90.0], n_frames=60, n_pixels=100)
-    res = fit_nlsq(sim.data, mode="static", initial=truth)
+    res = fit_nlsq(sim.data, ModelSpec.create("static", initial=truth))
     em = res.error_model
     assert em["used"] == "frame-correlated", em["reason"]
     assert em["rho"]["diagonal"] > 0.3
@@ -65,7 +66,7 @@ def test_false_alarm_rate_under_5_percent_over_40_seeds():
     fired, worst = 0, 0.0
     for seed in range(40):
         data = make_data("static", STATIC_TRUTH, [0.0, 45.0, 90.0], n_t=80, seed=1000 + seed)
-        em = fit_nlsq(data, mode="static", initial=STATIC_TRUTH).error_model
+        em = fit_nlsq(data, ModelSpec.create("static", initial=STATIC_TRUTH)).error_model
         fired += em["used"] != "independent"
         worst = max(worst, max(abs(r - 1.0) for r in em["ratio"].values()))
     assert fired < 2, f"{fired} of 40 independent-noise fits flagged correlated residuals"

@@ -12,6 +12,7 @@ import homodyne_physics as hp
 from homodyne_data import XPCSData
 from homodyne_nlsq import fit_nlsq, goodness_of_fit, identifiability_report
 from homodyne_nlsq.goodness import noise_from_differences
+from homodyne_physics import ModelSpec
 
 from .conftest import LAMINAR_TRUTH, STATIC_TRUTH, make_data
 
@@ -39,7 +40,7 @@ def true_d(truth, t):
 
 def test_fit_transport_identifiability_and_noise_on_a_well_determined_fit():
     data = make_data("static", STATIC_TRUTH, [0.0], seed=3)
-    res = fit_nlsq(data, mode="static")
+    res = fit_nlsq(data, ModelSpec.create("static"))
     tc = res.transport()
     assert tc.age_range == (pytest.approx(0.1), pytest.approx(6.0))
     assert tc.method == "delta" and tc.gamma_dot is None
@@ -60,7 +61,7 @@ def test_degenerate_d0_and_d_offset_get_a_warning_naming_both():
     determined."""
     truth = {"D0": 5000.0, "alpha": 0.0, "D_offset": 200.0}
     data = make_data("static", truth, [0.0], seed=1)
-    res = fit_nlsq(data, mode="static")
+    res = fit_nlsq(data, ModelSpec.create("static"))
     rep = res.identifiability()
     assert not rep.ok
     assert "D0" in rep.warning and "D_offset" in rep.warning
@@ -83,12 +84,12 @@ def test_report_from_a_covariance_fixed_and_undetermined_rows():
 
 def test_contrast_drift_is_named_and_constant_contrast_is_not():
     drifting = drift_data(seed=0, drift=0.3)
-    res = fit_nlsq(drifting, mode="static")
+    res = fit_nlsq(drifting, ModelSpec.create("static"))
     s = goodness_of_fit(res, drifting).structure
     assert not s.ok and "contrast drifts with age (it rises over the run)" in s.warning
     assert s.p_value["age"] < 1e-10
     steady = drift_data(seed=0, drift=0.0)
-    res = fit_nlsq(steady, mode="static")
+    res = fit_nlsq(steady, ModelSpec.create("static"))
     good = goodness_of_fit(res, steady)
     assert good.structure.ok, good.structure.warning
     assert good.residual_sd / good.noise_from_differences == pytest.approx(1.0, abs=0.05)
@@ -109,7 +110,7 @@ def test_false_alarm_rate_of_the_structure_check_over_40_seeds():
     alarms = []
     for seed in range(40):
         data = drift_data(seed=100 + seed, drift=0.0)
-        res = fit_nlsq(data, mode="static")
+        res = fit_nlsq(data, ModelSpec.create("static"))
         alarms.append(not goodness_of_fit(res, data).structure.ok)
     print(f"false alarms: {sum(alarms)} of 40")
     assert sum(alarms) < 2  # < 5 %
@@ -120,7 +121,7 @@ def _coverage(mode, truth, phi, n, keys):
     total = 0
     for seed in range(n):
         data = make_data(mode, truth, phi, seed=1000 + seed)
-        tc = fit_nlsq(data, mode=mode).transport(AGES)
+        tc = fit_nlsq(data, ModelSpec.create(mode)).transport(AGES)
         for k in keys:
             want = (
                 true_d(truth, AGES)

@@ -6,12 +6,12 @@
     run = homodyne.load_config("my.yaml")                 # homodyne 2.x configs accepted
     data = homodyne.load_data("sample.hdf", q=0.0054)      # or load_data(DataConfig(...))
     with homodyne.float64():
-        res = homodyne.fit_nlsq(data, mode="static")
+        res = homodyne.fit_nlsq(data, homodyne.ModelSpec.create("static", fixed={"alpha": 0}))
 
 Names: ``load_config``, ``RunConfig``, ``load_data``, ``load``, ``inspect_file``,
 ``quality_report``, ``simulate``, ``write_aps_u``, ``write_aps_legacy``, ``XPCSData``,
 ``DataConfig``, ``fit_nlsq``, ``NLSQConfig``, ``NLSQResult``, ``fit_cmc``, ``CMCConfig``,
-``CMCResult``, ``C2Model``, ``c2_matrix``, ``float64``, ``HomodyneError``.
+``CMCResult``, ``ModelSpec``, ``C2Model``, ``c2_matrix``, ``float64``, ``HomodyneError``.
 """
 
 import importlib
@@ -37,6 +37,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "fit_cmc": ("homodyne_cmc", "fit_cmc"),
     "CMCConfig": ("homodyne_cmc", "CMCConfig"),
     "CMCResult": ("homodyne_cmc", "CMCResult"),
+    "ModelSpec": ("homodyne_physics", "ModelSpec"),
     "C2Model": ("homodyne_physics", "C2Model"),
     "c2_matrix": ("homodyne_physics", "c2_matrix"),
     "float64": ("homodyne_physics", "float64"),

@@ -83,7 +83,7 @@ class AnalysisFailed(CLIError):
 
 
 def exit_code_for(exc: BaseException) -> int:
-    """Map an exception to the command's exit code.
+    """Map an exception to the command's exit code, by type.
 
     Data errors of ``homodyne_data`` (``DataError``) give 3; every other ``HomodyneError``
     (the configuration errors of the lower packages: ``NLSQConfigError``, ``CMCConfigError``,

@@ -28,6 +28,7 @@ from .fit_quality import (
     write_nlsq_quality,
 )
 from .memory import check_model_memory
+from .model_spec import spec_from_run
 from .outputs import (
     atomic_write_csv,
     atomic_write_json,
@@ -115,6 +116,8 @@ def run_job(
     """
     from homodyne_data import load_data, quality_report
 
+    spec = spec_from_run(run)  # the one model of the job: NLSQ fits it, CMC samples it
+
     job = JobResult(file=file, q_requested=q, folder=folder)
     timings: dict[str, float] = {}
     ui.info(f"[bold]data[/bold] {file}" + (f"  (q = {q:g} 1/A)" if q is not None else ""))
@@ -150,12 +153,8 @@ def run_job(
         with ui.phase(label) as ph:
             res = fit_nlsq(
                 data,
-                mode=run.mode,
-                config=nl_cfg,
-                initial=run.initial,
-                bounds=run.bounds or None,
-                convention=run.convention,
-                gap=run.gap,
+                spec,
+                nl_cfg,
                 progress=lambda info: ph.update(
                     f"iteration {info.iteration}, chi2 = {info.cost:.6g}"
                 ),
@@ -198,14 +197,13 @@ def run_job(
                 "--method cmc needs homodyne_cmc.fit_cmc, which this installation "
                 "does not provide yet; use --method nlsq"
             )
-        cm_cfg = cmc_config(run, warn=ui.warn)
+        # priors travel in the spec (through the NLSQ warm start), not in the CMC settings
+        cm_cfg = dataclasses.replace(cmc_config(run, warn=ui.warn), priors={})
         t0 = time.perf_counter()
         with ui.phase("CMC sampling") as ph:
             if cm_cfg.cache_dir is None:  # finished shards survive an interrupted run
                 cm_cfg = dataclasses.replace(cm_cfg, cache_dir=str(default_shard_cache()))
-            cres = homodyne_cmc.fit_cmc(
-                data, mode=run.mode, config=cm_cfg, nlsq=res, progress=_shard_progress(ph)
-            )
+            cres = homodyne_cmc.fit_cmc(data, res, cm_cfg, progress=_shard_progress(ph))
         timings["cmc"] = time.perf_counter() - t0
         job.cmc = cres
         _report_cmc(cres, ui)
@@ -233,8 +231,8 @@ def run_job(
         "status": job_status(job),
         "command": argv,
         "method": method,
-        "mode": run.mode,
-        "convention": run.convention,
+        "mode": spec.mode,
+        "convention": spec.convention,
         "seed": run.seed,
         "timing_s": timings,
         "data": _provenance(data, file),
@@ -246,6 +244,7 @@ def run_job(
         "python": sys.version.split()[0],
         "config_file": run.source,
         "config": run.to_dict(),
+        "spec": spec.to_dict(),
     }
     atomic_write_json(folder / "summary.json", summary)
     return job
@@ -290,7 +289,11 @@ def _report_cmc(cres: Any, ui: UI) -> None:
         f"max R-hat = {max(r['r_hat'] for r in rows):.4g}, "
         f"min bulk ESS = {min(r['ess_bulk'] for r in rows):.0f}"
     )
+    fixed = getattr(cres, "fixed", {})
     for name in cres.parameter_names:
+        if name in fixed:
+            ui.info(f"    {name:>20s} = {fixed[name]:.6g}  (fixed, not sampled)")
+            continue
         row = cres.summary[name]
         ui.info(
             f"    {name:>20s} = {row['mean']:.6g} +- {row['sd']:.3g}  "
@@ -310,6 +313,8 @@ def _report_nlsq(res: Any, ui: UI) -> None:
         err = res.errors[name]
         err_s = f"{err:.3g}" if err is not None and math.isfinite(err) else "n/a"
         bound = "  [yellow](at bound)[/yellow]" if name in (res.at_bound or []) else ""
+        if name in getattr(res, "fixed", {}):
+            err_s, bound = "0", "  (fixed)"
         ui.info(f"    {name:>20s} = {res.values[name]:.6g} +- {err_s}{bound}")
 
 

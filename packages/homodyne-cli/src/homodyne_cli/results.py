@@ -13,17 +13,12 @@ from .outputs import atomic_write_json, atomic_write_npz, utc_now
 
 __all__ = ["nlsq_parameters", "write_cmc_plots", "write_fit_plots", "write_nlsq"]
 
-_UNITS = {
-    "D0": "A^2 s^-(1+alpha)",
-    "alpha": "1",
-    "D_offset": "A^2/s",
-    "gamma_dot_t0": "s^-(1+beta)",
-    "beta": "1",
-    "gamma_dot_t_offset": "1/s",
-    "phi0": "deg",
-    "contrast": "1",
-    "offset": "1",
-}
+
+def _unit(name: str) -> str:
+    """Unit of a parameter from the registry (empty for names it does not know)."""
+    from homodyne_physics import PARAMETERS
+
+    return PARAMETERS[name].unit if name in PARAMETERS else ""
 
 
 def nlsq_parameters(res: Any, extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -37,8 +32,9 @@ def nlsq_parameters(res: Any, extra: dict[str, Any] | None = None) -> dict[str, 
         n: {
             "value": res.values[n],
             "uncertainty": res.errors[n],
-            "unit": _UNITS.get(n, ""),
+            "unit": _unit(n),
             "at_bound": n in (res.at_bound or []),
+            "fixed": n in getattr(res, "fixed", {}),
         }
         for n in res.parameter_names
     }
@@ -64,6 +60,7 @@ def nlsq_parameters(res: Any, extra: dict[str, Any] | None = None) -> dict[str, 
         "iterations": res.iterations,
         "at_bound": list(res.at_bound or []),
         "parameters": params,
+        "spec": res.spec.to_dict() if getattr(res, "spec", None) is not None else None,
         "scaling": {
             "phi": np.asarray(res.phi, dtype=np.float64),
             "contrast": {
@@ -193,6 +190,9 @@ def write_cmc_plots(folder: Path, data: Any, cres: Any, *, max_display: int = 30
         label="CMC posterior mean",
     )
     paths += plot_cmc_all(
-        folder, cres.to_datatree(), cres.diagnostics_dict(), list(cres.parameter_names)
+        folder,
+        cres.to_datatree(),
+        cres.diagnostics_dict(),
+        [n for n in cres.parameter_names if n not in cres.fixed],  # fixed: constant, no plot
     )
     return paths

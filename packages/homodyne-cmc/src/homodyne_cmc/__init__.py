@@ -30,9 +30,21 @@ from .dask_config import DaskConfig
 from .errors import CMCConfigError, CMCError, CMCWarning, ShardFailedError, WarmStartError
 from .laplace import LaplaceResult, laplace_fit
 from .parameterization import ParamSpace, build_space, prior_moments
+from .report import make_result
 from .result import CMCResult
 from .sampler import ShardResult, ShardTask, run_shard, shard_log_density
 from .sharding import Shard, choose_num_shards, make_shards
+from .stages import (
+    Consensus,
+    Execution,
+    Prepared,
+    ShardPlan,
+    consensus,
+    execute,
+    laplace_stage,
+    plan_shards,
+    prepare,
+)
 from .store import ShardStore
 from .transport import cmc_identifiability, cmc_transport
 from .warmstart import WarmStart, check_warm_start, load_warm_start, noise_level
@@ -40,6 +52,16 @@ from .warmstart import WarmStart, check_warm_start, load_warm_start, noise_level
 __version__ = _dist_version("homodyne-cmc")  # pyproject.toml, via the installed metadata
 
 __all__ = [
+    "make_result",
+    "prepare",
+    "plan_shards",
+    "laplace_stage",
+    "execute",
+    "consensus",
+    "ShardPlan",
+    "Prepared",
+    "Execution",
+    "Consensus",
     "Backend",
     "CMCConfig",
     "CMCConfigError",

@@ -31,7 +31,13 @@ import numpy as np
 from homodyne_physics import float64
 
 from .combine import Combination, consensus_combine
-from .parameterization import ParamSpace, SpaceArrays, SpaceStatic, to_physical_logd
+from .parameterization import (
+    ParamSpace,
+    SpaceArrays,
+    SpaceStatic,
+    _doffset_floor,
+    to_physical_logd,
+)
 
 __all__ = [
     "LAWS",
@@ -173,10 +179,9 @@ def from_combination(v, static: SpaceStatic, arrays: SpaceArrays, comb: Combinat
         x = x.at[a].set(pref).at[c].set(off)
         inside = inside & (pref >= arrays.low[a]) & (pref <= arrays.high[a])
         inside = inside & (off >= arrays.low[c]) & (off <= arrays.high[c])
-    if comb.laws and static.kinds[2] == "doffset":
-        lt = jnp.log(arrays.t_lim)
-        lowest = x[0] * jnp.exp(jnp.minimum(x[1] * lt[0], x[1] * lt[1])) + x[2]
-        inside = inside & (lowest >= 0.0)
+    if comb.laws and "doffset" in static.kinds:
+        k = static.kinds.index("doffset")
+        inside = inside & (x[k] >= _doffset_floor(x, k, static, arrays))
     return x, inside
 
 

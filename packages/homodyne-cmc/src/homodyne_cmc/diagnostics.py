@@ -143,15 +143,19 @@ def posterior_datatree(
     offset: np.ndarray,
     phi: np.ndarray,
     attrs: dict,
+    fixed: dict[str, float] | None = None,
 ):
     """ArviZ DataTree of the result (no observed data: millions of points).
 
     Groups: ``posterior`` (combined chains; physical parameters, ``scaling`` over
     ``scaling_term``, ``sigma``, and derived per-angle ``contrast``/``offset`` over ``phi``),
     ``shard_posterior`` and ``sample_stats`` (per shard, extra leading ``shard`` dim).
+    ``fixed`` parameters (not sampled) appear in ``posterior`` as constant draws.
     """
     names = list(names)
     post = _split(names, combined, n_theta, n_scaling)
+    for n, v in (fixed or {}).items():
+        post[n] = np.full(combined.shape[:2], float(v))
     post["contrast"] = contrast
     post["offset"] = offset
     shard_post = _split(names, shard_draws, n_theta, n_scaling)

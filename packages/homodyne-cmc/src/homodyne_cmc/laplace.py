@@ -17,14 +17,14 @@ import numpy as np
 from homodyne_nlsq import ProblemArrays, accumulate, cost_only
 from homodyne_physics import C2Model, ScalingMap
 
-from .parameterization import ParamSpace, log_prior, to_physical, to_unconstrained
+from .parameterization import ParamSpace, full_theta, log_prior, to_physical, to_unconstrained
 
 __all__ = ["LaplaceResult", "laplace_fit"]
 
 
 @dataclass(frozen=True, eq=False)
 class LaplaceResult:
-    """Gaussian approximation of the full-data posterior of ``x = (theta, s)``.
+    """Gaussian approximation of the full-data posterior of ``x = (free theta, s)``.
 
     Attributes
     ----------
@@ -98,14 +98,27 @@ def laplace_fit(
     sigma
         Fixed noise sd; None re-estimates it from the residuals at every step.
     """
-    p_theta = model.n_params
+    p_theta = space.static.n_theta
     n_valid = int(np.isfinite(np.asarray(arrs.y)).sum())
     arrays = space.jax_arrays()
     x = np.array(x0, np.float64)
     n_x = x.shape[0]
+    # rows of the full (all physical + scaling) normal equations that belong to x
+    rows = np.concatenate(
+        [
+            np.asarray(space.static.free_index, np.int64),
+            np.arange(model.n_params, model.n_params + n_x - p_theta),
+        ]
+    )
 
     def split(v):
-        return jnp.asarray(v[:p_theta]), jnp.asarray(v[p_theta:])
+        v = jnp.asarray(v)
+        return full_theta(v, space.static, arrays), v[p_theta:]
+
+    def normal_equations(v):
+        theta, s = split(v)
+        c, jtj, jtr = accumulate(model, theta, s, scaling, arrs, chunk=chunk)
+        return float(c), np.asarray(jtj)[np.ix_(rows, rows)], np.asarray(jtr)[rows]
 
     def chi2_at(v):
         theta, s = split(v)
@@ -122,9 +135,7 @@ def laplace_fit(
     steps, converged = 0, False
     chi2 = chi2_at(x)
     for steps in range(1, max_steps + 1):  # noqa: B007
-        theta, s = split(x)
-        chi2, jtj, jtr = accumulate(model, theta, s, scaling, arrs, chunk=chunk)
-        chi2 = float(chi2)
+        chi2, jtj, jtr = normal_equations(x)
         sig = sigma if sigma is not None else float(np.sqrt(chi2 / dof))
         xj = jnp.asarray(x)
         grad = -np.asarray(jtr) / sig**2 + np.asarray(grad_prior(xj, sig))
@@ -149,9 +160,7 @@ def laplace_fit(
             converged = True  # no further descent possible at double precision
             break
         x = x + lam * step
-    theta, s = split(x)
-    chi2, jtj, _ = accumulate(model, theta, s, scaling, arrs, chunk=chunk)
-    chi2 = float(chi2)
+    chi2, jtj, _ = normal_equations(x)
     sig = sigma if sigma is not None else float(np.sqrt(chi2 / dof))
     hess = np.asarray(jtj) / sig**2 + np.asarray(hess_prior(jnp.asarray(x), sig))
     scale = 1.0 / np.sqrt(np.maximum(np.abs(np.diag(hess)), 1e-300))

@@ -1,8 +1,9 @@
 """The sampled parameter vector, its priors and the bijection to an unconstrained space.
 
-The vector is ``x = (theta, s, sigma)``: the physical parameters in kernel order, the scaling
-vector of the :class:`homodyne_physics.ScalingMap` and (when sampled) the noise sd. Each entry
-has
+The vector is ``x = (theta, s, sigma)``: the free physical parameters of the
+:class:`homodyne_physics.ModelSpec` in kernel order (fixed ones are not sampled: they enter
+the likelihood through :func:`full_theta`), the scaling vector of the
+:class:`homodyne_physics.ScalingMap` and (when sampled) the noise sd. Each entry has
 
 * a prior (a true truncated density: the family's log density inside the bounds, nothing
   outside; the normalising constant is irrelevant for sampling and combination), and
@@ -23,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from homodyne_physics import C2Model, Prior, ScalingMap, get_spec
+from homodyne_physics import MODES, C2Model, ModelSpec, Prior, ScalingMap
 
 from .errors import CMCConfigError
 
@@ -33,6 +34,7 @@ __all__ = [
     "SpaceArrays",
     "SpaceStatic",
     "build_space",
+    "full_theta",
     "log_prior",
     "prior_moments",
     "to_physical",
@@ -53,6 +55,8 @@ _KINDS = ("interval", "lower", "upper", "real", "doffset")
 # Scaling-vector harmonics (fourier mode) get this zero-centred normal prior (no bounds).
 _HARMONIC_SD = 0.25
 _SIGMA_BOUNDS = (0.0, np.inf)
+# kernel positions of D0 and alpha (the same in every mode)
+_D0, _ALPHA = MODES["static"].index("D0"), MODES["static"].index("alpha")
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,8 @@ class SpaceStatic:
     n_theta: int
     n_scaling: int
     sample_sigma: bool
+    free_index: tuple[int, ...] = ()
+    n_model: int = 0
 
     @property
     def dim(self) -> int:
@@ -80,6 +86,7 @@ class SpaceArrays(NamedTuple):
     prior_mean: jax.Array
     prior_sd: jax.Array
     t_lim: jax.Array
+    theta_fixed: jax.Array = ()
 
 
 @dataclass(frozen=True, eq=False)
@@ -110,18 +117,25 @@ def _kind_for(low: float, high: float) -> str:
     return "real"
 
 
-def _scaling_prior(name: str) -> tuple[Prior, bool]:
-    """Prior of a scaling entry; second value True when it is a bounded contrast/offset."""
+def _scaling_prior(name: str, spec: ModelSpec) -> Prior:
+    """Prior of a scaling entry: the spec's contrast/offset prior for a per-angle or mean
+    entry, a zero-centred normal for a Fourier harmonic."""
     base = "contrast" if name.startswith("contrast") else "offset"
     if "[" in name or name in ("contrast", "offset") or name.endswith("_c0"):
-        return get_spec(base).prior, True
-    return Prior("Normal", 0.0, _HARMONIC_SD, -np.inf, np.inf), False
+        return spec.priors[base]
+    return Prior("Normal", 0.0, _HARMONIC_SD, -np.inf, np.inf)
 
 
 def build_space(
-    model: C2Model, scaling: ScalingMap, t, *, priors=None, sample_sigma=True, centres=None
+    model: C2Model,
+    scaling: ScalingMap,
+    t,
+    *,
+    spec: ModelSpec | None = None,
+    sample_sigma=True,
+    centres=None,
 ) -> ParamSpace:
-    """Assemble the space of ``(theta, s[, sigma])`` for a model and scaling map.
+    """Assemble the space of ``(free theta, s[, sigma])`` for a model and scaling map.
 
     Parameters
     ----------
@@ -131,29 +145,27 @@ def build_space(
         Per-angle scaling map (its ``names`` become the scaling entries).
     t
         Times of the selected frames, s, shape ``(n_t,)`` (sets the D(t) >= 0 range).
-    priors
-        Optional overrides name -> :class:`Prior` (registry names; ``contrast``/``offset``
-        apply to every contrast/offset entry of the scaling vector).
+    spec
+        The :class:`homodyne_physics.ModelSpec`: priors (truncated to its bounds) and the
+        fixed parameters, which are left out; None: registry priors, nothing fixed.
     sample_sigma
         Append the noise sd (Jeffreys prior 1/sigma on (0, inf)).
     centres
         Optional name -> value replacing prior means (NLSQ-centred priors).
     """
-    priors = dict(priors or {})
+    if spec is None:
+        spec = ModelSpec.create(model.mode, convention=model.convention, gap=model.gap)
     centres = dict(centres or {})
     names, kinds, fams, plist = [], [], [], []
-    for n in model.parameter_names:
-        p = priors.get(n, get_spec(n).prior)
+    for n in spec.free_names:
+        p = spec.priors[n]
         if n in centres:
             p = Prior(p.family, float(np.clip(centres[n], p.low, p.high)), p.sd, p.low, p.high)
         names.append(n)
         plist.append(p)
         kinds.append("doffset" if n == "D_offset" else _kind_for(p.low, p.high))
     for n in scaling.names:
-        p, bounded = _scaling_prior(n)
-        base = "contrast" if n.startswith("contrast") else "offset"
-        if bounded and base in priors:
-            p = priors[base]
+        p = _scaling_prior(n, spec)
         names.append(n)
         plist.append(p)
         kinds.append(_kind_for(p.low, p.high))
@@ -181,15 +193,22 @@ def build_space(
     else:
         t_lim = np.array([t[model.first_fitted_frame], t[-1]])
     arrays = SpaceArrays(
-        low, high, np.array([p.mean for p in plist]), np.array([p.sd for p in plist]), t_lim
+        low,
+        high,
+        np.array([p.mean for p in plist]),
+        np.array([p.sd for p in plist]),
+        t_lim,
+        np.array([spec.start[n] for n in spec.names], np.float64),
     )
     static = SpaceStatic(
         tuple(names),
         tuple(kinds),
         tuple(fams),
-        model.n_params,
+        len(spec.free_names),
         scaling.n_params,
         bool(sample_sigma),
+        spec.free_index,
+        len(spec.names),
     )
     return ParamSpace(static, arrays, tuple(plist))
 
@@ -197,12 +216,30 @@ def build_space(
 # --------------------------------------------------------------------------- bijection
 
 
-def _doffset_floor(x, arrays: SpaceArrays):
-    """Lowest D_offset keeping D(t) >= 0 on [t_min, t_max] for the current D0, alpha."""
-    d0, alpha = x[0], x[1]
+def full_theta(x, static: SpaceStatic, arrays: SpaceArrays):
+    """All physical parameters (kernel order) from a sampled vector: the fixed ones from
+    ``arrays.theta_fixed``."""
+    theta = x[: static.n_theta]
+    if static.n_model == static.n_theta:
+        return theta
+    idx = np.asarray(static.free_index, np.int32)
+    return jnp.asarray(arrays.theta_fixed).at[idx].set(theta)
+
+
+def _entry(name: str, kernel_pos: int, xs, static: SpaceStatic, arrays: SpaceArrays):
+    """A physical entry by name: sampled (from ``xs``) or fixed."""
+    if name in static.names:
+        return xs[static.names.index(name)]
+    return jnp.asarray(arrays.theta_fixed)[kernel_pos]
+
+
+def _doffset_floor(xs, k: int, static: SpaceStatic, arrays: SpaceArrays):
+    """Lowest D_offset (entry ``k``) keeping D(t) >= 0 on [t_min, t_max] for D0, alpha."""
+    d0 = _entry("D0", _D0, xs, static, arrays)
+    alpha = _entry("alpha", _ALPHA, xs, static, arrays)
     lt = jnp.log(arrays.t_lim)
     smallest = d0 * jnp.exp(jnp.minimum(alpha * lt[0], alpha * lt[1]))
-    return jnp.maximum(arrays.low[2], -smallest)
+    return jnp.maximum(arrays.low[k], -smallest)
 
 
 def to_physical(u, static: SpaceStatic, arrays: SpaceArrays):
@@ -221,7 +258,7 @@ def to_physical_logd(u, static: SpaceStatic, arrays: SpaceArrays):
     for k, kind in enumerate(static.kinds):
         uk, lo, hi = u[k], arrays.low[k], arrays.high[k]
         if kind == "doffset":
-            lo = _doffset_floor(jnp.stack(xs[:2]), arrays)
+            lo = _doffset_floor(xs, k, static, arrays)
         if kind in ("interval", "doffset"):
             xk = lo + (hi - lo) * jax.nn.sigmoid(uk)
             logd.append(jnp.log(hi - lo) + jax.nn.log_sigmoid(uk) + jax.nn.log_sigmoid(-uk))
@@ -244,7 +281,7 @@ def to_unconstrained(x, static: SpaceStatic, arrays: SpaceArrays, *, margin=1e-9
     for k, kind in enumerate(static.kinds):
         xk, lo, hi = x[k], arrays.low[k], arrays.high[k]
         if kind == "doffset":
-            lo = _doffset_floor(x, arrays)
+            lo = _doffset_floor(x, k, static, arrays)
         if kind in ("interval", "doffset"):
             frac = jnp.clip((xk - lo) / (hi - lo), margin, 1.0 - margin)
             us.append(jnp.log(frac) - jnp.log1p(-frac))

@@ -12,6 +12,7 @@ import numpy as np
 from homodyne_data import XPCSData
 from homodyne_physics import (
     C2Model,
+    ModelSpec,
     ParameterError,
     ScalingMap,
     atomic_path,
@@ -38,7 +39,9 @@ def _atomic(path: Path, write) -> None:
 class CMCResult:
     """Result of :func:`homodyne_cmc.fit_cmc`.
 
-    Main attributes: ``names`` (sampled entries: physical, scaling vector, ``sigma``),
+    Main attributes: ``spec`` (the :class:`homodyne_physics.ModelSpec` sampled; parameters it
+    holds fixed are not sampled and are reported at their value with sd 0), ``names``
+    (sampled entries: free physical, scaling vector, ``sigma``; ``n_theta`` free physical),
     ``draws`` (combined chains ``(n_chains, n_samples, d)``, physical units), ``summary``
     (name -> mean, sd, hdi_low/high, r_hat, ess_bulk/tail, mcse_mean), ``product_mean/cov``
     (Gaussian product of the shard posteriors), ``laplace_mean/cov`` (full-data Laplace
@@ -80,34 +83,56 @@ class CMCResult:
     data: XPCSData | None = field(default=None, repr=False)
     backend: str = "sequential"
     combination: dict[str, Any] = field(default_factory=dict)
+    spec: ModelSpec | None = None
 
     # ------------------------------------------------------------------ views
     @property
+    def fixed(self) -> dict[str, float]:
+        """Parameters held fixed (not sampled) -> value."""
+        return self.spec.fixed_values if self.spec is not None else {}
+
+    @property
     def parameter_names(self) -> tuple[str, ...]:
-        """Physical parameter names (kernel order)."""
-        return self.names[: self.n_theta]
+        """Physical parameter names (kernel order), fixed ones included."""
+        return self.spec.names if self.spec is not None else self.names[: self.n_theta]
 
     @property
     def values(self) -> dict[str, float]:
-        """Posterior mean of each physical parameter."""
-        return {n: self.summary[n]["mean"] for n in self.parameter_names}
+        """Posterior mean of each physical parameter (the value of a fixed one)."""
+        fixed = self.fixed
+        return {n: fixed.get(n, self.summary.get(n, {}).get("mean")) for n in self.parameter_names}
 
     @property
     def errors(self) -> dict[str, float]:
-        """Posterior sd of each physical parameter."""
-        return {n: self.summary[n]["sd"] for n in self.parameter_names}
+        """Posterior sd of each physical parameter (0 for a fixed one)."""
+        return {n: 0.0 if n in self.fixed else self.summary[n]["sd"] for n in self.parameter_names}
 
     @property
     def converged(self) -> bool:
-        """Every combined R-hat < 1.01 and bulk ESS > 400, and no shard failed."""
+        """Every combined R-hat < ``config.max_rhat`` and bulk ESS > ``config.min_ess_bulk``
+        (1.01 and 400 by default), and no shard failed."""
+        max_rhat = getattr(self.config, "max_rhat", 1.01)
+        min_ess = getattr(self.config, "min_ess_bulk", 400.0)
         rhat = max(v["r_hat"] for v in self.summary.values())
         ess = min(v["ess_bulk"] for v in self.summary.values())
-        return bool(rhat < 1.01 and ess > 400 and not self.failed)
+        return bool(rhat < max_rhat and ess > min_ess and not self.failed)
+
+    def theta_draws(self) -> np.ndarray:
+        """Combined draws of every physical parameter, kernel order (fixed ones constant),
+        ``(n_chains, n_samples, P)``."""
+        free = np.asarray(self.draws)[..., : self.n_theta]
+        if self.spec is None:
+            return free
+        base = np.array([self.spec.start[n] for n in self.spec.names], np.float64)
+        out = np.broadcast_to(base, free.shape[:-1] + base.shape).copy()
+        out[..., list(self.spec.free_index)] = free
+        return out
 
     @property
     def theta(self) -> np.ndarray:
-        """Posterior-mean physical parameters ``(P,)``."""
-        return np.array([self.summary[n]["mean"] for n in self.parameter_names])
+        """Posterior-mean physical parameters ``(P,)``, fixed ones at their value."""
+        vals = self.values
+        return np.array([vals[n] for n in self.parameter_names], np.float64)
 
     @cached_property
     def angle_draws(self) -> tuple[np.ndarray, np.ndarray]:
@@ -189,7 +214,11 @@ class CMCResult:
             "combination": "consensus_mc_full_cov",
             "q": self.model.q,
             "dt": self.model.dt,
+            "gap": self.model.gap,
+            "fixed_parameters": json.dumps(self.fixed),
         }
+        if self.spec is not None:
+            attrs["model_spec"] = json.dumps(json_safe(self.spec.to_dict()))
         return posterior_datatree(
             self.names,
             self.n_theta,
@@ -202,14 +231,19 @@ class CMCResult:
             o,
             self.scaling.phi,
             attrs,
+            fixed=self.fixed,
         )
 
     # ------------------------------------------------------------------ reports
     def _parameter_table(self) -> dict[str, dict[str, Any]]:
         ws = self.warm_start
-        ws_vals = dict(zip(self.names[: self.n_theta], ws.theta, strict=True)) if ws else {}
-        ws_errs = dict(zip(self.names[: self.n_theta], ws.errors, strict=True)) if ws else {}
-        table = {}
+        names = self.parameter_names
+        ws_vals = dict(zip(names, ws.theta, strict=True)) if ws else {}
+        ws_errs = dict(zip(names, ws.errors, strict=True)) if ws else {}
+        table: dict[str, dict[str, Any]] = {
+            n: {"mean": v, "sd": 0.0, "fixed": True, "note": "held fixed: not sampled"}
+            for n, v in self.fixed.items()
+        }
         n_lap = self.laplace_mean.shape[0]
         for k, n in enumerate(self.names):
             row = dict(self.summary[n])
@@ -272,6 +306,7 @@ class CMCResult:
                 "gap": self.model.gap,
                 "config": self.config.to_dict() if self.config is not None else None,
                 **_quality(self),
+                "spec": self.spec.to_dict() if self.spec is not None else None,
             }
         )
 

@@ -36,7 +36,7 @@ from numpyro.infer.hmc import hmc
 from homodyne_physics import C2Model, float64, gaussian_loglik
 
 from .combination_space import CombinationSpace, log_det_dv_du
-from .parameterization import SpaceArrays, SpaceStatic, log_prior, to_physical
+from .parameterization import SpaceArrays, SpaceStatic, full_theta, log_prior, to_physical
 from .sharding import Shard
 
 __all__ = [
@@ -154,7 +154,7 @@ def shard_log_density(z, shard: ShardArrays, common: CommonArrays, settings: Sam
     """Log density (up to a constant) of the shard's tempered posterior at whitened ``z``."""
     x, logdet = _params_from_z(z, common, settings)
     sp = settings.space
-    theta = x[: sp.n_theta]
+    theta = full_theta(x, sp, common.space)
     s = x[sp.n_theta : sp.n_theta + sp.n_scaling]
     sigma = x[-1] if sp.sample_sigma else common.sigma_fixed
     kc = settings.n_contrast

@@ -36,10 +36,9 @@ def cmc_transport(result: Any, times=None):
         if ft is None:
             raise ParameterError("transport: this CMC result holds no data; pass times=")
         times = transport_grid(ft)
-    k = result.n_theta
     return transport_from_draws(
         result.model,
-        np.asarray(result.draws)[..., :k],
+        result.theta_draws(),
         times,
         t_first=None if ft is None else float(ft[0]),
         age_range=None if ft is None else (float(ft.min()), float(ft.max())),
@@ -47,17 +46,16 @@ def cmc_transport(result: Any, times=None):
 
 
 def _prior_sd(result: Any, name: str) -> float:
-    config = getattr(result, "config", None)
-    priors = dict(getattr(config, "priors", {}) or {})
-    prior = priors.get(name, PARAMETERS[name].prior)
+    spec = getattr(result, "spec", None)
+    prior = spec.priors[name] if spec is not None else PARAMETERS[name].prior
     return float(prior_moments(prior, 1.0)[1])
 
 
 def cmc_identifiability(result: Any) -> IdentifiabilityReport:
     """Identifiability of the physical parameters from the combined posterior draws."""
-    k = result.n_theta
     names = list(result.parameter_names)
-    flat = np.asarray(result.draws, np.float64)[..., :k].reshape(-1, k)
+    k = len(names)
+    flat = result.theta_draws().reshape(-1, k)
     cov = np.cov(flat, rowvar=False).reshape(k, k)
     sd = np.sqrt(np.clip(np.diag(cov), 0.0, None))
     const = sd <= 1e-12 * np.maximum(np.abs(flat.mean(axis=0)), 1e-300)  # fixed: not sampled

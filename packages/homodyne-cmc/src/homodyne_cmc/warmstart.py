@@ -2,9 +2,12 @@
 
 A warm start is read from an in-process :class:`homodyne_nlsq.NLSQResult`, from a previous
 run's output (a folder holding ``nlsq/parameters.json`` or ``parameters.json``, or the file
-itself), or computed by running :func:`homodyne_nlsq.fit_nlsq`. It sets the starting point
+itself), or computed by running :func:`homodyne_nlsq.fit_nlsq` with a given
+:class:`homodyne_physics.ModelSpec`. It carries the model spec (mode, convention, gap, bounds,
+priors, fixed parameters: CMC samples exactly the model NLSQ fitted), the starting point
 (physical values, per-angle contrast/offset) and the noise level; the whitening is then
-computed from the full-data Laplace approximation started there.
+computed from the full-data Laplace approximation started there. A ``parameters.json``
+written before the spec was recorded gets the spec of its mode, convention and gap.
 
 Quality gate: a poor least-squares fit means a misspecified model (wrong mode, bad frames,
 a local minimum) and sampling around it only wastes hours. The gate compares the fit's
@@ -22,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from homodyne_data import XPCSData
-from homodyne_physics import canonical_mode, parameter_names
+from homodyne_physics import HomodyneError, ModelSpec, canonical_mode, parameter_names
 
 from .errors import WarmStartError
 
@@ -33,9 +36,10 @@ __all__ = ["WarmStart", "check_warm_start", "load_warm_start", "noise_level"]
 class WarmStart:
     """What CMC takes from a least-squares fit.
 
-    ``theta``: physical values ``(P,)`` in kernel order; ``errors``: their standard errors
-    (may be NaN); ``contrast``/``offset``: per angle ``(n_phi,)``; ``sigma``: noise per point;
-    ``sigma_source``: ``estimated`` or ``user``; ``source``: where it came from.
+    ``theta``: physical values ``(P,)`` in kernel order (fixed ones at their value);
+    ``errors``: their standard errors (may be NaN; 0 for fixed ones); ``contrast``/``offset``:
+    per angle ``(n_phi,)``; ``sigma``: noise per point; ``sigma_source``: ``estimated`` or
+    ``user``; ``source``: where it came from; ``spec``: the model spec of the fit.
     """
 
     mode: str
@@ -50,6 +54,7 @@ class WarmStart:
     converged: bool
     scaling_mode: str | None
     source: str
+    spec: ModelSpec
 
     @property
     def values(self) -> dict[str, float]:
@@ -58,6 +63,8 @@ class WarmStart:
 
 
 def _from_mapping(d: Mapping[str, Any], source: str) -> WarmStart:
+    if "mode" not in d and isinstance(d.get("details"), Mapping):
+        d = d["details"]  # the CLI's nlsq/parameters.json keeps NLSQResult.to_dict() there
     try:
         mode = canonical_mode(str(d["mode"]))
         names = parameter_names(mode)
@@ -76,9 +83,23 @@ def _from_mapping(d: Mapping[str, Any], source: str) -> WarmStart:
             "sigma"
         ) from None
     red = d.get("reduced_chi2")
+    try:
+        spec = (
+            ModelSpec.from_dict(d["spec"])
+            if d.get("spec")
+            else ModelSpec.create(
+                mode,
+                convention=str(d.get("convention", "physical")),  # type: ignore[arg-type]
+                gap=float(d.get("gap") or 2e6),
+            )
+        )
+    except HomodyneError as exc:
+        raise WarmStartError(f"{source}: bad model spec: {exc}") from None
+    if spec.mode != mode:
+        raise WarmStartError(f"{source}: mode {mode!r} but its spec says {spec.mode!r}")
     return WarmStart(
         mode,
-        str(d.get("convention", "physical")),
+        spec.convention,
         theta,
         errors,
         contrast,
@@ -89,6 +110,7 @@ def _from_mapping(d: Mapping[str, Any], source: str) -> WarmStart:
         bool(d.get("converged", True)),
         d.get("scaling_mode"),
         source,
+        spec,
     )
 
 
@@ -120,6 +142,7 @@ def load_warm_start(nlsq: Any) -> WarmStart:
         return _from_mapping(nlsq, "mapping")
     if hasattr(nlsq, "to_dict"):
         ws = _from_mapping(nlsq.to_dict(), "NLSQResult")
+        spec = getattr(nlsq, "spec", None) or ws.spec
         return WarmStart(
             ws.mode,
             ws.convention,
@@ -133,6 +156,7 @@ def load_warm_start(nlsq: Any) -> WarmStart:
             ws.converged,
             ws.scaling_mode,
             "NLSQResult",
+            spec,
         )
     raise WarmStartError(
         f"cannot use {type(nlsq).__name__} as an NLSQ warm start; pass an "
@@ -159,24 +183,15 @@ def noise_level(data: XPCSData) -> float:
 
 
 def check_warm_start(
-    ws: WarmStart, data: XPCSData, mode: str, convention: str, max_reduced_chi2: float, force: bool
+    ws: WarmStart, data: XPCSData, max_reduced_chi2: float, force: bool
 ) -> dict[str, Any]:
     """Check that the warm start fits these data and passes the quality gate.
 
     Returns a dict (``statistic``, ``value``, ``threshold``, ``passed``, ``forced``) for the
-    report. Raises :class:`WarmStartError` on a mode/convention/angle mismatch, and when the
-    gate fails unless ``force``.
+    report. Raises :class:`WarmStartError` on an angle mismatch, and when the gate fails
+    unless ``force``. (Mode, convention, gap and the rest of the model come from the warm
+    start's spec, so they cannot disagree.)
     """
-    mode = canonical_mode(mode)
-    if ws.mode != mode:
-        raise WarmStartError(
-            f"the NLSQ warm start ({ws.source}) is for mode {ws.mode!r}, CMC runs {mode!r}"
-        )
-    if ws.convention != convention:
-        raise WarmStartError(
-            f"the NLSQ warm start ({ws.source}) uses the {ws.convention!r} "
-            f"convention, CMC runs {convention!r}"
-        )
     if ws.contrast.shape[0] != data.n_phi or ws.offset.shape[0] != data.n_phi:
         raise WarmStartError(
             f"the NLSQ warm start ({ws.source}) has {ws.contrast.shape[0]} "

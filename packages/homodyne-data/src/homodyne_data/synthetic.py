@@ -13,12 +13,12 @@ import numpy as np
 
 from homodyne_physics import (
     C2Model,
+    ModelSpec,
+    ParameterError,
     c2_matrix,
     canonical_name,
     check_values,
-    default_values,
     float64,
-    parameter_names,
 )
 
 from .dataset import Provenance, XPCSData
@@ -50,13 +50,15 @@ class Simulation:
         Physical parameters by name, per-angle ``contrast_<k>``/``offset_<k>`` and their means
         ``contrast``/``offset``.
     model
-        The :class:`homodyne_physics.C2Model` used.
+        The :class:`homodyne_physics.C2Model` used (``spec.model(q, dt)``).
     theta
         Physical parameters in kernel order, ``(n_params,)``.
     contrast, offset
         Per-angle scaling, ``(n_phi,)``.
     noise, lag_noise, seed
         Noise settings.
+    spec
+        The :class:`homodyne_physics.ModelSpec` simulated.
     """
 
     data: XPCSData
@@ -69,6 +71,7 @@ class Simulation:
     lag_noise: float
     seed: int
     settings: dict = field(default_factory=dict)
+    spec: ModelSpec | None = None
 
     def sigma(self) -> np.ndarray:
         """Noise standard deviation of every matrix element, shape ``(n_t, n_t)``."""
@@ -100,7 +103,7 @@ def _per_angle(value, n_phi: int, name: str) -> np.ndarray:
 
 
 def simulate(
-    mode: str,
+    spec: ModelSpec | str,
     params: Mapping[str, float] | None = None,
     *,
     phi: Sequence[float] | np.ndarray = (0.0,),
@@ -113,18 +116,17 @@ def simulate(
     noise: float = 0.01,
     lag_noise: float = 0.0,
     seed: int = 0,
-    convention: str = "physical",
-    gap: float = 2e6,
 ) -> Simulation:
     """Simulate noisy two-time matrices with the physics kernel.
 
     Parameters
     ----------
-    mode
-        ``'static'`` or ``'laminar_flow'`` (aliases accepted).
+    spec
+        The :class:`homodyne_physics.ModelSpec` (mode, convention, gap, bounds, start values),
+        or a mode name for the default spec of that mode.
     params
-        Physical parameter values by name (aliases accepted); missing ones take the registry
-        defaults. Checked against the registry bounds.
+        Physical parameter values by name (aliases accepted); missing ones take the spec's
+        start values. Checked against the spec's bounds.
     phi
         Angles, degrees (normalised to [-180, 180)).
     q
@@ -141,13 +143,63 @@ def simulate(
         Extra standard deviation reached at the largest lag (linear in the lag).
     seed
         Seed of ``numpy.random.default_rng``.
-    convention, gap
-        Passed to :class:`homodyne_physics.C2Model` (gap in Angstrom).
 
     Returns
     -------
     Simulation
     """
+    _check_settings(n_frames, start_frame, noise, lag_noise)
+    if not isinstance(spec, ModelSpec):
+        spec = ModelSpec.create(spec)
+    model = spec.model(q, dt)
+    names = spec.names
+    theta = _truth_vector(spec, params)
+    phi_arr = normalize_angle(np.atleast_1d(np.asarray(phi, dtype=np.float64)).reshape(-1))
+    n_phi = phi_arr.size
+    if n_phi == 0:
+        raise DataConfigError("expected at least one angle", dataset="phi")
+    c_arr = _per_angle(contrast, n_phi, "contrast")
+    o_arr = _per_angle(offset, n_phi, "offset")
+    frames = np.arange(start_frame, start_frame + n_frames, dtype=np.int64)
+    t = frames.astype(np.float64) * model.dt
+    with float64():
+        c2 = np.array(c2_matrix(model, theta, c_arr, o_arr, t, phi_arr), dtype=np.float64)
+    _add_noise(c2, noise, lag_noise, seed)
+    truth = {n: float(v) for n, v in zip(names, theta, strict=True)}
+    truth.update({f"contrast_{k}": float(v) for k, v in enumerate(c_arr)})
+    truth.update({f"offset_{k}": float(v) for k, v in enumerate(o_arr)})
+    truth["contrast"] = float(np.mean(c_arr))
+    truth["offset"] = float(np.mean(o_arr))
+    settings = {
+        "mode": model.mode,
+        "convention": model.convention,
+        "gap": model.gap,
+        "spec": spec.to_dict(),
+        "q": model.q,
+        "dt": model.dt,
+        "n_frames": int(n_frames),
+        "start_frame": int(start_frame),
+        "noise": float(noise),
+        "lag_noise": float(lag_noise),
+        "seed": int(seed),
+        "params": truth,
+    }
+    return Simulation(
+        data=_dataset(model, c2, phi_arr, frames, settings),
+        truth=truth,
+        model=model,
+        theta=np.asarray(theta, dtype=np.float64),
+        contrast=c_arr,
+        offset=o_arr,
+        noise=float(noise),
+        lag_noise=float(lag_noise),
+        seed=int(seed),
+        settings=settings,
+        spec=spec,
+    )
+
+
+def _check_settings(n_frames, start_frame, noise, lag_noise) -> None:
     if isinstance(n_frames, bool) or not isinstance(n_frames, int | np.integer) or n_frames < 2:
         raise DataConfigError(f"expected an integer >= 2, got {n_frames!r}", dataset="n_frames")
     if (
@@ -161,58 +213,41 @@ def simulate(
     for name, val in (("noise", noise), ("lag_noise", lag_noise)):
         if not (np.isfinite(val) and val >= 0):
             raise DataConfigError(f"expected a standard deviation >= 0, got {val!r}", dataset=name)
-    model = C2Model(mode, q=q, dt=dt, gap=gap, convention=convention)
-    names = parameter_names(model.mode)
-    values = dict(zip(names, default_values(model.mode).tolist(), strict=True))
+
+
+def _truth_vector(spec: ModelSpec, params: Mapping[str, float] | None) -> np.ndarray:
+    """Kernel-order truth: the spec's start values overridden by ``params``, inside bounds."""
+    values = dict(spec.start)
     for key, val in (params or {}).items():
         values[canonical_name(str(key))] = float(val)
-    theta = check_values(model.mode, values)
-    phi_arr = normalize_angle(np.atleast_1d(np.asarray(phi, dtype=np.float64)).reshape(-1))
-    n_phi = phi_arr.size
-    if n_phi == 0:
-        raise DataConfigError("expected at least one angle", dataset="phi")
-    c_arr = _per_angle(contrast, n_phi, "contrast")
-    o_arr = _per_angle(offset, n_phi, "offset")
-    frames = np.arange(start_frame, start_frame + n_frames, dtype=np.int64)
-    t = frames.astype(np.float64) * model.dt
-    with float64():
-        c2 = np.array(c2_matrix(model, theta, c_arr, o_arr, t, phi_arr), dtype=np.float64)
+    theta = check_values(spec.mode, values, check_bounds=False)
+    for n, v in zip(spec.names, theta, strict=True):
+        lo, hi = spec.bounds[n]
+        if not lo <= v <= hi:
+            raise ParameterError(f"parameter {n!r} = {v:g} is outside its bounds [{lo:g}, {hi:g}]")
+    return theta
+
+
+def _add_noise(c2: np.ndarray, noise: float, lag_noise: float, seed: int) -> None:
+    """Symmetric Gaussian noise, one draw per pair t1 <= t2, in place."""
     rng = np.random.default_rng(seed)
-    if noise > 0 or lag_noise > 0:
-        sig = _sigma(n_frames, float(noise), float(lag_noise))
-        for k in range(n_phi):
-            z = rng.standard_normal((n_frames, n_frames))
-            sym = np.triu(z)
-            sym += np.triu(z, 1).T
-            sym *= sig
-            c2[k] += sym
-    truth = {n: float(v) for n, v in zip(names, theta, strict=True)}
-    truth.update({f"contrast_{k}": float(v) for k, v in enumerate(c_arr)})
-    truth.update({f"offset_{k}": float(v) for k, v in enumerate(o_arr)})
-    truth["contrast"] = float(np.mean(c_arr))
-    truth["offset"] = float(np.mean(o_arr))
-    settings = {
-        "mode": model.mode,
-        "convention": model.convention,
-        "gap": model.gap,
-        "q": model.q,
-        "dt": model.dt,
-        "n_frames": int(n_frames),
-        "start_frame": int(start_frame),
-        "noise": float(noise),
-        "lag_noise": float(lag_noise),
-        "seed": int(seed),
-        "params": truth,
-    }
-    metadata = {
-        "frame_time": model.dt,
-        "avg_frame": 1,
-        "stride_frame": 1,
-        **DEFAULT_INSTRUMENT,
-    }
-    data = XPCSData(
+    if not (noise > 0 or lag_noise > 0):
+        return
+    n_frames = c2.shape[1]
+    sig = _sigma(n_frames, float(noise), float(lag_noise))
+    for k in range(c2.shape[0]):
+        z = rng.standard_normal((n_frames, n_frames))
+        sym = np.triu(z)
+        sym += np.triu(z, 1).T
+        sym *= sig
+        c2[k] += sym
+
+
+def _dataset(model: C2Model, c2, phi, frames, settings: dict) -> XPCSData:
+    metadata = {"frame_time": model.dt, "avg_frame": 1, "stride_frame": 1, **DEFAULT_INSTRUMENT}
+    return XPCSData(
         c2=c2,
-        phi=phi_arr,
+        phi=phi,
         q=model.q,
         dt=model.dt,
         frames=frames,
@@ -226,16 +261,4 @@ def simulate(
                 f"simulated with homodyne_physics.c2_matrix ({model.mode}, {model.convention})",
             ),
         ),
-    )
-    return Simulation(
-        data=data,
-        truth=truth,
-        model=model,
-        theta=np.asarray(theta, dtype=np.float64),
-        contrast=c_arr,
-        offset=o_arr,
-        noise=float(noise),
-        lag_noise=float(lag_noise),
-        seed=int(seed),
-        settings=settings,
     )

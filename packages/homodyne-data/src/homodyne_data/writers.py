@@ -197,7 +197,7 @@ def write_aps_u(
         assert isinstance(sim, Simulation)
         s = sim.settings
         other = simulate(
-            s["mode"],
+            sim.spec if sim.spec is not None else s["mode"],
             {n: sim.truth[n] for n in sim.model.parameter_names},
             phi=data.phi,
             q=float(q_rings[k]),
@@ -208,8 +208,6 @@ def write_aps_u(
             noise=s["noise"],
             lag_noise=s["lag_noise"],
             seed=s["seed"] + 1000 * (k + 1),
-            convention=s["convention"],
-            gap=s["gap"],
         )
         return other.data.c2
 

@@ -7,8 +7,9 @@ Levenberg-Marquardt solver, variable projection of the scaling, uncertainties) a
 
 from importlib.metadata import version as _dist_version
 
-from .api import fit_nlsq
-from .config import SOLVERS, NLSQConfig, NLSQConfigError
+from .api import LocalRuns, StartPlan, fit_nlsq, plan_starts, run_local
+from .config import SOLVERS, NLSQConfig
+from .errors import NLSQBackendError, NLSQConfigError, NLSQError, NLSQFitError
 from .goodness import (
     GoodnessOfFit,
     ResidualStructure,
@@ -18,8 +19,7 @@ from .goodness import (
 )
 from .identifiability import IdentifiabilityReport, identifiability_report
 from .informative import flag_uninformative, uninformative_reason
-from .lm import IterationInfo, LMOutcome, NLSQFitError, levenberg_marquardt
-from .nlsq_backend import NLSQBackendError
+from .lm import IterationInfo, LMOutcome, levenberg_marquardt
 from .normal_equations import (
     LOSSES,
     ProblemArrays,
@@ -29,6 +29,7 @@ from .normal_equations import (
     scaling_moments,
 )
 from .problem import FitProblem, build_problem
+from .report import make_result
 from .result import NLSQResult
 from .robust_covariance import (
     RobustCovariance,
@@ -44,14 +45,17 @@ __version__ = _dist_version("homodyne-nlsq")  # pyproject.toml, via the installe
 __all__ = [
     "LOSSES",
     "SOLVERS",
+    "StartPlan",
     "FitProblem",
     "GoodnessOfFit",
     "IdentifiabilityReport",
     "IterationInfo",
     "LMOutcome",
+    "LocalRuns",
     "NLSQBackendError",
     "NLSQConfig",
     "NLSQConfigError",
+    "NLSQError",
     "NLSQFitError",
     "NLSQResult",
     "ProblemArrays",
@@ -69,12 +73,15 @@ __all__ = [
     "identifiability_report",
     "flag_uninformative",
     "levenberg_marquardt",
+    "make_result",
     "loss_rho",
     "noise_from_differences",
     "profile_scaling",
     "residual_correlation_test",
     "robust_covariance",
     "residual_structure",
+    "plan_starts",
+    "run_local",
     "scaling_cost",
     "scaling_moments",
     "uninformative_reason",

@@ -21,10 +21,11 @@ from homodyne_data.settings import (
     raise_as,
     settings_config,
 )
-from homodyne_physics import SCALING_MODES, HomodyneError
+from homodyne_physics import SCALING_MODES
 
 __all__ = ["SOLVERS", "NLSQConfig", "NLSQConfigError"]
 
+from .errors import NLSQConfigError
 from .normal_equations import LOSSES
 
 SOLVERS = ("lm", "nlsq")
@@ -32,17 +33,6 @@ SOLVERS = ("lm", "nlsq")
 Loss = Literal[LOSSES]
 ScalingMode = Literal[SCALING_MODES]
 Solver = Literal[SOLVERS]
-
-
-class NLSQConfigError(HomodyneError, ValueError):
-    """A setting of the least-squares section is missing, unknown or out of range.
-
-    ``problems`` lists every ``(key path, message)`` found (the message shows them all).
-    """
-
-    def __init__(self, message: str, problems: list[tuple[str, str]] | None = None):
-        super().__init__(message)
-        self.problems = list(problems or [])
 
 
 def _errors(cls: Any, exc: ValidationError, path: str = "optimization.nlsq") -> NLSQConfigError:

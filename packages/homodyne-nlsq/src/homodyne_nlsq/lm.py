@@ -36,13 +36,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from homodyne_physics import HomodyneError
+from .errors import NLSQFitError
 
-__all__ = ["IterationInfo", "LMOutcome", "NLSQFitError", "levenberg_marquardt"]
-
-
-class NLSQFitError(HomodyneError, RuntimeError):
-    """The fit cannot proceed (e.g. chi^2 is not finite at the starting point)."""
+__all__ = ["IterationInfo", "LMOutcome", "levenberg_marquardt"]
 
 
 @dataclass(frozen=True)

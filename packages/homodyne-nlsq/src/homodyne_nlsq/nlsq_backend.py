@@ -13,16 +13,13 @@ import time
 import jax.numpy as jnp
 import numpy as np
 
-from homodyne_physics import HomodyneError, c2_pairs
+from homodyne_physics import c2_pairs
 
+from .errors import NLSQBackendError
 from .lm import LMOutcome
 from .problem import FitProblem
 
-__all__ = ["NLSQBackendError", "fit_with_nlsq"]
-
-
-class NLSQBackendError(HomodyneError, RuntimeError):
-    """The optional ``nlsq`` backend is unavailable or failed."""
+__all__ = ["fit_with_nlsq"]
 
 
 def _import_curve_fit():
@@ -44,7 +41,7 @@ def fit_with_nlsq(problem: FitProblem, x0) -> LMOutcome:
     problem
         The fit problem (its config gives tolerances, iterations and loss).
     x0
-        Starting vector ``(theta, s)``.
+        Starting vector ``(free theta, s)``.
     """
     curve_fit = _import_curve_fit()
     cfg = problem.config
@@ -59,7 +56,8 @@ def fit_with_nlsq(problem: FitProblem, x0) -> LMOutcome:
     def f(index, *params):
         p = jnp.stack([jnp.asarray(v, jnp.float64) for v in params])
         contrast, offset = scaling.apply(p[k:], xp=jnp)
-        full = c2_pairs(model, p[:k], contrast, offset, t, phi, i, j)
+        theta = problem.spec.theta(p[:k], xp=jnp)
+        full = c2_pairs(model, theta, contrast, offset, t, phi, i, j)
         # the library hands xdata over as floats: the point indices are exact in float64
         return full.reshape(-1)[jnp.asarray(index).astype(jnp.int64)]
 

@@ -5,9 +5,12 @@
 parameters in kernel order followed by the scaling vector of the
 :class:`homodyne_physics.ScalingMap`. Its methods must be called inside
 ``homodyne_physics.float64()``.
+
+Parameters the :class:`homodyne_physics.ModelSpec` holds fixed are not part of ``x``: the
+passes run on the full physical vector (:meth:`ModelSpec.theta`) and the normal equations are
+restricted to the free entries, so fixing a parameter removes it from the solve.
 """
 
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 import jax.numpy as jnp
@@ -15,14 +18,11 @@ import numpy as np
 
 from homodyne_data import XPCSData
 from homodyne_physics import (
-    PARAMETERS,
     C2Model,
+    ModelSpec,
     ParameterError,
     ScalingMap,
-    canonical_name,
-    default_values,
     make_scaling,
-    mode_bounds,
     quantile_estimate,
 )
 
@@ -37,6 +37,7 @@ __all__ = ["FitProblem", "build_problem"]
 class FitProblem:
     """Arrays and settings of one fit; see :func:`build_problem`."""
 
+    spec: ModelSpec
     model: C2Model
     scaling: ScalingMap
     arrs: ProblemArrays
@@ -48,13 +49,28 @@ class FitProblem:
 
     @property
     def n_theta(self) -> int:
-        """Number of physical parameters."""
-        return self.model.n_params
+        """Number of free physical parameters (the leading entries of ``x``)."""
+        return len(self.spec.free_index)
+
+    @property
+    def free_names(self) -> tuple[str, ...]:
+        """Names of the free physical parameters."""
+        return self.spec.free_names
 
     @property
     def names(self) -> tuple[str, ...]:
-        """Names of the entries of ``x``: physical, then scaling."""
-        return self.model.parameter_names + self.scaling.names
+        """Names of the entries of ``x``: free physical, then scaling."""
+        return self.spec.free_names + self.scaling.names
+
+    def full_theta(self, theta_free) -> np.ndarray:
+        """All physical parameters (kernel order) from the free ones."""
+        return self.spec.theta(theta_free)
+
+    def _free_rows(self) -> np.ndarray:
+        p = self.model.n_params
+        return np.concatenate(
+            [np.asarray(self.spec.free_index, np.int64), np.arange(p, p + self.scaling.n_params)]
+        )
 
     def split(self, x):
         """``(theta, s)`` of a parameter vector."""
@@ -84,7 +100,7 @@ class FitProblem:
         theta, s = self.split(x)
         c, jtj, jtr = accumulate(
             self.model,
-            theta,
+            self.full_theta(theta),
             s,
             self.scaling,
             self.arrs,
@@ -92,7 +108,8 @@ class FitProblem:
             loss=self.config.loss,
             f_scale=self.config.f_scale,
         )
-        return float(c), np.asarray(jtj), np.asarray(jtr)
+        rows = self._free_rows()
+        return float(c), np.asarray(jtj)[np.ix_(rows, rows)], np.asarray(jtr)[rows]
 
     def cost(self, x) -> float:
         """Cost at ``x`` (cheap streamed pass, no derivatives)."""
@@ -101,7 +118,7 @@ class FitProblem:
         return float(
             cost_only(
                 self.model,
-                jnp.asarray(theta),
+                jnp.asarray(self.full_theta(theta)),
                 contrast,
                 offset,
                 self.arrs,
@@ -112,7 +129,7 @@ class FitProblem:
         )
 
     def profile(self, theta):
-        """Best scaling vector for fixed physics and the full ``x`` with its cost.
+        """Best scaling vector for given (free) physics and the full ``x`` with its cost.
 
         Returns
         -------
@@ -121,7 +138,12 @@ class FitProblem:
         """
         theta = np.asarray(theta, np.float64)
         mom = np.asarray(
-            scaling_moments(self.model, jnp.asarray(theta), self.arrs, chunk=self.config.chunk_size)
+            scaling_moments(
+                self.model,
+                jnp.asarray(self.full_theta(theta)),
+                self.arrs,
+                chunk=self.config.chunk_size,
+            )
         )
         k = self.n_theta
         s, chi2 = profile_scaling(mom, self.scaling, self.lower[k:], self.upper[k:])
@@ -131,9 +153,9 @@ class FitProblem:
         return x, float(chi2)
 
 
-def _scaling_bounds(scaling: ScalingMap, bounds: Mapping[str, tuple[float, float]]):
-    c_lo, c_hi = bounds.get("contrast", PARAMETERS["contrast"].bounds)
-    o_lo, o_hi = bounds.get("offset", PARAMETERS["offset"].bounds)
+def _scaling_bounds(scaling: ScalingMap, spec: ModelSpec):
+    c_lo, c_hi = spec.bounds["contrast"]
+    o_lo, o_hi = spec.bounds["offset"]
     lo, hi = [], []
     for name in scaling.names:
         base = name.split("[")[0].split("_")[0]
@@ -150,47 +172,7 @@ def _scaling_bounds(scaling: ScalingMap, bounds: Mapping[str, tuple[float, float
     return np.array(lo, np.float64), np.array(hi, np.float64)
 
 
-def _normalise_bounds(bounds) -> dict[str, tuple[float, float]]:
-    out: dict[str, tuple[float, float]] = {}
-    for key, pair in (bounds or {}).items():
-        name = canonical_name(str(key))
-        try:
-            lo, hi = (float(v) for v in pair)
-        except (TypeError, ValueError) as exc:
-            raise ParameterError(
-                f"bounds[{key!r}]: expected a pair (min, max), got {pair!r}"
-            ) from exc
-        if not lo < hi:
-            raise ParameterError(f"bounds[{key!r}]: expected min < max, got [{lo:g}, {hi:g}]")
-        out[name] = (lo, hi)
-    return out
-
-
-def build_problem(
-    data: XPCSData,
-    *,
-    mode: str,
-    config: NLSQConfig,
-    initial: Mapping[str, float] | None = None,
-    bounds: Mapping[str, tuple[float, float]] | None = None,
-    convention: str = "physical",
-    gap: float = 2e6,
-    solve_scaling: bool = True,
-) -> FitProblem:
-    """Set up a fit: model, points, scaling map, box and starting vector.
-
-    Starting values: the registry defaults for physical parameters not in ``initial``;
-    per-angle contrast/offset from :func:`homodyne_physics.quantile_estimate` (or ``initial``
-    ``contrast``/``offset``, scalars or per angle), then the free scaling is solved exactly for
-    the starting physics (variable projection; one cheap pass, skipped with
-    ``solve_scaling=False``). In ``constant`` mode those estimates are the fixed values.
-
-    Raises
-    ------
-    homodyne_physics.ParameterError
-        Unknown names, bounds that are not pairs, or starts outside the bounds.
-    """
-    model = C2Model(mode, q=data.q, dt=data.dt, gap=gap, convention=convention)
+def _fit_points(data: XPCSData, model: C2Model):
     first = model.first_fitted_frame
     i, j = data.pairs(first)
     if i.size == 0:
@@ -201,40 +183,55 @@ def build_problem(
         raise ParameterError(
             f"no finite c2 values among the {y.size} (t1 < t2) points of the selected data"
         )
-    user_bounds = _normalise_bounds(bounds)
-    names = model.parameter_names
-    lo, hi = mode_bounds(model.mode)
-    for k, n in enumerate(names):
-        if n in user_bounds:
-            lo[k], hi[k] = user_bounds[n]
-    theta0 = default_values(model.mode)
-    init = {canonical_name(str(k)): v for k, v in (initial or {}).items()}
-    for n in init:
-        if n not in names and n not in ("contrast", "offset"):
-            raise ParameterError(
-                f"initial value for {n!r}, which is not a parameter of mode {model.mode!r} "
-                f"(its parameters: {', '.join(names)})"
-            )
-    for k, n in enumerate(names):
-        if n in init:
-            theta0[k] = float(init[n])
-        if not lo[k] <= theta0[k] <= hi[k]:
-            raise ParameterError(
-                f"initial {n} = {theta0[k]:g} is outside its bounds [{lo[k]:g}, {hi[k]:g}]"
-            )
+    return i, j, y, n_valid
+
+
+def _scaling_start(data: XPCSData, spec: ModelSpec, i, j, y):
+    """Per-angle (contrast, offset) starts: data quantiles unless the spec gives them."""
     # quantiles of an evenly strided subset (<= 50k pairs per angle) estimate as well as all
     stride = max(1, i.size // 50000)
     lag = (data.frames[j[::stride]] - data.frames[i[::stride]]).astype(np.float64) * data.dt
     c_est, o_est = quantile_estimate(y[:, ::stride], lag)
-    if "contrast" in init:
-        c_est = np.broadcast_to(np.asarray(init["contrast"], np.float64), c_est.shape).copy()
-    if "offset" in init:
-        o_est = np.broadcast_to(np.asarray(init["offset"], np.float64), o_est.shape).copy()
+    given = spec.scaling_start
+    if "contrast" in given:
+        c_est = np.broadcast_to(np.asarray(given["contrast"], np.float64), c_est.shape).copy()
+    if "offset" in given:
+        o_est = np.broadcast_to(np.asarray(given["offset"], np.float64), o_est.shape).copy()
+    return c_est, o_est
+
+
+def build_problem(
+    data: XPCSData,
+    spec: ModelSpec,
+    config: NLSQConfig,
+    *,
+    solve_scaling: bool = True,
+) -> FitProblem:
+    """Set up a fit: model, points, scaling map, box and starting vector.
+
+    Starting values: the spec's start values of the free physical parameters; per-angle
+    contrast/offset from :func:`homodyne_physics.quantile_estimate` (or the spec's
+    ``contrast``/``offset`` starts), then the free scaling is solved exactly for the starting
+    physics (variable projection; one cheap pass, skipped with ``solve_scaling=False``). In
+    ``constant`` mode those estimates are the fixed values.
+
+    Raises
+    ------
+    homodyne_physics.ParameterError
+        No points to fit, or fewer valid points than free parameters.
+    """
+    model = spec.model(data.q, data.dt)
+    i, j, y, n_valid = _fit_points(data, model)
+    names = spec.free_names
+    lo = np.array([spec.bounds[n][0] for n in names], np.float64)
+    hi = np.array([spec.bounds[n][1] for n in names], np.float64)
+    theta0 = np.array([spec.start[n] for n in names], np.float64)
+    c_est, o_est = _scaling_start(data, spec, i, j, y)
     if config.scaling_mode == "constant":
         scaling = make_scaling("constant", data.phi, fixed_contrast=c_est, fixed_offset=o_est)
     else:
         scaling = make_scaling(config.scaling_mode, data.phi, fourier_order=config.fourier_order)
-    s_lo, s_hi = _scaling_bounds(scaling, user_bounds)
+    s_lo, s_hi = _scaling_bounds(scaling, spec)
     s0 = np.clip(scaling.fit_vector(c_est, o_est), s_lo, s_hi)
     arrs = ProblemArrays.create(y, data.t, data.phi, i, j)
     n_fit = theta0.size + scaling.n_params
@@ -244,6 +241,7 @@ def build_problem(
             f"({model.mode}, scaling {scaling.mode}); select more frames or angles"
         )
     problem = FitProblem(
+        spec=spec,
         model=model,
         scaling=scaling,
         arrs=arrs,
@@ -253,6 +251,6 @@ def build_problem(
         x0=np.concatenate([theta0, s0]),
         n_valid=n_valid,
     )
-    if solve_scaling and scaling.n_params and "contrast" not in init and "offset" not in init:
+    if solve_scaling and scaling.n_params and not spec.scaling_start:
         problem.x0, _ = problem.profile(theta0)
     return problem

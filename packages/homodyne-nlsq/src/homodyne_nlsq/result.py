@@ -6,7 +6,7 @@ from typing import Any
 import numpy as np
 
 from homodyne_data import XPCSData
-from homodyne_physics import C2Model, ParameterError, c2_matrix, float64, json_safe
+from homodyne_physics import C2Model, ModelSpec, ParameterError, c2_matrix, float64, json_safe
 
 __all__ = ["NLSQResult"]
 
@@ -22,11 +22,13 @@ class NLSQResult:
     parameter_names
         Physical parameter names (kernel order).
     values, errors
-        Physical parameter -> best value / standard error (units of the registry).
+        Physical parameter -> best value / standard error (units of the registry); a
+        parameter the spec holds fixed has its fixed value and error 0.
     theta
         Best physical parameters as an array, ``(P,)``.
     names
-        Names of every fitted entry: physical, then scaling vector (order of ``covariance``).
+        Names of every fitted entry: free physical, then scaling vector (order of
+        ``covariance``).
     scaling_values, scaling_errors
         Scaling vector entries -> value / standard error.
     covariance, correlation
@@ -38,7 +40,7 @@ class NLSQResult:
         Angles of the fit, degrees.
     chi2, reduced_chi2, dof, n_points, cost
         chi^2 = sum r^2 / sigma^2 (sigma = 1 when estimated, i.e. the plain sum of squares),
-        chi2 / dof, dof = n_points - (P + S), valid points fitted, raw cost of the loss.
+        chi2 / dof, dof = n_points - (free P + S), valid points fitted, raw cost of the loss.
     sigma, sigma_source
         Noise per point and whether it was ``estimated`` (sqrt(chi2/dof)) or given by the
         ``user``.
@@ -77,6 +79,9 @@ class NLSQResult:
     frame_times
         Times of the selected frames, s (the data's age range; default grid of
         :meth:`transport`).
+    spec
+        The :class:`homodyne_physics.ModelSpec` of the fit (recorded in ``to_dict``; CMC
+        takes it from here).
     """
 
     mode: str
@@ -138,6 +143,13 @@ class NLSQResult:
 
         return nlsq_identifiability(self)
 
+    spec: ModelSpec | None = None
+
+    @property
+    def fixed(self) -> dict[str, float]:
+        """Parameters held fixed -> value."""
+        return self.spec.fixed_values if self.spec is not None else {}
+
     def fitted_c2(self, data: XPCSData) -> np.ndarray:
         """Model c2 on the full matrices of ``data`` (same angles as the fit), for plots.
 
@@ -165,7 +177,11 @@ class NLSQResult:
                 "loss": self.loss,
                 "scaling_mode": self.scaling_mode,
                 "parameters": {
-                    n: {"value": self.values[n], "error": self.errors[n]}
+                    n: {
+                        "value": self.values[n],
+                        "error": self.errors[n],
+                        **({"fixed": True} if n in self.fixed else {}),
+                    }
                     for n in self.parameter_names
                 },
                 "scaling": {
@@ -205,5 +221,6 @@ class NLSQResult:
                 "covariance_robust": self.covariance_robust,
                 "errors_robust": self.errors_robust,
                 "error_model": self.error_model,
+                "spec": self.spec.to_dict() if self.spec is not None else None,
             }
         )

@@ -135,7 +135,7 @@ def _pair_tangents(model, theta, t, i, j):
 
 
 @partial(jax.jit, static_argnames=("model", "loss"))
-def _scores_core(model, theta, contrast_a, offset_a, phi_a, pairs, y, loss, f_scale):
+def _scores_core(model, theta, contrast_a, offset_a, phi_a, pairs, y, loss, f_scale, rows):
     i_d, i_g, di_d, di_g = pairs
     k = shear_prefactor(model, theta, phi_a)[0]
     dk = jax.jacfwd(lambda th: shear_prefactor(model, th, phi_a))(theta)[0]  # (P,)
@@ -148,7 +148,8 @@ def _scores_core(model, theta, contrast_a, offset_a, phi_a, pairs, y, loss, f_sc
     r = jnp.where(valid, y - (offset_a + contrast_a * g), 0.0)
     _, drho = loss_rho(loss, (r / f_scale) ** 2)
     w = jnp.where(valid, drho, 0.0)
-    v = jnp.concatenate([dg, g[None], ones[None]], axis=0)  # (n_v, C)
+    # rows: the free physical parameters (fixed ones are not fitted), then G and 1
+    v = jnp.concatenate([dg, g[None], ones[None]], axis=0)[rows]  # (n_v, C)
     h = (w[None] * v) @ v.T
     scores = (w * r)[None] * v  # (n_v, n_pairs), one contiguous row per component
     return r, valid, h, scores @ scores.T, scores
@@ -160,6 +161,7 @@ def _angle_scores(problem: FitProblem, theta, contrast, offset, pairs, a: int):
     with ``v = (dG/dtheta, G, 1)`` (NaN points have w = 0); ``pairs`` from
     :func:`_pair_tangents`."""
     arrs = problem.arrs
+    p = problem.model.n_params
     out = _scores_core(
         problem.model,
         theta,
@@ -170,6 +172,7 @@ def _angle_scores(problem: FitProblem, theta, contrast, offset, pairs, a: int):
         arrs.y[a],
         problem.config.loss,
         jnp.float64(problem.config.f_scale),
+        jnp.asarray([*problem.spec.free_index, p, p + 1], jnp.int32),
     )
     return tuple(np.asarray(o) for o in out)
 
@@ -373,7 +376,7 @@ def robust_covariance(
     h_a = np.empty((n_phi, n_v, n_v))
     m_a = np.empty((n_phi, n_v, n_v))
     ids_cache: dict = {}
-    theta = jnp.asarray(theta, jnp.float64)
+    theta = jnp.asarray(problem.full_theta(theta), jnp.float64)  # fixed ones included
     pairs = _pair_tangents(problem.model, theta, arrs.t, arrs.i, arrs.j)
     per_angle, bws = [], []
     for a in range(n_phi):  # one angle's scores in memory at a time

@@ -44,7 +44,7 @@ def search_start(
     best_x, best = sub.profile(theta)
     before = best
     evaluations = 1
-    swept = [p for p, n in enumerate(problem.model.parameter_names) if n not in _NOT_SWEPT]
+    swept = [p for p, n in enumerate(problem.free_names) if n not in _NOT_SWEPT]
     for _ in range(sweeps):
         for p in swept:
             for value in _grid(problem.lower[p], problem.upper[p], grid):

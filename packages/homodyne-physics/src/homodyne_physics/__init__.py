@@ -8,6 +8,7 @@ global JAX settings.
 from importlib import import_module
 from importlib.metadata import version as _dist_version
 
+from ._lazy import LAZY_MODULES
 from .atomicio import atomic_path, atomic_write_bytes
 from .errors import (
     HomodyneError,
@@ -34,40 +35,12 @@ from .parameters import (
     parameter_names,
 )
 from .scaling import SCALING_MODES, ScalingMap, make_scaling, quantile_estimate
+from .spec import CONVENTIONS, SCALING_NAMES, Convention, ModelSpec, ParamSetting
 
-# The JAX parts load on first use, so that the registry, the scaling maps and the errors can be
-# imported (e.g. by a command line answering --help) without starting JAX.
-_LAZY = {
-    **dict.fromkeys(
-        (
-            "CONVENTIONS",
-            "C2Model",
-            "c2_matrix",
-            "c2_pairs",
-            "g1sq_from_integrals",
-            "g1sq_pairs",
-            "integral_tables",
-            "json_safe",
-            "pair_indices",
-            "pair_integrals",
-            "shear_prefactor",
-        ),
-        ".kernel",
-    ),
-    **dict.fromkeys(("float64", "require_float64", "x64_enabled"), ".precision"),
-    **dict.fromkeys(
-        (
-            "TRANSPORT_QUANTITIES",
-            "TransportCurves",
-            "transport_from_covariance",
-            "transport_from_draws",
-            "transport_grid",
-            "transport_values",
-        ),
-        ".transport",
-    ),
-    "gaussian_loglik": ".likelihood",
-}
+# The JAX parts load on first use, so that the registry, the scaling maps, the spec and the
+# errors can be imported (e.g. by a command line answering --help) without starting JAX. The
+# names come from each module's own list (``_lazy.py``), not from a copy here.
+_LAZY = {name: module for module, names in LAZY_MODULES.items() for name in names}
 
 
 def __getattr__(name: str):
@@ -90,10 +63,14 @@ __all__ = [
     "PARAMETERS",
     "PRIOR_FAMILIES",
     "SCALING_MODES",
+    "SCALING_NAMES",
     "TRANSPORT_QUANTITIES",
     "C2Model",
+    "Convention",
     "HomodyneError",
     "ModeError",
+    "ModelSpec",
+    "ParamSetting",
     "ParameterError",
     "ParameterSpec",
     "PrecisionError",

@@ -26,24 +26,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._lazy import KERNEL_NAMES
 from .errors import ModeError
 from .parameters import canonical_mode, parameter_names
 from .precision import require_float64
+from .spec import Convention, check_convention
 
-__all__ = [
-    "CONVENTIONS",
-    "C2Model",
-    "c2_matrix",
-    "c2_pairs",
-    "g1sq_from_integrals",
-    "g1sq_pairs",
-    "integral_tables",
-    "pair_integrals",
-    "pair_indices",
-    "shear_prefactor",
-]
-
-CONVENTIONS = ("physical", "homodyne2")
+__all__ = list(KERNEL_NAMES)
 
 # Exponent window of g1^2 in the physical convention: below -1400 g1^2 is 0 to double precision,
 # above +700 (only reachable with D(t) < 0) it would overflow once multiplied.
@@ -78,14 +67,11 @@ class C2Model:
     q: float
     dt: float
     gap: float = 2.0e6
-    convention: str = "physical"
+    convention: Convention = "physical"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mode", canonical_mode(self.mode))
-        if self.convention not in CONVENTIONS:
-            raise ModeError(
-                f"unknown convention {self.convention!r}; expected one of {', '.join(CONVENTIONS)}"
-            )
+        check_convention(self.convention)
         for name in ("q", "dt", "gap"):
             val = float(getattr(self, name))
             if not (math.isfinite(val) and val > 0):

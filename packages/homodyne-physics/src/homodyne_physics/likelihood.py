@@ -37,6 +37,7 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 
+from ._lazy import LIKELIHOOD_NAMES
 from .kernel import (
     _EXP_MAX,
     _EXP_MIN,
@@ -49,7 +50,7 @@ from .kernel import (
 )
 from .precision import require_float64
 
-__all__ = ["gaussian_loglik"]
+__all__ = list(LIKELIHOOD_NAMES)
 
 # --------------------------------------------------------------------------- sin and cos
 

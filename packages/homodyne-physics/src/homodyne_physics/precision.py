@@ -17,9 +17,10 @@ from collections.abc import Iterator
 
 import jax
 
+from ._lazy import PRECISION_NAMES
 from .errors import PrecisionError
 
-__all__ = ["float64", "require_float64", "x64_enabled"]
+__all__ = list(PRECISION_NAMES)
 
 
 def x64_enabled() -> bool:

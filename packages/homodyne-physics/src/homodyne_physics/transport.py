@@ -29,18 +29,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._lazy import TRANSPORT_NAMES
 from .errors import ParameterError
 from .kernel import _H2_RATE_FLOOR, C2Model, integral_tables
 from .precision import float64
 
-__all__ = [
-    "TRANSPORT_QUANTITIES",
-    "TransportCurves",
-    "transport_from_covariance",
-    "transport_from_draws",
-    "transport_grid",
-    "transport_values",
-]
+__all__ = list(TRANSPORT_NAMES)
 
 # Name -> unit of each curve (laminar-flow curves are absent in static mode).
 TRANSPORT_QUANTITIES: dict[str, str] = {

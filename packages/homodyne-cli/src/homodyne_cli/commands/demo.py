@@ -78,6 +78,7 @@ def _demo_folder(requested: Path, overwrite: bool) -> Path:
 def demo_command(*, output_dir: Path, mode: str, overwrite: bool) -> None:
     """Simulate -> write APS-U file + config -> run the pipeline -> fitted vs true table."""
     from homodyne_data import simulate, write_aps_u
+    from homodyne_physics import ModelSpec
 
     from ..config import load_config, render_template
     from ..outputs import atomic_write_text
@@ -90,7 +91,7 @@ def demo_command(*, output_dir: Path, mode: str, overwrite: bool) -> None:
     data_file = folder / f"demo_{mode}.hdf"
     with ui.phase("simulate APS-U file"):
         sim = simulate(
-            mode,
+            ModelSpec.create(mode),
             DEMO_TRUTH[mode],
             phi=DEMO_PHI[mode],
             q=DEMO["q"],

@@ -176,8 +176,12 @@ def run_command(**opts: Any) -> None:
     method = opts.get("method")
     if method is not None and method not in ("nlsq", "cmc", "both"):
         raise UsageError(f"--method must be nlsq, cmc or both, got {method!r}")
-    if opts.get("convention") not in (None, "physical", "homodyne2"):
-        raise UsageError(f"--convention must be physical or homodyne2, got {opts['convention']!r}")
+    from homodyne_physics import CONVENTIONS
+
+    if opts.get("convention") not in (None, *CONVENTIONS):
+        raise UsageError(
+            f"--convention must be one of {', '.join(CONVENTIONS)}, got {opts['convention']!r}"
+        )
     run = dataclasses.replace(resolve_run_config(opts), threads=opts.get("threads"))
     if opts.get("clip_frames"):  # an end frame past the data is clipped instead of an error
         run = dataclasses.replace(run, data=dataclasses.replace(run.data, clip_frames=True))

@@ -14,6 +14,7 @@ __all__ = ["simulate_command"]
 def simulate_command(**o: Any) -> None:
     """Simulate, write the file (APS-U or legacy layout) and optionally a config next to it."""
     from homodyne_data import simulate, write_aps_legacy, write_aps_u
+    from homodyne_physics import ModelSpec
 
     from ..config import render_template
     from ..outputs import atomic_write_text
@@ -30,8 +31,9 @@ def simulate_command(**o: Any) -> None:
     params = parse_assignments(o.get("param"), "--param")
     _check_size(len(phi), int(o["n_frames"]))
     _check_output(out)
+    spec = ModelSpec.create(o["mode"], convention=o["convention"])
     sim = simulate(
-        o["mode"],
+        spec,
         params or None,
         phi=phi,
         q=o["q"],
@@ -41,7 +43,6 @@ def simulate_command(**o: Any) -> None:
         offset=o["offset"],
         noise=o["noise"],
         seed=o["seed"],
-        convention=o["convention"],
     )
     writer = write_aps_u if o["layout"] == "aps_u" else write_aps_legacy
     try:
@@ -61,7 +62,8 @@ def simulate_command(**o: Any) -> None:
     )
     if o.get("write_config"):
         cfg = out.with_suffix(".yaml")
-        atomic_write_text(cfg, render_template(o["mode"], file=out.name, q=o["q"], dt=o["dt"]))
+        text = render_template(o["mode"], file=out.name, q=o["q"], dt=o["dt"])
+        atomic_write_text(cfg, _with_convention(text, spec.convention))
         ui.info(f"wrote {cfg}")
 
 
@@ -91,3 +93,13 @@ def _check_output(out: Path) -> None:
         raise OutputError(f"cannot write {out}: {base} is not a folder")
     if not os.access(base, os.W_OK | os.X_OK):
         raise OutputError(f"cannot write {out}: {base} is not writable")
+
+
+def _with_convention(text: str, convention: str) -> str:
+    """The template with its ``convention:`` line set to the convention simulated with."""
+    import re
+
+    new, n = re.subn(
+        r"^convention:[ \t]*\S+", f"convention: {convention}", text, count=1, flags=re.M
+    )
+    return new if n else f"convention: {convention}\n" + text

@@ -33,7 +33,7 @@ from homodyne_data.settings import (
     suggest,
 )
 from homodyne_physics import ALIASES, MODE_ALIASES, MODES, PARAMETERS, PRIOR_FAMILIES
-from homodyne_physics.kernel import CONVENTIONS
+from homodyne_physics.spec import CONVENTIONS
 
 from .yamlio import KeyPath, LoadedYAML, format_path
 

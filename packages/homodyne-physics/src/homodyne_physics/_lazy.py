@@ -1,0 +1,36 @@
+"""Public names of the JAX-backed modules, listed without importing JAX.
+
+``kernel.py``, ``likelihood.py``, ``precision.py`` and ``transport.py`` set their
+``__all__`` from these tuples, and the package ``__init__`` loads them lazily by the same
+tuples: one list per module.
+"""
+
+KERNEL_NAMES = (
+    "C2Model",
+    "c2_matrix",
+    "c2_pairs",
+    "g1sq_from_integrals",
+    "g1sq_pairs",
+    "integral_tables",
+    "pair_indices",
+    "pair_integrals",
+    "shear_prefactor",
+)
+PRECISION_NAMES = ("float64", "require_float64", "x64_enabled")
+TRANSPORT_NAMES = (
+    "TRANSPORT_QUANTITIES",
+    "TransportCurves",
+    "transport_from_covariance",
+    "transport_from_draws",
+    "transport_grid",
+    "transport_values",
+)
+
+LIKELIHOOD_NAMES = ("gaussian_loglik",)
+
+LAZY_MODULES = {
+    ".kernel": KERNEL_NAMES,
+    ".likelihood": LIKELIHOOD_NAMES,
+    ".precision": PRECISION_NAMES,
+    ".transport": TRANSPORT_NAMES,
+}

@@ -1,0 +1,93 @@
+"""API snapshot of homodyne_data: the exact public names and the signatures of its entry points.
+
+A change here is an API change: update the snapshot on purpose, and the CHANGELOG with it.
+"""
+
+import inspect
+
+import homodyne_data
+
+
+def _signature(f) -> list[str]:
+    """Parameters as ``name``, ``*name`` (keyword-only) with ``=default``: a stable rendering."""
+    out = []
+    for p in inspect.signature(f).parameters.values():
+        default = "" if p.default is inspect.Parameter.empty else f"={p.default!r}"
+        prefix = "*" if p.kind in (p.KEYWORD_ONLY, p.VAR_POSITIONAL) else ""
+        prefix = "**" if p.kind is p.VAR_KEYWORD else prefix
+        out.append(f"{prefix}{p.name}{default}")
+    return out
+
+
+def test_public_names():
+    assert sorted(homodyne_data.__all__) == [
+        "DataConfig",
+        "DataConfigError",
+        "DataError",
+        "DataFileNotFoundError",
+        "DataSelection",
+        "DatasetTypeError",
+        "Diagnosis",
+        "EmptyDatasetError",
+        "EmptyFrameRangeError",
+        "FileSummary",
+        "INVENTED_ATTR",
+        "InvalidTimeStepError",
+        "MissingDatasetError",
+        "MissingMetadataError",
+        "MissingTimeStepError",
+        "NoAnglesSelectedError",
+        "NonFiniteDataError",
+        "NotHDF5Error",
+        "Problem",
+        "Provenance",
+        "QualityReport",
+        "SelectionError",
+        "ShapeMismatchError",
+        "Simulation",
+        "SpeckleSimulation",
+        "UnknownLayoutError",
+        "XPCSData",
+        "__version__",
+        "diagnose",
+        "diagonal_corrected",
+        "inspect_file",
+        "invented_values",
+        "load",
+        "load_data",
+        "normalize_angle",
+        "quality_report",
+        "select_angles",
+        "simulate",
+        "simulate_speckle",
+        "write_aps_legacy",
+        "write_aps_u",
+        "write_nxxpcs",
+    ]
+    for name in homodyne_data.__all__:
+        assert hasattr(homodyne_data, name), name
+
+
+def test_signature_of_simulate():
+    assert _signature(homodyne_data.simulate) == [
+        "spec",
+        "params=None",
+        "*phi=(0.0,)",
+        "*q=0.0054",
+        "*dt=0.1",
+        "*n_frames=200",
+        "*start_frame=1",
+        "*contrast=0.3",
+        "*offset=1.0",
+        "*noise=0.01",
+        "*lag_noise=0.0",
+        "*seed=0",
+    ]
+
+
+def test_signature_of_load_data():
+    assert _signature(homodyne_data.load_data) == [
+        "config",
+        "*array_q=None",
+        "*array_phi=None",
+    ]

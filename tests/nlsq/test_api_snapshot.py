@@ -1,0 +1,77 @@
+"""API snapshot of homodyne_nlsq: the exact public names and the signatures of its entry points.
+
+A change here is an API change: update the snapshot on purpose, and the CHANGELOG with it.
+"""
+
+import inspect
+
+import homodyne_nlsq
+
+
+def _signature(f) -> list[str]:
+    """Parameters as ``name``, ``*name`` (keyword-only) with ``=default``: a stable rendering."""
+    out = []
+    for p in inspect.signature(f).parameters.values():
+        default = "" if p.default is inspect.Parameter.empty else f"={p.default!r}"
+        prefix = "*" if p.kind in (p.KEYWORD_ONLY, p.VAR_POSITIONAL) else ""
+        prefix = "**" if p.kind is p.VAR_KEYWORD else prefix
+        out.append(f"{prefix}{p.name}{default}")
+    return out
+
+
+def test_public_names():
+    assert sorted(homodyne_nlsq.__all__) == [
+        "FitProblem",
+        "GoodnessOfFit",
+        "IdentifiabilityReport",
+        "IterationInfo",
+        "LMOutcome",
+        "LOSSES",
+        "LocalRuns",
+        "NLSQBackendError",
+        "NLSQConfig",
+        "NLSQConfigError",
+        "NLSQError",
+        "NLSQFitError",
+        "NLSQResult",
+        "ProblemArrays",
+        "ResidualStructure",
+        "RobustCovariance",
+        "SOLVERS",
+        "StartPlan",
+        "Uncertainty",
+        "__version__",
+        "accumulate",
+        "build_problem",
+        "choose_error_model",
+        "cost_only",
+        "covariance_from_normal_matrix",
+        "fit_nlsq",
+        "flag_uninformative",
+        "goodness_of_fit",
+        "identifiability_report",
+        "levenberg_marquardt",
+        "loss_rho",
+        "make_result",
+        "noise_from_differences",
+        "plan_starts",
+        "profile_scaling",
+        "residual_correlation_test",
+        "residual_structure",
+        "robust_covariance",
+        "run_local",
+        "scaling_cost",
+        "scaling_moments",
+        "uninformative_reason",
+    ]
+    for name in homodyne_nlsq.__all__:
+        assert hasattr(homodyne_nlsq, name), name
+
+
+def test_signature_of_fit_nlsq():
+    assert _signature(homodyne_nlsq.fit_nlsq) == [
+        "data",
+        "spec",
+        "config=None",
+        "*progress=None",
+    ]

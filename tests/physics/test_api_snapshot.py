@@ -1,0 +1,114 @@
+"""API snapshot of homodyne_physics: the exact public names and the signatures of its entry points.
+
+A change here is an API change: update the snapshot on purpose, and the CHANGELOG with it.
+"""
+
+import inspect
+
+import homodyne_physics
+import homodyne_physics.kernel
+
+
+def _signature(f) -> list[str]:
+    """Parameters as ``name``, ``*name`` (keyword-only) with ``=default``: a stable rendering."""
+    out = []
+    for p in inspect.signature(f).parameters.values():
+        default = "" if p.default is inspect.Parameter.empty else f"={p.default!r}"
+        prefix = "*" if p.kind in (p.KEYWORD_ONLY, p.VAR_POSITIONAL) else ""
+        prefix = "**" if p.kind is p.VAR_KEYWORD else prefix
+        out.append(f"{prefix}{p.name}{default}")
+    return out
+
+
+def test_public_names():
+    assert sorted(homodyne_physics.__all__) == [
+        "ALIASES",
+        "C2Model",
+        "CONVENTIONS",
+        "Convention",
+        "HomodyneError",
+        "MODES",
+        "MODE_ALIASES",
+        "ModeError",
+        "ModelSpec",
+        "PARAMETERS",
+        "PRIOR_FAMILIES",
+        "ParamSetting",
+        "ParameterError",
+        "ParameterSpec",
+        "PrecisionError",
+        "Prior",
+        "SCALING_MODES",
+        "SCALING_NAMES",
+        "ScalingMap",
+        "TRANSPORT_QUANTITIES",
+        "TransportCurves",
+        "UnknownParameterError",
+        "__version__",
+        "atomic_path",
+        "atomic_write_bytes",
+        "c2_matrix",
+        "c2_pairs",
+        "canonical_mode",
+        "canonical_name",
+        "check_values",
+        "default_values",
+        "float64",
+        "g1sq_from_integrals",
+        "g1sq_pairs",
+        "gaussian_loglik",
+        "get_spec",
+        "integral_tables",
+        "json_safe",
+        "make_scaling",
+        "mode_bounds",
+        "pair_indices",
+        "pair_integrals",
+        "parameter_names",
+        "quantile_estimate",
+        "require_float64",
+        "shear_prefactor",
+        "transport_from_covariance",
+        "transport_from_draws",
+        "transport_grid",
+        "transport_values",
+        "x64_enabled",
+    ]
+    for name in homodyne_physics.__all__:
+        assert hasattr(homodyne_physics, name), name
+
+
+def test_signature_of_modelspec_create():
+    assert _signature(homodyne_physics.ModelSpec.create) == [
+        "mode",
+        "*convention='physical'",
+        "*gap=2000000.0",
+        "*initial=None",
+        "*bounds=None",
+        "*priors=None",
+        "*fixed=None",
+    ]
+
+
+def test_signature_of_c2model():
+    assert _signature(homodyne_physics.C2Model) == [
+        "mode",
+        "q",
+        "dt",
+        "gap=2000000.0",
+        "convention='physical'",
+    ]
+
+
+def test_lazy_names_are_the_modules_own_lists():
+    import homodyne_physics.likelihood
+    import homodyne_physics.precision
+    import homodyne_physics.transport
+
+    own = (
+        set(homodyne_physics.kernel.__all__)
+        | set(homodyne_physics.precision.__all__)
+        | set(homodyne_physics.transport.__all__)
+        | set(homodyne_physics.likelihood.__all__)
+    )
+    assert set(homodyne_physics._LAZY) == own
