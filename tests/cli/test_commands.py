@@ -381,7 +381,6 @@ def test_demo_recovers_the_truth(tmp_path, mode):
     params = json.loads((tmp_path / "demo" / "results" / "nlsq" / "parameters.json").read_text())
     assert params["identifiability"]["ok"] and params["goodness_of_fit"]["residual_structure"]
     assert len(params["transport"]["columns"]["D"]) == len(csv) - 1
-    assert r.seconds < 120
 
 
 @pytest.mark.slow
