@@ -45,3 +45,7 @@ def test_single_shard_run_warns_about_a_prior_dominated_parameter():
     assert ratio > 0.5, ratio
     assert any(m.startswith("D_offset is prior-dominated (posterior sd") for m in msgs), msgs
     assert not any(m.startswith("D0 is prior-dominated") for m in msgs)
+    # one rule for every report: the identifiability report names the same parameter
+    report = res.identifiability()
+    assert "D_offset" in report.prior_dominated and "D0" not in report.prior_dominated
+    assert not report.ok

@@ -5,8 +5,9 @@
   (:func:`homodyne_physics.transport_from_draws`).
 * :func:`cmc_identifiability`: the identifiability report of
   :func:`homodyne_nlsq.identifiability.identifiability_report` from the posterior covariance of
-  the physical parameters, plus the parameters whose combined posterior sd exceeds half of their
-  prior sd (the data add little to the prior).
+  the physical parameters, plus the prior-dominated parameters: one rule for every CMC report,
+  :func:`homodyne_cmc.diagnostics.prior_dominated` (a shard's posterior sd above
+  ``CMCConfig.prior_dominated_ratio`` x its tempered prior sd, any number of shards).
 """
 
 from typing import Any
@@ -14,13 +15,11 @@ from typing import Any
 import numpy as np
 
 from homodyne_nlsq.identifiability import IdentifiabilityReport, identifiability_report
-from homodyne_physics import PARAMETERS, ParameterError, transport_from_draws, transport_grid
+from homodyne_physics import ParameterError, transport_from_draws, transport_grid
 
-from .parameterization import prior_moments
+from .diagnostics import prior_dominated
 
-__all__ = ["PRIOR_DOMINATED_RATIO", "cmc_identifiability", "cmc_quality_dict", "cmc_transport"]
-
-PRIOR_DOMINATED_RATIO = 0.5
+__all__ = ["cmc_identifiability", "cmc_quality_dict", "cmc_transport"]
 
 
 def _frame_times(result: Any):
@@ -45,10 +44,12 @@ def cmc_transport(result: Any, times=None):
     )
 
 
-def _prior_sd(result: Any, name: str) -> float:
-    spec = getattr(result, "spec", None)
-    prior = spec.priors[name] if spec is not None else PARAMETERS[name].prior
-    return float(prior_moments(prior, 1.0)[1])
+def _prior_dominated(result: Any) -> list[str]:
+    """Names flagged by :func:`~homodyne_cmc.diagnostics.prior_dominated` at the run's threshold."""
+    shards = list(getattr(result, "shards", None) or [])
+    threshold = float(getattr(getattr(result, "config", None), "prior_dominated_ratio", 0.5))
+    flagged = prior_dominated(shards, threshold) if shards else {}
+    return [n for n in result.parameter_names if n in flagged]
 
 
 def cmc_identifiability(result: Any) -> IdentifiabilityReport:
@@ -62,11 +63,7 @@ def cmc_identifiability(result: Any) -> IdentifiabilityReport:
     cov[const, :] = 0.0
     cov[:, const] = 0.0
     sd[const] = 0.0
-    dominated = []
-    for n, s in zip(names, sd, strict=True):
-        prior_sd = _prior_sd(result, n)
-        if s > 0 and np.isfinite(prior_sd) and s > PRIOR_DOMINATED_RATIO * prior_sd:
-            dominated.append(n)
+    dominated = _prior_dominated(result)
     ft = _frame_times(result)
     tr = None
     if ft is not None:
