@@ -11,8 +11,9 @@ import numpy as np
 from homodyne_physics import pair_indices
 
 from .errors import ShapeMismatchError
+from .points import PointSet
 
-__all__ = ["Provenance", "XPCSData"]
+__all__ = ["PointSet", "Provenance", "XPCSData"]
 
 
 @dataclass(frozen=True)
@@ -46,12 +47,19 @@ class Provenance:
 
 @dataclass(frozen=True, eq=False)
 class XPCSData:
-    """Selected two-time correlation data of one q ring.
+    """Selected two-time correlation data of one q ring: dense matrices or a point set.
+
+    Dense data hold full matrices in ``c2``. Point-set data (an (age, lag) grid, multi-tau
+    levels, any (t1, t2) points; build with :meth:`from_points`) hold a :class:`PointSet` in
+    ``points``, an empty ``c2`` of shape ``(n_phi, 0, 0)`` and no frames; :meth:`pairs`,
+    :meth:`flat`, :meth:`weights`, :attr:`t` and :attr:`lag` serve both kinds, so a fitter that
+    uses only them fits either.
 
     Attributes
     ----------
     c2
         Full symmetric matrices, shape ``(n_phi, n_t, n_t)``, float64. NaN marks missing values.
+        Point sets: shape ``(n_phi, 0, 0)``.
     phi
         Azimuthal angle of each matrix, degrees, shape ``(n_phi,)``.
     q
@@ -64,6 +72,8 @@ class XPCSData:
         Instrument and sample metadata found in the file (frame_time, detector distance, ...).
     provenance
         :class:`Provenance`.
+    points
+        The :class:`PointSet` of point-set data, ``None`` for dense matrices.
     """
 
     c2: np.ndarray
@@ -73,6 +83,7 @@ class XPCSData:
     frames: np.ndarray
     metadata: Mapping[str, Any] = field(default_factory=dict)
     provenance: Provenance = field(default_factory=lambda: Provenance(None, "array"))
+    points: PointSet | None = None
 
     def __post_init__(self) -> None:
         c2 = np.asarray(self.c2, dtype=np.float64)
@@ -84,6 +95,17 @@ class XPCSData:
             raise ShapeMismatchError(
                 f"phi {phi.shape} / frames {frames.shape} do not match c2 {c2.shape}"
             )
+        if self.points is not None:
+            if c2.shape[1] != 0 or frames.size != 0:
+                raise ShapeMismatchError(
+                    f"point-set data hold no matrices or frames, got c2 {c2.shape} and "
+                    f"{frames.size} frames (build them with XPCSData.from_points)"
+                )
+            if self.points.values.shape[0] != c2.shape[0]:
+                raise ShapeMismatchError(
+                    f"the point set holds {self.points.values.shape[0]} angles but phi has "
+                    f"{phi.size}"
+                )
         for arr in (c2, phi, frames):
             arr.setflags(write=False)
         object.__setattr__(self, "c2", c2)
@@ -92,6 +114,43 @@ class XPCSData:
         object.__setattr__(self, "q", float(self.q))
         object.__setattr__(self, "dt", float(self.dt))
         object.__setattr__(self, "metadata", MappingProxyType(dict(self.metadata)))
+
+    @classmethod
+    def from_points(
+        cls,
+        points: PointSet,
+        phi,
+        q: float,
+        dt: float,
+        metadata: Mapping[str, Any] | None = None,
+        provenance: Provenance | None = None,
+    ) -> "XPCSData":
+        """Point-set data: ``points`` for the angles ``phi`` (degrees).
+
+        ``dt`` is the frame time of the measurement, s (the unit of time steps in notes and
+        plots; the physical convention does not use it).
+        """
+        phi = np.atleast_1d(np.asarray(phi, dtype=np.float64))
+        return cls(
+            c2=np.empty((phi.size, 0, 0)),
+            phi=phi,
+            q=q,
+            dt=dt,
+            frames=np.empty(0, np.int64),
+            metadata=metadata or {},
+            provenance=provenance or Provenance(None, points.kind),
+            points=points,
+        )
+
+    @property
+    def is_dense(self) -> bool:
+        """True for full matrices, False for a point set."""
+        return self.points is None
+
+    @property
+    def n_points(self) -> int:
+        """Number of (t1 < t2) points per angle that a fit uses (first = 0)."""
+        return int(self.pairs(0)[0].size)
 
     @property
     def n_phi(self) -> int:
@@ -105,16 +164,39 @@ class XPCSData:
 
     @property
     def t(self) -> np.ndarray:
-        """Time of each selected frame, s: ``frames * dt`` (age since acquisition start)."""
+        """Time of each selected frame, s: ``frames * dt`` (age since acquisition start).
+
+        Point sets: the distinct times of their points (``points.t``), which ``pairs`` index.
+        """
+        if self.points is not None:
+            return self.points.t
         return self.frames.astype(np.float64) * self.dt
 
     def pairs(self, first: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        """Upper-triangle index pairs ``(i, j)``, ``first <= i < j`` (see ``pair_indices``)."""
+        """Index pairs ``(i, j)`` into :attr:`t` with ``t[i] < t[j]``.
+
+        Dense: the upper triangle with ``first <= i < j`` (see ``pair_indices``). Point sets:
+        their points (``first`` must be 0: a point set has no grid to drop a first frame of).
+        """
+        if self.points is not None:
+            _no_first(first)
+            return self.points.i, self.points.j
         return pair_indices(self.n_t, first)
 
     def flat(self, first: int = 0) -> np.ndarray:
         """c2 at the fitted points ``(i < j)``, shape ``(n_phi, n_pairs)``, cached per ``first``."""
+        if self.points is not None:
+            _no_first(first)
+            return self.points.values
         return self._flat_cache(first)
+
+    def weights(self, first: int = 0) -> np.ndarray | None:
+        """Likelihood weights (1/variance multipliers) of the points of :meth:`flat`, shape
+        ``(n_phi, n_pairs)``; ``None`` for dense matrices (every point weighs 1)."""
+        if self.points is not None:
+            _no_first(first)
+            return self.points.weights
+        return None
 
     def _flat_cache(self, first: int) -> np.ndarray:
         cache = self.__dict__.setdefault("_flat", {})
@@ -129,4 +211,15 @@ class XPCSData:
     def lag(self) -> np.ndarray:
         """|t2 - t1| at the fitted points (first = 0), s, shape ``(n_pairs,)``."""
         i, j = self.pairs(0)
+        if self.points is not None:
+            return self.points.t[j] - self.points.t[i]
         return (self.frames[j] - self.frames[i]).astype(np.float64) * self.dt
+
+
+def _no_first(first: int) -> None:
+    if first != 0:
+        raise ShapeMismatchError(
+            f"point-set data have no frame grid: cannot drop the first {first} frame(s) (the "
+            "homodyne2 convention is defined on a full matrix grid only; use the physical "
+            "convention)"
+        )

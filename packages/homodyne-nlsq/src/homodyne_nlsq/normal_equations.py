@@ -13,7 +13,8 @@ This is the inner loop of the least-squares engine. The N x P Jacobian is never 
   ``v = (dG/dtheta, G, 1)``; the blocks of the full J^T J are assembled once at the end through
   the scaling design matrices, whatever the scaling mode.
 
-Weights: missing data (NaN) get weight 0; a robust loss (``soft_l1``, ``huber``, ``cauchy``) is
+Weights: missing data (NaN) get weight 0; point-set data carry a likelihood weight per point
+(``ProblemArrays.wt``, a 1/variance multiplier) that multiplies every term of the sums; a robust loss (``soft_l1``, ``huber``, ``cauchy``) is
 applied by iteratively reweighted least squares with weights ``rho'(z)``, ``z = (r/f_scale)^2``,
 recomputed from the current residuals in the same pass.
 """
@@ -59,7 +60,8 @@ class ProblemArrays(NamedTuple):
 
     Build with :meth:`create`. ``y``: data ``(n_phi, n_pairs)``, NaN marks points to ignore;
     ``t``: frame times, s, ``(n_t,)``; ``phi``: angles, degrees, ``(n_phi,)``; ``i``, ``j``:
-    frame indices of each pair, ``(n_pairs,)``.
+    frame indices of each pair, ``(n_pairs,)``; ``wt``: likelihood weight of each point
+    ``(n_phi, n_pairs)`` (point sets), ``None`` when every point weighs 1 (dense matrices).
     """
 
     y: jax.Array
@@ -67,9 +69,10 @@ class ProblemArrays(NamedTuple):
     phi: jax.Array
     i: jax.Array
     j: jax.Array
+    wt: jax.Array | None = None
 
     @classmethod
-    def create(cls, y, t, phi, i, j) -> "ProblemArrays":
+    def create(cls, y, t, phi, i, j, wt=None) -> "ProblemArrays":
         """Convert to float64 / int32 device arrays and check shapes."""
         arrs = cls(
             jnp.asarray(y, dtype=jnp.float64),
@@ -77,11 +80,14 @@ class ProblemArrays(NamedTuple):
             jnp.atleast_1d(jnp.asarray(phi, dtype=jnp.float64)),
             jnp.asarray(i, dtype=jnp.int32),
             jnp.asarray(j, dtype=jnp.int32),
+            None if wt is None else jnp.asarray(wt, dtype=jnp.float64),
         )
         if arrs.y.shape != (arrs.phi.shape[0], arrs.i.shape[0]) or arrs.i.shape != arrs.j.shape:
             raise ValueError(
                 f"y {arrs.y.shape} must be (n_phi={arrs.phi.shape[0]}, n_pairs={arrs.i.shape[0]})"
             )
+        if arrs.wt is not None and arrs.wt.shape != arrs.y.shape:
+            raise ValueError(f"weights {arrs.wt.shape} must have the shape of y {arrs.y.shape}")
         return arrs
 
     @property
@@ -107,10 +113,20 @@ def _chunk_slice(arrs: ProblemArrays, k, size):
     return i, j, y, fresh
 
 
-def _weights(y, resid_mask, model_c2, loss, f_scale):
+def _chunk_weight(arrs: ProblemArrays, k, size):
+    """Point weights of chunk ``k`` (same placement as :func:`_chunk_slice`), or ``None``."""
+    if arrs.wt is None:
+        return None
+    start = jnp.minimum(k * size, arrs.i.shape[0] - size)
+    return jax.lax.dynamic_slice(arrs.wt, (0, start), (arrs.wt.shape[0], size))
+
+
+def _weights(y, resid_mask, model_c2, loss, f_scale, wt=None):
     valid = resid_mask & jnp.isfinite(y)
     r = jnp.where(valid, y - model_c2, 0.0)
     rho, drho = loss_rho(loss, (r / f_scale) ** 2)
+    if wt is not None:  # point weights: rho and its derivative scale with the weight
+        rho, drho = wt * rho, wt * drho
     w = jnp.where(valid, drho, 0.0)
     cost = jnp.sum(jnp.where(valid, rho, 0.0)) * f_scale**2
     return r, w, cost
@@ -138,7 +154,12 @@ def cost_only(
         i_d, i_g = pair_integrals(model, tables, i, j)
         g = g1sq_from_integrals(model, i_d[None], k[:, None] * i_g[None])
         _, _, cost = _weights(
-            y, fresh[None], offset[:, None] + contrast[:, None] * g, loss, f_scale
+            y,
+            fresh[None],
+            offset[:, None] + contrast[:, None] * g,
+            loss,
+            f_scale,
+            _chunk_weight(arrs, kk, size),
         )
         return total + cost, None
 
@@ -178,7 +199,12 @@ def _moments(model: C2Model, theta, contrast, offset, arrs: ProblemArrays, chunk
         dg = g_d[..., None] * di_d.T[None] + g_x[..., None] * dx
         v = jnp.concatenate([dg, g[..., None], jnp.ones_like(g)[..., None]], axis=-1)
         r, w, cost = _weights(
-            y, fresh[None], offset[:, None] + contrast[:, None] * g, loss, f_scale
+            y,
+            fresh[None],
+            offset[:, None] + contrast[:, None] * g,
+            loss,
+            f_scale,
+            _chunk_weight(arrs, kk, size),
         )
         wv = w[..., None] * v
         m_acc = m_acc + jnp.einsum("acp,acq->apq", wv, v)
@@ -275,9 +301,13 @@ def scaling_moments(model: C2Model, theta, arrs: ProblemArrays, *, chunk=16384):
         g = g1sq_from_integrals(model, i_d[None], k[:, None] * i_g[None])
         valid = fresh[None] & jnp.isfinite(y)
         w = valid.astype(g.dtype)
+        wt = _chunk_weight(arrs, kk, size)
+        if wt is not None:
+            w = w * wt
         g = jnp.where(valid, g, 0.0)
         yv = jnp.where(valid, y, 0.0)
-        sums = jnp.stack([g * g, g, w, yv * g, yv, yv * yv], axis=-1).sum(axis=1)
+        sums = jnp.stack([w * g * g, w * g, w, w * yv * g, w * yv, w * yv * yv], axis=-1)
+        sums = sums.sum(axis=1)
         return acc + sums, None
 
     total, _ = jax.lax.scan(

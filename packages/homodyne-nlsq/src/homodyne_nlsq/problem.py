@@ -24,6 +24,7 @@ from homodyne_physics import (
     ScalingMap,
     make_scaling,
     quantile_estimate,
+    require_grid_free,
 )
 
 from .config import NLSQConfig
@@ -92,6 +93,7 @@ class FitProblem:
             self.arrs.phi,
             np.asarray(self.arrs.i)[sel],
             np.asarray(self.arrs.j)[sel],
+            None if self.arrs.wt is None else np.asarray(self.arrs.wt)[:, sel],
         )
         return replace(self, arrs=arrs, n_valid=int(np.isfinite(y).sum()))
 
@@ -172,7 +174,14 @@ def _scaling_bounds(scaling: ScalingMap, spec: ModelSpec):
     return np.array(lo, np.float64), np.array(hi, np.float64)
 
 
+def _check_point_set(data: XPCSData, model: C2Model) -> None:
+    """Point-set data need a convention that evaluates the model at arbitrary times."""
+    if not data.is_dense:
+        require_grid_free(model, f"{data.points.kind} point-set data ({data.provenance.layout})")
+
+
 def _fit_points(data: XPCSData, model: C2Model):
+    _check_point_set(data, model)
     first = model.first_fitted_frame
     i, j = data.pairs(first)
     if i.size == 0:
@@ -190,7 +199,7 @@ def _scaling_start(data: XPCSData, spec: ModelSpec, i, j, y):
     """Per-angle (contrast, offset) starts: data quantiles unless the spec gives them."""
     # quantiles of an evenly strided subset (<= 50k pairs per angle) estimate as well as all
     stride = max(1, i.size // 50000)
-    lag = (data.frames[j[::stride]] - data.frames[i[::stride]]).astype(np.float64) * data.dt
+    lag = data.t[j[::stride]] - data.t[i[::stride]]
     c_est, o_est = quantile_estimate(y[:, ::stride], lag)
     given = spec.scaling_start
     if "contrast" in given:
@@ -233,7 +242,7 @@ def build_problem(
         scaling = make_scaling(config.scaling_mode, data.phi, fourier_order=config.fourier_order)
     s_lo, s_hi = _scaling_bounds(scaling, spec)
     s0 = np.clip(scaling.fit_vector(c_est, o_est), s_lo, s_hi)
-    arrs = ProblemArrays.create(y, data.t, data.phi, i, j)
+    arrs = ProblemArrays.create(y, data.t, data.phi, i, j, data.weights(model.first_fitted_frame))
     n_fit = theta0.size + scaling.n_params
     if n_valid <= n_fit:
         raise ParameterError(

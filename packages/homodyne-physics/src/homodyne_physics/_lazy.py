@@ -7,6 +7,7 @@ tuples: one list per module.
 
 KERNEL_NAMES = (
     "C2Model",
+    "c2_at_times",
     "c2_matrix",
     "c2_pairs",
     "g1sq_from_integrals",
@@ -14,6 +15,8 @@ KERNEL_NAMES = (
     "integral_tables",
     "pair_indices",
     "pair_integrals",
+    "point_set_index",
+    "require_grid_free",
     "shear_prefactor",
 )
 PRECISION_NAMES = ("float64", "require_float64", "x64_enabled")

@@ -14,6 +14,13 @@ pair (shared by all angles) and one ``sin`` per point. The same functions serve 
 differentiable everywhere inside the parameter bounds (series branches at sinc(0) and at
 alpha = -1, guarded so that no NaN leaks into gradients).
 
+Point sets (two-time values at arbitrary (t1, t2), such as (age, lag) grids or multi-tau
+levels) go through the same functions: in the physical convention ``F`` is a closed form, so a
+table over the distinct times of the points (:func:`point_set_index`) is exact and every engine
+that takes a time table and index pairs fits them unchanged; :func:`c2_at_times` evaluates the
+model at given times directly. The homodyne2 convention is a sum over a frame grid and refuses
+them (:func:`require_grid_free`).
+
 The functions are pure and jit-able; ``model`` (a :class:`C2Model`) is hashable and meant to be
 a static argument.
 """
@@ -233,21 +240,25 @@ def g1sq_from_integrals(model: C2Model, i_d, x):
     return jnp.broadcast_to(g1 * g1, jnp.broadcast_shapes(g1.shape, jnp.shape(x)))
 
 
-def g1sq_pairs(model: C2Model, theta, t, phi, i, j):
-    """g1^2 for every angle at the frame pairs (i, j): shape ``(n_phi,) + broadcast(i, j)``."""
-    tables = integral_tables(model, theta, t)
+def g1sq_pairs(model: C2Model, theta, t, phi, i, j, *, tables=None):
+    """g1^2 for every angle at the frame pairs (i, j): shape ``(n_phi,) + broadcast(i, j)``.
+
+    ``tables``: precomputed :func:`integral_tables` (then ``t`` is not used)."""
+    if tables is None:
+        tables = integral_tables(model, theta, t)
     i_d, i_g = pair_integrals(model, tables, i, j)
     k = shear_prefactor(model, theta, phi)
     k = k.reshape(k.shape + (1,) * jnp.ndim(i_g))
     return g1sq_from_integrals(model, i_d[None], k * i_g[None])
 
 
-def c2_pairs(model: C2Model, theta, contrast, offset, t, phi, i, j):
+def c2_pairs(model: C2Model, theta, contrast, offset, t, phi, i, j, *, tables=None):
     """c2 = offset + contrast * g1^2 at frame pairs, shape ``(n_phi, n_pairs)``.
 
-    ``contrast`` and ``offset`` are per angle, shape ``(n_phi,)`` (or scalars).
+    ``contrast`` and ``offset`` are per angle, shape ``(n_phi,)`` (or scalars); ``tables`` as
+    for :func:`g1sq_pairs`.
     """
-    g = g1sq_pairs(model, theta, t, phi, i, j)
+    g = g1sq_pairs(model, theta, t, phi, i, j, tables=tables)
     contrast = jnp.broadcast_to(jnp.asarray(contrast, jnp.float64), g.shape[:1])
     offset = jnp.broadcast_to(jnp.asarray(offset, jnp.float64), g.shape[:1])
     extra = (1,) * (g.ndim - 1)
@@ -274,3 +285,51 @@ def pair_indices(n_t: int, first: int = 0) -> tuple[np.ndarray, np.ndarray]:
     i, j = np.triu_indices(n_t, k=1)
     keep = i >= first
     return i[keep].astype(np.int32), j[keep].astype(np.int32)
+
+
+# --------------------------------------------------------------------------- point sets
+
+
+def require_grid_free(model: C2Model, what: str = "point-set data") -> None:
+    """Raise :class:`ModeError` unless ``model`` can be evaluated at arbitrary times.
+
+    The physical convention integrates D(t) and gamma_dot(t) in closed form at any time; the
+    homodyne2 convention is defined by a trapezoid sum over a full frame grid starting at the
+    first selected frame, so it has no value between frames and no meaning for data that are
+    not a full matrix.
+    """
+    if model.convention != "physical":
+        raise ModeError(
+            f"the {model.convention} convention is defined on a full frame grid only and cannot "
+            f"fit {what} (values at arbitrary (t1, t2) points); use convention 'physical'"
+        )
+
+
+def point_set_index(t1, t2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(t, i, j)``: the sorted distinct times of the points and the index of each point's
+    ``t1`` and ``t2`` in it, so that ``integral_tables(model, theta, t)`` with the pairs
+    ``(i, j)`` is the model at the points (physical convention)."""
+    t1 = np.asarray(t1, np.float64).reshape(-1)
+    t2 = np.asarray(t2, np.float64).reshape(-1)
+    t, inv = np.unique(np.concatenate([t1, t2]), return_inverse=True)
+    return t, inv[: t1.size].astype(np.int32), inv[t1.size :].astype(np.int32)
+
+
+@partial(jax.jit, static_argnames=("model",))
+def c2_at_times(model: C2Model, theta, contrast, offset, t1, t2, phi):
+    """c2 at points ``(t1, t2)`` (s, any shape, broadcast together), shape
+    ``(n_phi,) + broadcast(t1, t2).shape``; physical convention only (see
+    :func:`require_grid_free`)."""
+    require_grid_free(model)
+    t1 = jnp.asarray(t1, jnp.float64)
+    t2 = jnp.asarray(t2, jnp.float64)
+    shape = jnp.broadcast_shapes(t1.shape, t2.shape)
+    t1 = jnp.broadcast_to(t1, shape).reshape(-1)
+    t2 = jnp.broadcast_to(t2, shape).reshape(-1)
+    # tables index order must follow time order (the physical sign is sign(j - i))
+    both = jnp.stack([jnp.minimum(t1, t2), jnp.maximum(t1, t2)])
+    n = both.shape[1]
+    tables = integral_tables(model, theta, both.reshape(-1))
+    idx = jnp.arange(n)
+    out = c2_pairs(model, theta, contrast, offset, None, phi, idx, idx + n, tables=tables)
+    return out.reshape(out.shape[:1] + shape)

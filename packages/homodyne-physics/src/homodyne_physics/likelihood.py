@@ -1,9 +1,10 @@
 """Gaussian log-likelihood of c2 data at (t1 < t2) points, with its gradient at the price of a pass.
 
-For per-angle ``contrast`` and ``offset``, a noise level ``sigma`` and a 0/1 mask ``w``::
+For per-angle ``contrast`` and ``offset``, a noise level ``sigma`` and a residual multiplier
+``w`` (a 0/1 mask; for weighted point sets the square root of each point's weight)::
 
     loglik = -1/2 sum_{a,p} (w_ap (y_ap - offset_a - contrast_a G_ap))^2 / sigma^2
-             - (sum_{a,p} w_ap) log sigma
+             - #{w_ap > 0} log sigma
 
 with ``G`` = g1^2 of :mod:`homodyne_physics.kernel` (both conventions, both modes). This is the
 likelihood each CMC shard evaluates, thousands of times per chain, always with its gradient.
@@ -264,7 +265,7 @@ def _gradient(model: C2Model, chunk: int, params, data):
     t, phi, w = data[0], data[1], data[5]
     ssr, ct, b_k, b_c, b_o = _grad_pass(model, chunk, params, data)
     inv_var = 1.0 / (sigma * sigma)
-    n = jnp.sum(w)
+    n = jnp.sum(w > 0)
     value = -0.5 * ssr * inv_var - n * jnp.log(sigma)
     _, pull_tables = jax.vjp(lambda th: integral_tables(model, th, t), theta)
     ct_g = ct[:, 1] if model.has_shear else jnp.zeros_like(ct[:, 0])
@@ -280,7 +281,7 @@ def _gradient(model: C2Model, chunk: int, params, data):
 def _loglik(model, chunk, params, data):
     _, _, _, sigma = params
     ssr = _value_pass(model, chunk, params, data)
-    return -0.5 * ssr / (sigma * sigma) - jnp.sum(data[5]) * jnp.log(sigma)
+    return -0.5 * ssr / (sigma * sigma) - jnp.sum(data[5] > 0) * jnp.log(sigma)
 
 
 @_loglik.defjvp
@@ -303,7 +304,8 @@ def gaussian_loglik(
 ):
     """Gaussian log-likelihood of data ``y`` at pairs (i, j) for every angle, up to a constant.
 
-    ``-1/2 sum (w (y - offset - contrast G))^2 / sigma^2 - sum(w) log sigma`` with G = g1^2 of
+    ``-1/2 sum (w (y - offset - contrast G))^2 / sigma^2 - n log sigma`` (n: points with
+    w > 0) with G = g1^2 of
     ``model`` at ``theta``. Differentiable in ``theta``, ``contrast``, ``offset`` and ``sigma``
     through a custom JVP: one fused streamed pass gives the value and the whole gradient (see
     the module docstring); the data arguments are constants.
@@ -323,7 +325,9 @@ def gaussian_loglik(
     i, j
         Frame indices of the pairs, ``(n_pairs,)``.
     y, w
-        Data and a 0/1 mask, ``(n_phi, n_pairs)``; ``y`` must be finite where ``w`` is 0.
+        Data and a residual multiplier, ``(n_phi, n_pairs)``: a 0/1 mask, or for weighted
+        points (a point set) the square root of each point's 1/variance weight (0 masks it);
+        ``y`` must be finite where ``w`` is 0.
     chunk
         Pairs per streamed chunk (each chunk covers all angles); memory is O(chunk x n_phi).
         Default: about 3072 points per chunk (``3072 // n_phi`` pairs, at least 16).
