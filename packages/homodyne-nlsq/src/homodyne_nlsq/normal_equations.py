@@ -14,7 +14,8 @@ This is the inner loop of the least-squares engine. The N x P Jacobian is never 
   the scaling design matrices, whatever the scaling mode.
 
 Weights: missing data (NaN) get weight 0; point-set data carry a likelihood weight per point
-(``ProblemArrays.wt``, a 1/variance multiplier) that multiplies every term of the sums; a robust loss (``soft_l1``, ``huber``, ``cauchy``) is
+(``ProblemArrays.wt``, a 1/variance multiplier) that multiplies every term of the sums; a
+robust loss (``soft_l1``, ``huber``, ``cauchy``) is
 applied by iteratively reweighted least squares with weights ``rho'(z)``, ``z = (r/f_scale)^2``,
 recomputed from the current residuals in the same pass.
 """
