@@ -18,6 +18,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from .agelag import find_agelag
 from .errors import (
     EmptyDatasetError,
     MissingDatasetError,
@@ -25,6 +26,7 @@ from .errors import (
     UnknownLayoutError,
 )
 from .metadata import natural_key
+from .multitau import MULTITAU_GROUP, is_multitau
 from .nexus import CORR, find_nxxpcs_entry, read_nxxpcs
 from .units import angle_in_degrees, q_in_inverse_angstrom, units_of
 
@@ -102,14 +104,19 @@ def bare_h5_array(f: h5py.File) -> str | None:
 
 
 def detect_layout(f: h5py.File, file: str) -> str:
-    """``'aps_u'``, ``'aps_legacy'``, ``'nxxpcs'`` or ``'array'`` (a bare HDF5 array) from the
-    file content; :class:`UnknownLayoutError` else."""
+    """``'aps_u'``, ``'aps_legacy'``, ``'nxxpcs'``, ``'agelag'`` (an (age, lag) grid),
+    ``'multitau'`` (multi-tau two-time) or ``'array'`` (a bare HDF5 array) from the file
+    content; :class:`UnknownLayoutError` else. The last two hold point sets, not matrices."""
     if any(_has(f, p, h5py.Group) for p in APS_U["maps"]) or _has(f, APS_U["q"]):
         return "aps_u"
     if _has(f, APS_LEGACY["maps"][0], h5py.Group) or _has(f, APS_LEGACY["q"]):
         return "aps_legacy"
     if find_nxxpcs_entry(f) is not None:
         return "nxxpcs"
+    if find_agelag(f) is not None:
+        return "agelag"
+    if is_multitau(f):
+        return "multitau"
     if bare_h5_array(f) is not None:
         return "array"
     if isinstance(f.get("xpcs/multitau"), h5py.Group):
@@ -122,7 +129,9 @@ def detect_layout(f: h5py.File, file: str) -> str:
     raise UnknownLayoutError(
         f"unknown HDF5 layout (top-level entries: {top}); expected APS-U ({APS_U['q']}, "
         f"{APS_U['maps'][0]}), APS legacy ({APS_LEGACY['q']}, {APS_LEGACY['maps'][0]}), NeXus "
-        f"NXxpcs (<entry>/{CORR}) or a bare array (a top-level 2-D/3-D dataset such as c2)",
+        f"NXxpcs (<entry>/{CORR}), an (age, lag) grid (entry_0000/correlations/<key>/twotime/"
+        f"ttcf), multi-tau two-time ({MULTITAU_GROUP}/level_*) or a bare array (a top-level "
+        "2-D/3-D dataset such as c2)",
         file=file,
         dataset="/",
     )

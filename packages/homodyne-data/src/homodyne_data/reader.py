@@ -11,6 +11,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from .agelag import load_agelag
 from .arrays import load_array
 from .assemble import assemble, jsonable
 from .cache import cache_key, cache_path, read_cache, write_cache
@@ -20,6 +21,7 @@ from .dataset import XPCSData
 from .errors import DataError, DataFileNotFoundError, NotHDF5Error, SelectionError
 from .layouts import BinIndex, detect_layout, index_bins
 from .metadata import read_metadata, resolve_dt
+from .multitau import load_multitau
 from .nexus import NXMatrix, nxxpcs_metadata
 from .selection import choose_q, normalize_angle, select_angles
 from .writers import invented_values
@@ -139,6 +141,8 @@ def _load_hdf5(cfg: DataConfig, selection: dict[str, Any], array_q, array_phi) -
             return load_array(
                 cfg, selection, kind="hdf5", array_q=array_q, array_phi=array_phi, h5=f
             )
+        if layout in ("agelag", "multitau"):  # point sets, not matrices
+            return (load_agelag if layout == "agelag" else load_multitau)(f, cfg, selection)
         index = index_bins(f, file, layout)
         pos, q_used, notes = _choose_bins(index, cfg, file)
         keep = select_angles(index.phi[pos], cfg.phi_ranges, file=file, dataset=index.phi_path)

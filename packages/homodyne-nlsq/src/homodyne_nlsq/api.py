@@ -19,6 +19,7 @@ from .config import NLSQConfig
 from .global_search import cmaes_search, latin_hypercube_starts
 from .informative import flag_uninformative
 from .lm import IterationInfo, LMOutcome, levenberg_marquardt
+from .points import point_set_error_model
 from .problem import FitProblem, build_problem
 from .report import make_result
 from .result import NLSQResult
@@ -199,7 +200,10 @@ def fit_nlsq(
         names=problem.names,
     )
     # frame-correlated (sandwich) covariance; used instead when the residuals are correlated
-    unc, robust, error_model = choose_error_model(problem, local.outcome.x, unc)
+    if problem.arrs.wt is None:
+        unc, robust, error_model = choose_error_model(problem, local.outcome.x, unc)
+    else:  # point sets: the sandwich is built on a full frame grid they do not have
+        robust, error_model = None, point_set_error_model()
     clock.lap("uncertainty")
     result = make_result(
         data, problem, plan, local, unc, shear_cost, clock.finish(), (robust, error_model)
