@@ -3,9 +3,10 @@
 Multi-tau two-time data (11 levels, 8 lags per level, laminar_flow truth, noise 0.01 per frame
 pair, frame time 2.5 ms: a 50 s run) are simulated straight from the kernel (no full matrix
 is ever formed), written in the multi-tau layout, read back with ``homodyne_data.load`` and
-fitted with ``fit_nlsq``. Printed: points, the time to read, the fit's wall time (JIT compilation included), iterations, the
-parameters against the truth, and the process peak RSS (``resource.getrusage``). The same run
-as full float32 matrices would need 4 x 20000^2 x 4 B = 6.4 GB just to hold the data.
+fitted with ``fit_nlsq``. Printed: points, the time to read, the fit's wall time (JIT
+compilation included), iterations, the parameters against the truth, and the process peak RSS
+(``resource.getrusage``). The same run as full float32 matrices would need
+4 x 20000^2 x 4 B = 6.4 GB just to hold the data.
 
 Run: ``uv run python benchmarks/bench_multitau.py [--frames 20000] [--angles 4]``.
 Target on the 2-core development machine: read + fit < 60 s, peak RSS < 2 GB. Measured
