@@ -1,20 +1,24 @@
 """homodyne-data: read, select, validate and simulate XPCS two-time correlation data.
 
-* :func:`load` / :func:`load_data`: APS-U, APS legacy and NeXus NXxpcs HDF5 results files
-  (layout detected from content) and bare arrays (``.npy``, ``.npz``, plain HDF5) ->
-  :class:`XPCSData` for one q ring; units read from ``units`` attributes;
+* :func:`load` / :func:`load_data`: APS-U, APS legacy and NeXus NXxpcs HDF5 results files,
+  (age, lag) two-time grids (ESRF style) and multi-tau two-time files (layout detected from
+  content) and bare arrays (``.npy``, ``.npz``, plain HDF5) -> :class:`XPCSData` for one q
+  ring (dense matrices, or a :class:`PointSet` of (t1, t2) values with weights); units read
+  from ``units`` attributes;
 * :func:`inspect_file`: what a file holds; :func:`diagnose`: every problem of a (broken) file;
   :func:`quality_report`: per-angle data quality;
 * :func:`simulate`: synthetic data from the physics kernel; :func:`simulate_speckle`:
   correlator output of simulated speckle frames (frame-correlated noise); :func:`write_aps_u`,
-  :func:`write_aps_legacy`: genuine files in both layouts;
+  :func:`write_aps_legacy`, :func:`write_nxxpcs`, :func:`write_agelag`, :func:`write_multitau`:
+  genuine files in each layout; :func:`coarsen_multitau`, :func:`simulate_multitau`:
+  multi-tau two-time data from matrices or straight from the kernel;
 * every error is a :class:`DataError` (a ``HomodyneError``) naming the file and dataset.
 """
 
 from importlib.metadata import version as _dist_version
 
 from .config import DataConfig, DataSelection
-from .dataset import Provenance, XPCSData
+from .dataset import PointSet, Provenance, XPCSData
 from .diagnose import Diagnosis, Problem, diagnose
 from .errors import (
     DataConfigError,
@@ -34,6 +38,8 @@ from .errors import (
     ShapeMismatchError,
     UnknownLayoutError,
 )
+from .agelag import write_agelag
+from .multitau import MultitauSimulation, coarsen_multitau, simulate_multitau, write_multitau
 from .quality import QualityReport, quality_report
 from .reader import load, load_data
 from .selection import diagonal_corrected, normalize_angle, select_angles
@@ -60,9 +66,11 @@ __all__ = [
     "MissingDatasetError",
     "MissingMetadataError",
     "MissingTimeStepError",
+    "MultitauSimulation",
     "NoAnglesSelectedError",
     "NonFiniteDataError",
     "NotHDF5Error",
+    "PointSet",
     "Problem",
     "Provenance",
     "QualityReport",
@@ -73,6 +81,7 @@ __all__ = [
     "UnknownLayoutError",
     "XPCSData",
     "__version__",
+    "coarsen_multitau",
     "diagnose",
     "diagonal_corrected",
     "inspect_file",
@@ -83,8 +92,11 @@ __all__ = [
     "quality_report",
     "select_angles",
     "simulate",
+    "simulate_multitau",
     "simulate_speckle",
+    "write_agelag",
     "write_aps_legacy",
     "write_aps_u",
+    "write_multitau",
     "write_nxxpcs",
 ]
