@@ -8,7 +8,7 @@ import homodyne_data as hd
 from homodyne_nlsq import fit_nlsq
 from homodyne_physics import ModeError, ModelSpec
 
-from .conftest import LAMINAR_TRUTH, STATIC_TRUTH
+from .conftest import STATIC_TRUTH
 
 
 @pytest.fixture(scope="module")

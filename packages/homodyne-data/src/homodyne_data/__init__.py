@@ -17,6 +17,7 @@
 
 from importlib.metadata import version as _dist_version
 
+from .agelag import write_agelag
 from .config import DataConfig, DataSelection
 from .dataset import PointSet, Provenance, XPCSData
 from .diagnose import Diagnosis, Problem, diagnose
@@ -38,7 +39,6 @@ from .errors import (
     ShapeMismatchError,
     UnknownLayoutError,
 )
-from .agelag import write_agelag
 from .multitau import MultitauSimulation, coarsen_multitau, simulate_multitau, write_multitau
 from .quality import QualityReport, quality_report
 from .reader import load, load_data
