@@ -302,13 +302,15 @@ def scaling_moments(model: C2Model, theta, arrs: ProblemArrays, *, chunk=16384):
         g = g1sq_from_integrals(model, i_d[None], k[:, None] * i_g[None])
         valid = fresh[None] & jnp.isfinite(y)
         w = valid.astype(g.dtype)
-        wt = _chunk_weight(arrs, kk, size)
-        if wt is not None:
-            w = w * wt
         g = jnp.where(valid, g, 0.0)
         yv = jnp.where(valid, y, 0.0)
-        sums = jnp.stack([w * g * g, w * g, w, w * yv * g, w * yv, w * yv * yv], axis=-1)
-        sums = sums.sum(axis=1)
+        wt = _chunk_weight(arrs, kk, size)
+        if wt is None:  # dense matrices: unweighted sums (the fast path, unchanged)
+            sums = jnp.stack([g * g, g, w, yv * g, yv, yv * yv], axis=-1).sum(axis=1)
+        else:
+            w = w * wt
+            sums = jnp.stack([w * g * g, w * g, w, w * yv * g, w * yv, w * yv * yv], axis=-1)
+            sums = sums.sum(axis=1)
         return acc + sums, None
 
     total, _ = jax.lax.scan(
