@@ -17,6 +17,7 @@ from homodyne_physics import (
     ScalingMap,
     atomic_path,
     c2_matrix,
+    c2_pairs,
     float64,
     json_safe,
 )
@@ -174,7 +175,8 @@ class CMCResult:
         return np.sqrt(np.diag(self.laplace_cov))
 
     def fitted_c2(self, data: XPCSData | None = None) -> np.ndarray:
-        """Model c2 at the posterior mean on the full matrices, ``(n_phi, n_t, n_t)``."""
+        """Model c2 at the posterior mean on the full matrices, ``(n_phi, n_t, n_t)``; for
+        point-set data at their points, ``(n_phi, n_points)``."""
         data = data if data is not None else self.data
         if data is None:
             raise ParameterError("fitted_c2 needs the data (the result holds none)")
@@ -184,6 +186,10 @@ class CMCResult:
                 f"fit was made on {self.scaling.phi.tolist()}"
             )
         with float64():
+            if not data.is_dense:
+                i, j = data.pairs(0)
+                args = (self.model, self.theta, self.contrast, self.offset, data.t, data.phi)
+                return np.asarray(c2_pairs(*args, i, j))
             return np.asarray(
                 c2_matrix(self.model, self.theta, self.contrast, self.offset, data.t, data.phi)
             )
@@ -382,6 +388,9 @@ class CMCResult:
             fit = self.fitted_c2(data)
 
             def fitted(p):
+                if not data.is_dense:  # point sets: values and model at their points
+                    _fitted_points(p, data, fit, self.contrast, self.offset)
+                    return
                 with open(p, "wb") as fh:
                     np.savez(
                         fh,
@@ -401,3 +410,23 @@ class CMCResult:
         else:
             paths.pop("fitted_data.npz")
         return paths
+
+
+def _fitted_points(path, data: XPCSData, fit, contrast, offset) -> None:
+    """fitted_data.npz of point-set data: values, model and weights at (t1, t2)."""
+    ps = data.points
+    with open(path, "wb") as fh:
+        np.savez(
+            fh,
+            c2_exp=ps.values,
+            c2_fit=fit,
+            residuals=ps.values - fit,
+            t1=ps.t1,
+            t2=ps.t2,
+            weights=ps.weights,
+            phi=data.phi,
+            q=np.array(data.q),
+            dt=np.array(data.dt),
+            contrast=contrast,
+            offset=offset,
+        )

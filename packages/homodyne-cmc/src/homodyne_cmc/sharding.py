@@ -27,7 +27,8 @@ class Shard:
     y
         Data at the shard's points, shape ``(n_phi, m)``; padded/missing entries are 0.
     w
-        Mask, 1.0 for a real point and 0.0 for padding or NaN, shape ``(n_phi, m)``.
+        Residual multiplier: 1.0 for a real point (point sets: the square root of its
+        likelihood weight) and 0.0 for padding or NaN, shape ``(n_phi, m)``.
     i, j
         Frame indices of the shard's pairs, shape ``(m,)``, int32.
     """
@@ -41,7 +42,7 @@ class Shard:
     @property
     def n_points(self) -> int:
         """Number of real (unmasked) points."""
-        return int(self.w.sum())
+        return int((self.w > 0).sum())
 
     def fingerprint(self) -> str:
         """sha256 of the shard's arrays (part of the resume key)."""
@@ -106,7 +107,7 @@ def choose_num_shards(
     )
 
 
-def make_shards(y, i, j, n_shards: int, seed: int) -> list[Shard]:
+def make_shards(y, i, j, n_shards: int, seed: int, wt=None) -> list[Shard]:
     """Split the points into ``n_shards`` random, angle-balanced, equally shaped shards.
 
     Parameters
@@ -119,6 +120,8 @@ def make_shards(y, i, j, n_shards: int, seed: int) -> list[Shard]:
         Number of shards (>= 1, <= n_pairs).
     seed
         Seed of the random permutation of the pairs.
+    wt
+        Likelihood weight of each point, ``(n_phi, n_pairs)`` (point sets), or ``None``.
     """
     y = np.asarray(y, np.float64)
     i = np.asarray(i, np.int32)
@@ -133,6 +136,8 @@ def make_shards(y, i, j, n_shards: int, seed: int) -> list[Shard]:
         pad = m - part.shape[0]
         ys = y[:, part]
         ws = np.isfinite(ys).astype(np.float64)
+        if wt is not None:
+            ws = ws * np.sqrt(np.asarray(wt, np.float64)[:, part])
         ys = np.where(ws > 0, ys, 0.0)
         ii, jj = i[part], j[part]
         if pad:

@@ -20,7 +20,7 @@ import numpy as np
 
 from homodyne_data import XPCSData
 from homodyne_nlsq import ProblemArrays
-from homodyne_physics import C2Model, ModelSpec, ScalingMap, make_scaling
+from homodyne_physics import C2Model, ModelSpec, ScalingMap, make_scaling, require_grid_free
 
 from .backends import Backend, machine_workers
 from .combination_space import (
@@ -121,6 +121,8 @@ def prepare(
         fixed_offset=ws.offset,
     )
     first = model.first_fitted_frame
+    if not data.is_dense:
+        require_grid_free(model, f"{data.points.kind} point-set data")
     i, j = data.pairs(first)
     y = data.flat(first)
     space = build_space(
@@ -131,7 +133,7 @@ def prepare(
         sample_sigma=cfg.sample_sigma,
         centres=ws.values if cfg.prior_centres_from_nlsq else None,
     )
-    arrs = ProblemArrays.create(y, data.t, data.phi, i, j)
+    arrs = ProblemArrays.create(y, data.t, data.phi, i, j, data.weights(first))
     n_valid = int(np.isfinite(y).sum())
     return Prepared(ws, gate, spec, model, scaling, space, arrs, n_valid)
 
@@ -194,7 +196,8 @@ def plan_shards(prep: Prepared, lap: LaplaceResult, cfg: CMCConfig, data: XPCSDa
         requested=cfg.num_shards,
     )
     n_shards = min(n_shards, i.shape[0])
-    shards = make_shards(y, i, j, n_shards, cfg.seed)
+    wt = None if arrs.wt is None else np.asarray(arrs.wt)
+    shards = make_shards(y, i, j, n_shards, cfg.seed, wt)
     u0, cov_u = _whitening(prep, lap, cfg)
     chol = cfg.whitening_inflation * np.sqrt(n_shards) * np.linalg.cholesky(cov_u)
     comb_space, comb_reasons = choose_reference_laws(

@@ -169,8 +169,13 @@ def noise_level(data: XPCSData) -> float:
 
     Differences ``c2[a, i, j+1] - c2[a, i, j]`` over the upper triangle (j > i) have variance
     ``2 sigma^2`` where the model is smooth; the median absolute deviation (x 1.4826) makes
-    the estimate insensitive to the steep region near the diagonal.
+    the estimate insensitive to the steep region near the diagonal. Point sets: see
+    :func:`homodyne_cmc.points.point_set_noise_level` (noise of a unit-weight point).
     """
+    if not data.is_dense:
+        from .points import point_set_noise_level
+
+        return point_set_noise_level(data)
     c2 = data.c2
     n_t = c2.shape[1]
     i, j = np.triu_indices(n_t - 1, k=1)
