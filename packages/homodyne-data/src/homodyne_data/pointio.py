@@ -136,3 +136,49 @@ def build_point_data(
             notes=tuple(n for n in notes if n),
         ),
     )
+
+
+def point_summary(f: h5py.File, file: str, layout: str) -> dict[str, Any]:
+    """What :func:`homodyne_data.inspect_file` shows of a point-set file, read without loading
+    the values: ``q``, ``phi``, ``bins``, ``n_frames``, ``dt``, ``storage`` and ``notes``."""
+    from .agelag import find_agelag
+    from .multitau import MULTITAU_GROUP
+
+    if layout == "agelag":
+        base = find_agelag(f)
+        assert base is not None
+        tt = f[f"{base}/twotime/ttcf"]
+        n_roi = int(tt.shape[0]) if tt.ndim == 3 else 1
+        q_path, phi_path, data_path = f"{base}/parameters/q", f"{base}/parameters/phi", tt.name
+        ft_path = f"{base}/parameters/frame_time"
+        storage = f"(age, lag) grid: {tt.shape[-2]} ages x {tt.shape[-1]} lags per ROI"
+        n_values = int(tt.shape[-2] * tt.shape[-1])
+    else:
+        g = f[MULTITAU_GROUP]
+        levels = sorted(k for k in g if k.startswith("level_"))
+        q_path, phi_path = f"{MULTITAU_GROUP}/q", f"{MULTITAU_GROUP}/phi"
+        n_roi = int(np.size(f[q_path])) if isinstance(f.get(q_path), h5py.Dataset) else 0
+        data_path, ft_path = MULTITAU_GROUP, f"{MULTITAU_GROUP}/frame_time"
+        n_values = sum(int(np.size(g[f"{k}/t1"])) for k in levels if f"{k}/t1" in g)
+        storage = f"multi-tau two-time: {len(levels)} levels"
+    q, phi, notes = read_roi_lists(f, q_path, phi_path, n_roi, file)
+    dt = read_time_value(f, ft_path, file)
+    bins = tuple(
+        {
+            "id": k + 1,
+            "q": float(q[k]),
+            "phi": float(normalize_angle(phi[k : k + 1])[0]),
+            "dataset": data_path,
+        }
+        for k in range(n_roi)
+    )
+    notes = [*notes, f"point set: {n_values} (t1, t2) values per ROI, no full matrices"]
+    return {
+        "q": tuple(float(v) for v in np.unique(q)),
+        "phi": tuple(float(v) for v in normalize_angle(np.unique(phi))),
+        "bins": bins,
+        "n_frames": 0,
+        "dt": dt,
+        "storage": storage,
+        "notes": tuple(n for n in notes if n),
+    }

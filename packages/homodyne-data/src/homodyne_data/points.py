@@ -120,6 +120,25 @@ class PointSet:
         """Number of points per angle."""
         return int(self.i.size)
 
+    def noise_level(self, angle: int) -> float:
+        """Model-free noise sd of a unit-weight point of one angle.
+
+        Points are ordered by (weight, lag, t1); neighbours with the same weight and lag
+        differ only in age, where the model is smooth, so ``sqrt(w) (y_{k+1} - y_k)`` has
+        variance ``2 sigma^2``; the median absolute deviation (x 1.4826) keeps it robust.
+        NaN when fewer than 10 such differences exist.
+        """
+        w = self.weights[angle]
+        lag = self.lag
+        order = np.lexsort((self.t1, np.round(lag, 12), w))
+        lag, y, w = lag[order], self.values[angle, order], w[order]
+        same = (np.abs(lag[1:] - lag[:-1]) <= 1e-9 * np.abs(lag[1:])) & (w[1:] == w[:-1])
+        diff = (y[1:] - y[:-1]) * np.sqrt(w[1:])
+        diff = diff[same & np.isfinite(diff) & (w[1:] > 0)]
+        if diff.size < 10:
+            return float("nan")
+        return float(1.4826 * np.median(np.abs(diff - np.median(diff))) / np.sqrt(2.0))
+
     def select(self, angles) -> "PointSet":
         """The same points for a subset of the angles (index array or boolean mask)."""
         return PointSet(

@@ -80,6 +80,21 @@ def _far_lag(n: int, fraction: float = 0.2) -> int:
     return int(ok[-1] + 1) if ok.size else 1
 
 
+def _angle_points(data: XPCSData, k: int) -> tuple[float, float, float, float]:
+    """The estimates of :func:`_angle` for point-set data: the offset from the longest lags
+    (top tenth), the contrast from the shortest lag, the noise of a unit-weight point."""
+    ps = data.points
+    y, lag = ps.values[k], ps.lag
+    ok = np.isfinite(y)
+    nan_frac = float(np.mean(~ok)) if y.size else 0.0
+    if not ok.any():
+        return nan_frac, float("nan"), float("nan"), float("nan")
+    far = y[ok & (lag >= np.quantile(lag[ok], 0.9))]
+    offset = float(np.median(far))
+    near = y[ok & np.isclose(lag, lag[ok].min())]
+    return nan_frac, ps.noise_level(k), float(np.median(near)) - offset, offset
+
+
 def _angle(c: np.ndarray) -> tuple[float, float, float, float]:
     n = c.shape[0]
     iu = np.triu_indices(n, 1)
@@ -121,13 +136,18 @@ def quality_report(data: XPCSData) -> QualityReport:
         ``nan_fraction``, ``noise``, ``contrast``, ``offset`` and ``snr`` per angle, and
         ``flags``: readable sentences (empty when nothing stands out).
     """
-    rows = np.array([_angle(data.c2[k]) for k in range(data.n_phi)], dtype=np.float64)
+    if data.is_dense:
+        rows = np.array([_angle(data.c2[k]) for k in range(data.n_phi)], dtype=np.float64)
+        n_t = data.n_t
+    else:
+        rows = np.array([_angle_points(data, k) for k in range(data.n_phi)], dtype=np.float64)
+        n_t = data.t.size  # distinct times of the points
     nan_fraction, noise, contrast, offset = rows.T
     with np.errstate(divide="ignore", invalid="ignore"):
         snr = np.where(noise > 0, contrast / noise, np.inf * np.sign(contrast))
     flags: list[str] = []
-    if data.n_t < MIN_FRAMES:
-        flags.append(f"only {data.n_t} frames selected: estimates (and fits) will be poor")
+    if n_t < MIN_FRAMES:
+        flags.append(f"only {n_t} frames selected: estimates (and fits) will be poor")
     for k, p in enumerate(data.phi):
         tag = f"phi = {p:g} deg"
         if nan_fraction[k] > NAN_FLAG:
@@ -166,5 +186,5 @@ def quality_report(data: XPCSData) -> QualityReport:
         flags=flags,
         q=data.q,
         dt=data.dt,
-        n_t=data.n_t,
+        n_t=n_t,
     )

@@ -14,6 +14,7 @@ from .layouts import bare_h5_array, detect_layout, index_bins, with_units
 from .matrices import storage_of
 from .metadata import read_metadata, resolve_dt
 from .nexus import NXMatrix, nxxpcs_metadata
+from .pointio import point_summary
 from .reader import file_kind
 from .selection import normalize_angle
 from .writers import invented_values
@@ -31,7 +32,8 @@ class FileSummary:
     Attributes
     ----------
     file, layout
-        Path and ``'aps_u'`` / ``'aps_legacy'`` / ``'nxxpcs'`` / ``'array'``.
+        Path and ``'aps_u'`` / ``'aps_legacy'`` / ``'nxxpcs'`` / ``'agelag'`` /
+        ``'multitau'`` / ``'array'``.
     q
         q of every ring (APS-U: all rings of the q map; legacy: distinct bin q), 1/Angstrom.
     phi
@@ -39,7 +41,7 @@ class FileSummary:
     bins
         One dict per matrix: ``id``, ``q``, ``phi``, ``dataset``.
     n_frames
-        Frames (rows) of the matrices (of the first one).
+        Frames (rows) of the matrices (of the first one); 0 for point sets.
     dt
         Time step from the metadata, s (``None`` when the file does not give it).
     storage
@@ -139,6 +141,9 @@ def _summary_hdf5(file: str, f: h5py.File) -> FileSummary:
     layout = detect_layout(f, file)
     if layout == "array":
         return _summary_array(file, "hdf5", f)
+    if layout in ("agelag", "multitau"):  # point sets: no matrices to probe
+        info = point_summary(f, file, layout)
+        return FileSummary(file=file, layout=layout, invented=tuple(invented_values(f)), **info)
     index = index_bins(f, file, layout)
     notes: list[str] = []
     if layout == "nxxpcs":

@@ -30,7 +30,10 @@ def _file_table(summary, data, placeholder: bool) -> Any:
     for col in ("", "value", "units"):
         t.add_column(col)
     t.add_row("layout", summary.layout, "")
-    t.add_row("matrices", f"{len(summary.bins)} of {summary.n_frames} x {summary.n_frames}", "")
+    if summary.layout in ("agelag", "multitau"):
+        t.add_row("point sets", f"{len(summary.bins)} ROIs of (t1, t2) values", "")
+    else:
+        t.add_row("matrices", f"{len(summary.bins)} of {summary.n_frames} x {summary.n_frames}", "")
     t.add_row("storage", summary.storage, "")
     t.add_row("q rings", _listing(summary.q), "1/A")
     t.add_row("phi", _listing(summary.phi, "{:g}"), "deg")
@@ -39,7 +42,11 @@ def _file_table(summary, data, placeholder: bool) -> Any:
         t.add_row("q used", f"{data.q:.6g}", "1/A")
         used = "- (matrices examined with dt = 1)" if placeholder else f"{data.dt:.6g}"
         t.add_row("dt used", used, "s")
-        t.add_row("frames used", f"{data.frames[0]}..{data.frames[-1]} ({data.n_t})", "")
+        if data.is_dense:
+            t.add_row("frames used", f"{data.frames[0]}..{data.frames[-1]} ({data.n_t})", "")
+        else:
+            span = f"t {data.t[0]:.6g}..{data.t[-1]:.6g} s"
+            t.add_row("points used", f"{data.n_points} per angle ({span})", "")
     meta = summary.metadata
     for key in sorted(
         k for k in meta if not k.endswith(("_units", "_path")) and k != "source_paths"
