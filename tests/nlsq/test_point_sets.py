@@ -56,3 +56,13 @@ def test_homodyne2_refuses_point_sets(static_data):
     spec = ModelSpec.create("static", convention="homodyne2")
     with pytest.raises(ModeError, match="full frame grid"):
         fit_nlsq(_as_points(static_data), spec)
+
+
+def test_fitted_c2_of_a_point_set_is_the_model_at_its_points(static_data):
+    data = _as_points(static_data)
+    res = fit_nlsq(data, ModelSpec.create("static"))
+    fit = res.fitted_c2(data)
+    full = res.fitted_c2(static_data)
+    i, j = static_data.pairs(0)
+    assert fit.shape == (2, data.n_points)
+    np.testing.assert_allclose(fit, full[:, i, j], rtol=1e-13)

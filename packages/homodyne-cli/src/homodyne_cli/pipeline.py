@@ -126,6 +126,13 @@ def run_job(
         data = load_data(with_array_options(data_config(run, file, q), run))
     timings["load"] = time.perf_counter() - t0
     job.data = data
+    if not data.is_dense:  # the result writers and plots still expect full matrices
+        raise ConfigError(
+            f"{file} holds {data.provenance.layout} point-set data ({data.n_points} (t1, t2) "
+            "values per angle): `homodyne run` does not write results or plots for point sets "
+            "yet; fit them from Python with homodyne_nlsq.fit_nlsq(homodyne_data.load(file), "
+            "spec) (and homodyne_cmc.fit_cmc), or inspect them with `homodyne inspect`"
+        )
     check_model_memory(data)  # model matrices for fitted_data.npz and plots: refuse early
     if start_writing is not None:
         start_writing(job)

@@ -35,7 +35,10 @@ def check_signal(data, where: str = "") -> None:
     NoSignalError
         Naming the file (``where``), the constant value and what to check.
     """
-    values = [_upper(np.asarray(data.c2[k])) for k in range(data.n_phi)]
+    if data.is_dense:
+        values = [_upper(np.asarray(data.c2[k])) for k in range(data.n_phi)]
+    else:  # point sets: their (t1 < t2) values
+        values = [v[np.isfinite(v)] for v in np.asarray(data.flat(0))]
     src = f" of {where}" if where else ""
     if all(v.size == 0 for v in values):
         raise NoSignalError(f"c2{src} holds no finite value off the diagonal: nothing to fit")

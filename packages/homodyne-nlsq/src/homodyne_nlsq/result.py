@@ -6,7 +6,15 @@ from typing import Any
 import numpy as np
 
 from homodyne_data import XPCSData
-from homodyne_physics import C2Model, ModelSpec, ParameterError, c2_matrix, float64, json_safe
+from homodyne_physics import (
+    C2Model,
+    ModelSpec,
+    ParameterError,
+    c2_matrix,
+    c2_pairs,
+    float64,
+    json_safe,
+)
 
 __all__ = ["NLSQResult"]
 
@@ -151,7 +159,8 @@ class NLSQResult:
         return self.spec.fixed_values if self.spec is not None else {}
 
     def fitted_c2(self, data: XPCSData) -> np.ndarray:
-        """Model c2 on the full matrices of ``data`` (same angles as the fit), for plots.
+        """Model c2 on the full matrices of ``data`` (same angles as the fit), for plots;
+        for point-set data at their points, ``(n_phi, n_points)``.
 
         Returns
         -------
@@ -164,8 +173,10 @@ class NLSQResult:
                 f"was made on {np.round(self.phi, 3).tolist()}"
             )
         with float64():
-            out = c2_matrix(self.model, self.theta, self.contrast, self.offset, data.t, data.phi)
-            return np.asarray(out)
+            args = (self.model, self.theta, self.contrast, self.offset, data.t, data.phi)
+            if not data.is_dense:  # point sets: the model at their points, (n_phi, n_points)
+                return np.asarray(c2_pairs(*args, *data.pairs(0)))
+            return np.asarray(c2_matrix(*args))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-safe dict (numpy -> lists, non-finite -> None)."""
