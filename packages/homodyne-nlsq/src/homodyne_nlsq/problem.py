@@ -199,7 +199,10 @@ def _scaling_start(data: XPCSData, spec: ModelSpec, i, j, y):
     """Per-angle (contrast, offset) starts: data quantiles unless the spec gives them."""
     # quantiles of an evenly strided subset (<= 50k pairs per angle) estimate as well as all
     stride = max(1, i.size // 50000)
-    lag = data.t[j[::stride]] - data.t[i[::stride]]
+    if data.is_dense:  # exact frame differences (the estimate groups equal lags)
+        lag = (data.frames[j[::stride]] - data.frames[i[::stride]]).astype(np.float64) * data.dt
+    else:
+        lag = data.t[j[::stride]] - data.t[i[::stride]]
     c_est, o_est = quantile_estimate(y[:, ::stride], lag)
     given = spec.scaling_start
     if "contrast" in given:
