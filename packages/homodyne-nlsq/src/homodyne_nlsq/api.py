@@ -199,7 +199,17 @@ def fit_nlsq(
         names=problem.names,
     )
     # frame-correlated (sandwich) covariance; used instead when the residuals are correlated
-    unc, robust, error_model = choose_error_model(problem, local.outcome.x, unc)
+    if problem.scaling.ages:  # the sandwich's blocks assume a scaling constant in age
+        robust, error_model = (
+            None,
+            {
+                "used": "independent",
+                "reason": "the frame-correlated covariance is not computed for an age-dependent "
+                "scaling (contrast_age_order / offset_age_order > 0)",
+            },
+        )
+    else:
+        unc, robust, error_model = choose_error_model(problem, local.outcome.x, unc)
     clock.lap("uncertainty")
     result = make_result(
         data, problem, plan, local, unc, shear_cost, clock.finish(), (robust, error_model)

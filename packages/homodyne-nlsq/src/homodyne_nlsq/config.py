@@ -68,6 +68,11 @@ class NLSQConfig:
         residual scale ``f_scale`` (same units as c2), applied by reweighting.
     scaling_mode, fourier_order
         Per-angle contrast/offset model (``individual``, ``auto``, ``constant``, ``fourier``).
+    contrast_age_order, offset_age_order
+        Age dependence of the per-angle contrast / offset: Legendre polynomials of this order
+        in the age (t1 + t2)/2 over the data's age range (0: constant in age, the default;
+        1: a linear drift). Each order adds one more copy of the scaling's linear columns,
+        solved with them. Not with ``scaling_mode: constant``.
     sigma
         Absolute noise of one c2 value; ``None`` estimates it from the residuals.
     solver
@@ -118,6 +123,20 @@ class NLSQConfig:
         le=10,
         description="order of the fourier scaling",
         json_schema_extra=_expect("an integer between 1 and 10"),
+    )
+    contrast_age_order: Integer = Field(
+        0,
+        ge=0,
+        le=3,
+        description="order of the contrast's age polynomial; 0 = constant in age",
+        json_schema_extra=_expect("an integer between 0 and 3"),
+    )
+    offset_age_order: Integer = Field(
+        0,
+        ge=0,
+        le=3,
+        description="order of the offset's age polynomial; 0 = constant in age",
+        json_schema_extra=_expect("an integer between 0 and 3"),
     )
     sigma: Number | None = Field(
         None,
@@ -247,9 +266,17 @@ class NLSQConfig:
                     f"{path}.{key}: unknown setting (known: {', '.join(sorted(known))})"
                 )
         try:
-            return cls.__pydantic_validator__.validate_python(dict(d))
+            cfg = cls.__pydantic_validator__.validate_python(dict(d))
         except ValidationError as exc:
             raise _errors(cls, exc, path) from None
+        if cfg.scaling_mode == "constant" and (cfg.contrast_age_order or cfg.offset_age_order):
+            key = "contrast_age_order" if cfg.contrast_age_order else "offset_age_order"
+            raise NLSQConfigError(
+                f"{path}.{key}: an age-dependent scaling needs a fitted scaling, but "
+                f"{path}.scaling_mode is 'constant' (contrast and offset held fixed); expected 0 "
+                "or another scaling_mode"
+            )
+        return cfg
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-safe dict of every setting."""
