@@ -123,3 +123,19 @@ def test_age_order_one_removes_the_drift_bias_over_seeds_at_low_contrast():
     print(f"mean bias with contrast_age_order 1: {bias}; structure warnings {flagged} of 10")
     assert np.all(np.abs(bias) < 0.05), bias
     assert flagged <= 1
+
+
+def test_the_drift_hint_asks_for_the_next_order_when_one_is_fitted():
+    from types import SimpleNamespace
+
+    from homodyne_nlsq.goodness import _hint_orders, residual_structure
+
+    t = np.arange(1, 81) * 0.1
+    g = np.exp(-np.abs(np.subtract.outer(t, t)) / 0.8)[None]
+    a = (0.5 * np.add.outer(t, t) - t[0]) / (t[-1] - t[0])
+    noise = np.triu(np.random.default_rng(0).normal(0, 0.01, g.shape), 1)
+    data = 1.0 + 0.2 * (1.0 + 0.3 * a**2) * g + noise + np.swapaxes(noise, 1, 2)
+    s = residual_structure(t, data, 1.0 + 0.2 * g, contrast=0.2, offset=1.0)
+    assert "set contrast_age_order: 1" in s.warning
+    fitted = SimpleNamespace(ages=True, contrast_age_order=1, offset_age_order=0)
+    assert "raise contrast_age_order above 1" in _hint_orders(s, fitted).warning

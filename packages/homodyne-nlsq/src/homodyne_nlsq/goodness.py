@@ -18,7 +18,7 @@ Independent noise is assumed; strongly correlated noise (as in some measured mat
 standard errors too small and the check too eager.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -180,12 +180,10 @@ def _patterns(age_fail, lag_fail, map_fail, drift, lag_mean, lag_se) -> list[str
 # age-dependent per-angle scaling models.
 _SUGGEST = {
     "contrast drifts with age": (
-        "set contrast_age_order: 1 (optimization.nlsq) to fit a contrast that changes "
-        "linearly with age"
+        "set contrast_age_order: 1 (optimization.nlsq) to let the contrast change with age"
     ),
     "baseline drifts with age": (
-        "set offset_age_order: 1 (optimization.nlsq) to fit a baseline that changes "
-        "linearly with age"
+        "set offset_age_order: 1 (optimization.nlsq) to let the baseline change with age"
     ),
 }
 
@@ -314,6 +312,20 @@ class GoodnessOfFit:
         }
 
 
+def _hint_orders(structure: ResidualStructure, scaling) -> ResidualStructure:
+    """When the fit already has an age order, the hint asks for the next one."""
+    if structure.warning is None or scaling is None or not getattr(scaling, "ages", False):
+        return structure
+    text = structure.warning
+    for key, order in (
+        ("contrast_age_order", scaling.contrast_age_order),
+        ("offset_age_order", scaling.offset_age_order),
+    ):
+        if order:
+            text = text.replace(f"set {key}: 1", f"raise {key} above {order}")
+    return replace(structure, warning=text)
+
+
 def goodness_of_fit(result, data, c2_fit=None) -> GoodnessOfFit:
     """Goodness of fit of an :class:`NLSQResult` (or any result with ``model``, ``sigma``,
     ``contrast``, ``offset``, ``fitted_c2``) on its data."""
@@ -324,8 +336,9 @@ def goodness_of_fit(result, data, c2_fit=None) -> GoodnessOfFit:
     if getattr(result, "age_dependent", False):
         t = np.asarray(data.t, np.float64)
         contrast, offset = result.scaling_at(0.5 * (t[:, None] + t[None, :]))
-    structure = residual_structure(
-        data.t, data.c2, fit, contrast=contrast, offset=offset, first=first
+    structure = _hint_orders(
+        residual_structure(data.t, data.c2, fit, contrast=contrast, offset=offset, first=first),
+        getattr(result, "scaling", None),
     )
     i, j = np.triu_indices(data.n_t, 1)
     keep = i >= first
