@@ -106,13 +106,14 @@ def test_noise_from_differences_ignores_a_smooth_signal():
 
 
 @pytest.mark.slow
-def test_false_alarm_rate_of_the_structure_check_over_40_seeds():
+@pytest.mark.parametrize(("contrast", "noise"), [(0.3, 0.01), (0.05, 0.03)])
+def test_false_alarm_rate_of_the_structure_check_over_40_seeds(contrast, noise):
     alarms = []
     for seed in range(40):
-        data = drift_data(seed=100 + seed, drift=0.0)
+        data = drift_data(seed=100 + seed, drift=0.0, contrast=contrast, noise=noise)
         res = fit_nlsq(data, ModelSpec.create("static"))
         alarms.append(not goodness_of_fit(res, data).structure.ok)
-    print(f"false alarms: {sum(alarms)} of 40")
+    print(f"false alarms (contrast {contrast}, noise {noise}): {sum(alarms)} of 40")
     assert sum(alarms) < 2  # < 5 %
 
 
