@@ -100,7 +100,7 @@ def test_age_orders_in_the_config_and_its_schema():
     assert NLSQConfig().contrast_age_order == 0
     with pytest.raises(NLSQConfigError, match="optimization.nlsq.contrast_age_order"):
         NLSQConfig.from_dict({"contrast_age_order": 4})
-    with pytest.raises(NLSQConfigError, match="scaling_mode is 'constant'"):
+    with pytest.raises(NLSQConfigError, match="nlsq: contrast_age_order > 0 needs a"):
         NLSQConfig.from_dict({"contrast_age_order": 1, "scaling_mode": "constant"})
     from pydantic import TypeAdapter
 

@@ -189,6 +189,14 @@ class NLSQConfig:
         json_schema_extra=_POS_INT,
     )
 
+    def __post_init__(self) -> None:
+        if self.scaling_mode == "constant" and (self.contrast_age_order or self.offset_age_order):
+            key = "contrast_age_order" if self.contrast_age_order else "offset_age_order"
+            raise ValueError(
+                f"{key} > 0 needs a fitted per-angle scaling, but scaling_mode is 'constant' "
+                "(contrast and offset held fixed); expected 0 or another scaling_mode"
+            )
+
     # where homodyne 2.x files keep these settings, relative to optimization.nlsq
     YAML_KEYS: ClassVar[dict[str, str]] = {
         "tolerance": "ftol",
@@ -269,13 +277,6 @@ class NLSQConfig:
             cfg = cls.__pydantic_validator__.validate_python(dict(d))
         except ValidationError as exc:
             raise _errors(cls, exc, path) from None
-        if cfg.scaling_mode == "constant" and (cfg.contrast_age_order or cfg.offset_age_order):
-            key = "contrast_age_order" if cfg.contrast_age_order else "offset_age_order"
-            raise NLSQConfigError(
-                f"{path}.{key}: an age-dependent scaling needs a fitted scaling, but "
-                f"{path}.scaling_mode is 'constant' (contrast and offset held fixed); expected 0 "
-                "or another scaling_mode"
-            )
         return cfg
 
     def to_dict(self) -> dict[str, Any]:
