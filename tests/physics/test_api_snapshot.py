@@ -48,6 +48,7 @@ def test_public_names():
         "get_spec",
         "integral_tables",
         "json_safe",
+        "legendre_basis",
         "make_scaling",
         "mode_bounds",
         "pair_indices",

@@ -17,6 +17,7 @@ __all__ = [
     "cmc_quality",
     "nlsq_quality",
     "print_transport_table",
+    "quality_gate",
     "write_cmc_quality",
     "write_nlsq_quality",
     "write_transport_csv",
@@ -108,6 +109,35 @@ def nlsq_quality(res: Any, data: Any, c2_fit: np.ndarray, ui: UI) -> dict[str, A
             "goodness_of_fit": good.to_dict(),
         },
     }
+
+
+def quality_gate(res: Any, goodness: Any, threshold: float | None) -> str | None:
+    """The NLSQ quality gate (``optimization.nlsq.quality_validation``): a problem message, or
+    None when the fit passes (or no gate is set).
+
+    A reduced chi2 means something only when the noise is known: with a user-given sigma the
+    gate compares it with ``threshold``. When sigma is estimated from the residuals, chi2/dof
+    is 1 by construction (it is the residual variance in c2 units), so the gate uses the
+    residual-structure test instead: the fit fails when the binned mean residuals show a
+    pattern (age drift, short-lag excess) that the noise cannot explain.
+    """
+    if threshold is None:
+        return None
+    if getattr(res, "sigma_source", "estimated") == "user":
+        if res.reduced_chi2 > threshold:
+            return (
+                f"quality gate: reduced chi2 {res.reduced_chi2:.3g} > {threshold:g} with the "
+                "given sigma (optimization.nlsq.quality_validation)"
+            )
+        return None
+    structure = goodness.structure
+    if structure.ok:
+        return None
+    return (
+        f"quality gate: the residual-structure test failed ({'; '.join(structure.patterns)}); "
+        "sigma was estimated, so the reduced chi2 is not gated "
+        "(optimization.nlsq.quality_validation)"
+    )
 
 
 def cmc_quality(cres: Any, ui: UI) -> Any:

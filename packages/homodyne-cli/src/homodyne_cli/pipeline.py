@@ -24,6 +24,7 @@ from .fit_quality import (
     cmc_quality,
     nlsq_quality,
     print_transport_table,
+    quality_gate,
     write_cmc_quality,
     write_nlsq_quality,
 )
@@ -176,11 +177,9 @@ def run_job(
         if not res.converged:
             job.converged = False
             job.problems.append(f"NLSQ did not converge: {res.message}")
-        if run.max_reduced_chi2 is not None and res.reduced_chi2 > run.max_reduced_chi2:
-            job.problems.append(
-                f"quality gate: reduced chi2 {res.reduced_chi2:.3g} > "
-                f"{run.max_reduced_chi2:g} (optimization.nlsq.quality_validation)"
-            )
+        gate = quality_gate(res, fitq["goodness"], run.max_reduced_chi2)
+        if gate:
+            job.problems.append(gate)
         t0 = time.perf_counter()
         with ui.phase("write NLSQ results"):
             write_nlsq(folder, res, data, c2_fit, extra=fitq["json"])

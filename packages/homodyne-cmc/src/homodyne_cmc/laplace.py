@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from homodyne_nlsq import ProblemArrays, accumulate, cost_only
+from homodyne_nlsq.age_scaling import age_accumulate, age_cost
 from homodyne_physics import C2Model, ScalingMap
 
 from .parameterization import ParamSpace, full_theta, log_prior, to_physical, to_unconstrained
@@ -117,11 +118,14 @@ def laplace_fit(
 
     def normal_equations(v):
         theta, s = split(v)
-        c, jtj, jtr = accumulate(model, theta, s, scaling, arrs, chunk=chunk)
+        fused = age_accumulate if scaling.ages else accumulate
+        c, jtj, jtr = fused(model, theta, s, scaling, arrs, chunk=chunk)
         return float(c), np.asarray(jtj)[np.ix_(rows, rows)], np.asarray(jtr)[rows]
 
     def chi2_at(v):
         theta, s = split(v)
+        if scaling.ages:
+            return float(age_cost(model, theta, s, scaling, arrs, chunk=chunk))
         c, o = scaling.apply(s, xp=jnp)
         return float(cost_only(model, theta, c, o, arrs, chunk=chunk))
 

@@ -119,8 +119,15 @@ def _kind_for(low: float, high: float) -> str:
 
 def _scaling_prior(name: str, spec: ModelSpec) -> Prior:
     """Prior of a scaling entry: the spec's contrast/offset prior for a per-angle or mean
-    entry, a zero-centred normal for a Fourier harmonic."""
+    entry, a zero-centred normal for a Fourier harmonic; an age coefficient (``*_age{k}*``,
+    order k >= 1 of the Legendre polynomial in age) a zero-centred normal (no drift is the
+    centre) whose sd is that of the spec's contrast/offset prior divided by ``2k + 1``, so
+    that the coefficients of higher orders are held closer to 0."""
     base = "contrast" if name.startswith("contrast") else "offset"
+    if "_age" in name:
+        order = int(name.split("_age")[1][0])
+        sd = float(spec.priors[base].sd) / (2 * order + 1)
+        return Prior("Normal", 0.0, sd, -np.inf, np.inf)
     if "[" in name or name in ("contrast", "offset") or name.endswith("_c0"):
         return spec.priors[base]
     return Prior("Normal", 0.0, _HARMONIC_SD, -np.inf, np.inf)

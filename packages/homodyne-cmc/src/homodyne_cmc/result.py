@@ -140,14 +140,25 @@ class CMCResult:
         """Per-angle contrast and offset draws, each ``(n_chains, n_samples, n_phi)``."""
         k = self.scaling.n_params
         s = self.draws[..., self.n_theta : self.n_theta + k]
-        kc = self.scaling.n_contrast
+        kc, kc0 = self.scaling.n_contrast, self.scaling.design_contrast.shape[1]
+        ko0 = self.scaling.design_offset.shape[1]
+        # with an age-dependent scaling: the order-0 (age-averaged) values
         c = self.scaling.fixed_contrast + np.einsum(
-            "ak,cnk->cna", self.scaling.design_contrast, s[..., :kc]
+            "ak,cnk->cna", self.scaling.design_contrast, s[..., :kc0]
         )
         o = self.scaling.fixed_offset + np.einsum(
-            "ak,cnk->cna", self.scaling.design_offset, s[..., kc:]
+            "ak,cnk->cna", self.scaling.design_offset, s[..., kc : kc + ko0]
         )
         return c, o
+
+    def scaling_at(self, age) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior-mean contrast and offset per angle at the given ages (s), each
+        ``(n_phi, *age.shape)`` (constant in age unless the scaling is age-dependent)."""
+        age = np.asarray(age, np.float64)
+        k = self.scaling.n_params
+        s = self.draws[..., self.n_theta : self.n_theta + k].reshape(-1, k).mean(axis=0)
+        c, o = self.scaling.at_age(s, age.reshape(-1))
+        return c.reshape(-1, *age.shape), o.reshape(-1, *age.shape)
 
     @property
     def contrast(self) -> np.ndarray:
@@ -186,13 +197,23 @@ class CMCResult:
                 f"fit was made on {self.scaling.phi.tolist()}"
             )
         with float64():
+            t = np.asarray(data.t, np.float64)
+            if self.scaling.ages:
+                ones = np.ones(self.scaling.n_phi)
+                args = (self.model, self.theta, ones, 0.0 * ones, data.t, data.phi)
+            else:
+                args = (self.model, self.theta, self.contrast, self.offset, data.t, data.phi)
             if not data.is_dense:
                 i, j = data.pairs(0)
-                args = (self.model, self.theta, self.contrast, self.offset, data.t, data.phi)
-                return np.asarray(c2_pairs(*args, i, j))
-            return np.asarray(
-                c2_matrix(self.model, self.theta, self.contrast, self.offset, data.t, data.phi)
-            )
+                g = np.asarray(c2_pairs(*args, i, j))
+                age = 0.5 * (t[i] + t[j])
+            else:
+                g = np.asarray(c2_matrix(*args))
+                age = 0.5 * (t[:, None] + t[None, :])
+            if not self.scaling.ages:
+                return g
+        c, o = self.scaling_at(age)
+        return o + c * g
 
     def transport(self, times=None):
         """Posterior D(t), Gamma(t) (gamma_dot(t), strain): median and 68 % / 95 % quantiles;

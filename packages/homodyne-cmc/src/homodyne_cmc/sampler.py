@@ -35,6 +35,7 @@ from numpyro.infer.hmc import hmc
 
 from homodyne_physics import C2Model, float64, gaussian_loglik
 
+from .age_likelihood import age_coefficients, age_gaussian_loglik
 from .combination_space import CombinationSpace, log_det_dv_du
 from .parameterization import SpaceArrays, SpaceStatic, full_theta, log_prior, to_physical
 from .sharding import Shard
@@ -77,6 +78,7 @@ class CommonArrays(NamedTuple):
     sigma_fixed: jax.Array
     t_ref: jax.Array
     jac_power: jax.Array
+    age_range: jax.Array = ()
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,7 @@ class SamplerSettings:
     max_tree_depth: int = 10
     dense_mass: bool = False
     combination: CombinationSpace = CombinationSpace()
+    age_orders: tuple[int, int] = (0, 0)
 
 
 @dataclass(frozen=True, eq=False)
@@ -157,11 +160,20 @@ def shard_log_density(z, shard: ShardArrays, common: CommonArrays, settings: Sam
     theta = full_theta(x, sp, common.space)
     s = x[sp.n_theta : sp.n_theta + sp.n_scaling]
     sigma = x[-1] if sp.sample_sigma else common.sigma_fixed
-    kc = settings.n_contrast
-    contrast = common.fixed_c + common.design_c @ s[:kc]
-    offset = common.fixed_o + common.design_o @ s[kc:]
     data = (common.t, common.phi, shard.i, shard.j, shard.y, shard.w)
-    loglik = gaussian_loglik(settings.model, theta, contrast, offset, sigma, *data)
+    if any(settings.age_orders):  # contrast/offset change with age: per-point scaling
+        coef_c, coef_o = age_coefficients(
+            s, common.design_c, common.design_o, common.fixed_c, common.fixed_o,
+            settings.age_orders,
+        )  # fmt: skip
+        loglik = age_gaussian_loglik(
+            settings.model, theta, coef_c, coef_o, common.age_range, sigma, *data
+        )
+    else:
+        kc = settings.n_contrast
+        contrast = common.fixed_c + common.design_c @ s[:kc]
+        offset = common.fixed_o + common.design_o @ s[kc:]
+        loglik = gaussian_loglik(settings.model, theta, contrast, offset, sigma, *data)
     logp = loglik + common.prior_power * (log_prior(x, sp, common.space) + logdet)
     if settings.combination.laws:
         u = common.u0 + common.chol @ z

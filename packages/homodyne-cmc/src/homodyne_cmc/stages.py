@@ -113,17 +113,22 @@ def prepare(
     scaling_mode = cfg.scaling_mode or ws.scaling_mode or "auto"
     if scaling_mode not in _SCALING_MODES:
         scaling_mode = "auto"
+    first = model.first_fitted_frame
+    if not data.is_dense:
+        require_grid_free(model, f"{data.points.kind} point-set data")
+    i, j = data.pairs(first)
+    orders = ws.age_orders if scaling_mode != "constant" else (0, 0)
+    ages = 0.5 * (np.asarray(data.t)[i] + np.asarray(data.t)[j])
     scaling = make_scaling(
         scaling_mode,
         data.phi,
         fourier_order=cfg.fourier_order,
         fixed_contrast=ws.contrast,
         fixed_offset=ws.offset,
+        contrast_age_order=orders[0],
+        offset_age_order=orders[1],
+        age_range=(float(ages.min()), float(ages.max())),
     )
-    first = model.first_fitted_frame
-    if not data.is_dense:
-        require_grid_free(model, f"{data.points.kind} point-set data")
-    i, j = data.pairs(first)
     y = data.flat(first)
     space = build_space(
         model,
@@ -141,7 +146,10 @@ def prepare(
 def laplace_stage(prep: Prepared, cfg: CMCConfig) -> LaplaceResult:
     """Full-data Laplace approximation started at the warm start (free entries only)."""
     ws, space = prep.ws, prep.space
-    s0 = prep.scaling.fit_vector(ws.contrast, ws.offset)
+    if prep.scaling.ages and ws.age_scaling is not None:  # the NLSQ age coefficients
+        s0 = prep.scaling.fit_vector(ws.age_scaling["contrast"], ws.age_scaling["offset"])
+    else:
+        s0 = prep.scaling.fit_vector(ws.contrast, ws.offset)
     x0 = np.concatenate([prep.spec.free_vector(ws.theta), s0])
     n_x = x0.shape[0]
     lo, hi = space.arrays.low[:n_x], space.arrays.high[:n_x]
@@ -219,6 +227,7 @@ def plan_shards(prep: Prepared, lap: LaplaceResult, cfg: CMCConfig, data: XPCSDa
         np.float64(fixed_sigma or lap.sigma),
         t_ref,
         np.float64(1.0 - 1.0 / n_shards),
+        np.asarray(scaling.age_range, np.float64),
     )
     settings = SamplerSettings(
         prep.model,
@@ -232,6 +241,7 @@ def plan_shards(prep: Prepared, lap: LaplaceResult, cfg: CMCConfig, data: XPCSDa
         cfg.max_tree_depth,
         cfg.dense_mass,
         comb_space,
+        (scaling.contrast_age_order, scaling.offset_age_order),
     )
     run_key = data_fingerprint(
         *common[:6],

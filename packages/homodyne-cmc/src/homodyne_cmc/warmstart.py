@@ -55,6 +55,13 @@ class WarmStart:
     scaling_mode: str | None
     source: str
     spec: ModelSpec
+    age_scaling: dict[str, Any] | None = None
+
+    @property
+    def age_orders(self) -> tuple[int, int]:
+        """``(contrast_age_order, offset_age_order)`` of the NLSQ fit (0, 0: constant in age)."""
+        a = self.age_scaling or {}
+        return int(a.get("contrast_age_order", 0)), int(a.get("offset_age_order", 0))
 
     @property
     def values(self) -> dict[str, float]:
@@ -111,7 +118,28 @@ def _from_mapping(d: Mapping[str, Any], source: str) -> WarmStart:
         d.get("scaling_mode"),
         source,
         spec,
+        _age_scaling(d.get("age_scaling"), source, contrast.shape[0]),
     )
+
+
+def _age_scaling(a: Any, source: str, n_phi: int) -> dict[str, Any] | None:
+    """The NLSQ fit's age-dependent scaling (orders, age range, per-angle coefficients)."""
+    if not a:
+        return None
+    try:
+        out = {
+            "contrast_age_order": int(a["contrast_age_order"]),
+            "offset_age_order": int(a["offset_age_order"]),
+            "age_range_s": tuple(float(v) for v in a["age_range_s"]),
+            "contrast": np.asarray(a["contrast"], np.float64).reshape(n_phi, -1),
+            "offset": np.asarray(a["offset"], np.float64).reshape(n_phi, -1),
+        }
+    except (KeyError, TypeError, ValueError) as exc:
+        raise WarmStartError(
+            f"{source}: bad age_scaling entry ({exc}); expected contrast_age_order, "
+            "offset_age_order, age_range_s and per-angle contrast/offset coefficients"
+        ) from None
+    return out
 
 
 def load_warm_start(nlsq: Any) -> WarmStart:
@@ -157,6 +185,7 @@ def load_warm_start(nlsq: Any) -> WarmStart:
             ws.scaling_mode,
             "NLSQResult",
             spec,
+            ws.age_scaling,
         )
     raise WarmStartError(
         f"cannot use {type(nlsq).__name__} as an NLSQ warm start; pass an "

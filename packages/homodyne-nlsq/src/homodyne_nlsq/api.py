@@ -15,6 +15,7 @@ import numpy as np
 from homodyne_data import XPCSData
 from homodyne_physics import PARAMETERS, ModelSpec, ParameterError, float64
 
+from .age_scaling import age_scaling_error_model
 from .config import NLSQConfig
 from .global_search import cmaes_search, latin_hypercube_starts
 from .informative import flag_uninformative
@@ -200,10 +201,12 @@ def fit_nlsq(
         names=problem.names,
     )
     # frame-correlated (sandwich) covariance; used instead when the residuals are correlated
-    if problem.arrs.wt is None:
-        unc, robust, error_model = choose_error_model(problem, local.outcome.x, unc)
-    else:  # point sets: the sandwich is built on a full frame grid they do not have
+    if problem.arrs.wt is not None:  # point sets: the sandwich needs a full frame grid
         robust, error_model = None, point_set_error_model()
+    elif problem.scaling.ages:  # the sandwich's blocks assume a scaling constant in age
+        robust, error_model = None, age_scaling_error_model()
+    else:
+        unc, robust, error_model = choose_error_model(problem, local.outcome.x, unc)
     clock.lap("uncertainty")
     result = make_result(
         data, problem, plan, local, unc, shear_cost, clock.finish(), (robust, error_model)

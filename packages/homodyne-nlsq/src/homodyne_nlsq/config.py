@@ -68,6 +68,11 @@ class NLSQConfig:
         residual scale ``f_scale`` (same units as c2), applied by reweighting.
     scaling_mode, fourier_order
         Per-angle contrast/offset model (``individual``, ``auto``, ``constant``, ``fourier``).
+    contrast_age_order, offset_age_order
+        Age dependence of the per-angle contrast / offset: Legendre polynomials of this order
+        in the age (t1 + t2)/2 over the data's age range (0: constant in age, the default;
+        1: a linear drift). Each order adds one more copy of the scaling's linear columns,
+        solved with them. Not with ``scaling_mode: constant``.
     sigma
         Absolute noise of one c2 value; ``None`` estimates it from the residuals.
     solver
@@ -119,6 +124,20 @@ class NLSQConfig:
         description="order of the fourier scaling",
         json_schema_extra=_expect("an integer between 1 and 10"),
     )
+    contrast_age_order: Integer = Field(
+        0,
+        ge=0,
+        le=3,
+        description="order of the contrast's age polynomial; 0 = constant in age",
+        json_schema_extra=_expect("an integer between 0 and 3"),
+    )
+    offset_age_order: Integer = Field(
+        0,
+        ge=0,
+        le=3,
+        description="order of the offset's age polynomial; 0 = constant in age",
+        json_schema_extra=_expect("an integer between 0 and 3"),
+    )
     sigma: Number | None = Field(
         None,
         gt=0,
@@ -169,6 +188,14 @@ class NLSQConfig:
         description="rejected trial steps in a row before stopping",
         json_schema_extra=_POS_INT,
     )
+
+    def __post_init__(self) -> None:
+        if self.scaling_mode == "constant" and (self.contrast_age_order or self.offset_age_order):
+            key = "contrast_age_order" if self.contrast_age_order else "offset_age_order"
+            raise ValueError(
+                f"{key} > 0 needs a fitted per-angle scaling, but scaling_mode is 'constant' "
+                "(contrast and offset held fixed); expected 0 or another scaling_mode"
+            )
 
     # where homodyne 2.x files keep these settings, relative to optimization.nlsq
     YAML_KEYS: ClassVar[dict[str, str]] = {
@@ -247,9 +274,10 @@ class NLSQConfig:
                     f"{path}.{key}: unknown setting (known: {', '.join(sorted(known))})"
                 )
         try:
-            return cls.__pydantic_validator__.validate_python(dict(d))
+            cfg = cls.__pydantic_validator__.validate_python(dict(d))
         except ValidationError as exc:
             raise _errors(cls, exc, path) from None
+        return cfg
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-safe dict of every setting."""

@@ -18,7 +18,7 @@ Independent noise is assumed; strongly correlated noise (as in some measured mat
 standard errors too small and the check too eager.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -176,14 +176,24 @@ def _patterns(age_fail, lag_fail, map_fail, drift, lag_mean, lag_se) -> list[str
     return out
 
 
-# The per-angle scaling is constant in age (an age-dependent contrast/baseline is not
-# modelled yet): the hint says how to check how much the drift moves D(t).
+# What to do about a named pattern: an age drift of the contrast or baseline is what the
+# age-dependent per-angle scaling models.
 _SUGGEST = {
-    "drifts with age": (
-        "the model's contrast and baseline are constant in age: fit shorter age windows "
-        "separately (frame selection) to see how far D(t) moves"
+    "contrast drifts with age": (
+        "set contrast_age_order: 1 (optimization.nlsq) to let the contrast change with age"
+    ),
+    "baseline drifts with age": (
+        "set offset_age_order: 1 (optimization.nlsq) to let the baseline change with age"
     ),
 }
+
+
+def _at_points(values, n_phi: int, i, j) -> np.ndarray:
+    """Per-angle values ``(n_phi,)`` or per-point maps ``(n_phi, n_t, n_t)`` at pairs (i, j)."""
+    v = np.asarray(values, np.float64)
+    if v.ndim == 3:
+        return v[:, i, j]
+    return np.broadcast_to(v.reshape(-1, 1) if v.ndim else v, (n_phi, 1)) * np.ones(i.size)
 
 
 def residual_structure(
@@ -206,7 +216,8 @@ def residual_structure(
     c2, c2_fit
         Data and model, ``(n_phi, n_t, n_t)``; pairs ``first <= i < j`` are used.
     contrast, offset
-        Per-angle values of the fit (to turn the model into g1^2 for the drift regression);
+        Per-angle values of the fit (to turn the model into g1^2 for the drift regression),
+        ``(n_phi,)``, or per-point maps ``(n_phi, n_t, n_t)`` for an age-dependent scaling;
         default 1 and 0.
     n_age, n_lag
         Bins in age (linear) and in lag (log-spaced).
@@ -215,11 +226,11 @@ def residual_structure(
     c2 = np.asarray(c2, np.float64)
     fit = np.asarray(c2_fit, np.float64)
     n_phi, n_t = c2.shape[0], c2.shape[-1]
-    cons = np.broadcast_to(np.asarray(1.0 if contrast is None else contrast, np.float64), (n_phi,))
-    offs = np.broadcast_to(np.asarray(0.0 if offset is None else offset, np.float64), (n_phi,))
     i, j = _pairs(n_t, first, n_phi)
+    cons = _at_points(1.0 if contrast is None else contrast, n_phi, i, j)
+    offs = _at_points(0.0 if offset is None else offset, n_phi, i, j)
     r = (c2[:, i, j] - fit[:, i, j]).ravel()
-    g = ((fit[:, i, j] - offs[:, None]) / np.where(cons == 0, 1.0, cons)[:, None]).ravel()
+    g = ((fit[:, i, j] - offs) / np.where(cons == 0, 1.0, cons)).ravel()
     age = np.tile(0.5 * (t[i] + t[j]), n_phi)
     lag = np.tile(t[j] - t[i], n_phi)
     ok = np.isfinite(r) & np.isfinite(g)
@@ -301,14 +312,33 @@ class GoodnessOfFit:
         }
 
 
+def _hint_orders(structure: ResidualStructure, scaling) -> ResidualStructure:
+    """When the fit already has an age order, the hint asks for the next one."""
+    if structure.warning is None or scaling is None or not getattr(scaling, "ages", False):
+        return structure
+    text = structure.warning
+    for key, order in (
+        ("contrast_age_order", scaling.contrast_age_order),
+        ("offset_age_order", scaling.offset_age_order),
+    ):
+        if order:
+            text = text.replace(f"set {key}: 1", f"raise {key} above {order}")
+    return replace(structure, warning=text)
+
+
 def goodness_of_fit(result, data, c2_fit=None) -> GoodnessOfFit:
     """Goodness of fit of an :class:`NLSQResult` (or any result with ``model``, ``sigma``,
     ``contrast``, ``offset``, ``fitted_c2``) on its data."""
     fit = result.fitted_c2(data) if c2_fit is None else np.asarray(c2_fit)
     first = result.model.first_fitted_frame
     source = getattr(result, "sigma_source", "estimated")
-    structure = residual_structure(
-        data.t, data.c2, fit, contrast=result.contrast, offset=result.offset, first=first
+    contrast, offset = result.contrast, result.offset
+    if getattr(result, "age_dependent", False):
+        t = np.asarray(data.t, np.float64)
+        contrast, offset = result.scaling_at(0.5 * (t[:, None] + t[None, :]))
+    structure = _hint_orders(
+        residual_structure(data.t, data.c2, fit, contrast=contrast, offset=offset, first=first),
+        getattr(result, "scaling", None),
     )
     i, j = np.triu_indices(data.n_t, 1)
     keep = i >= first

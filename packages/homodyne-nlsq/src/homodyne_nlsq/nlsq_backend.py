@@ -55,9 +55,15 @@ def fit_with_nlsq(problem: FitProblem, x0) -> LMOutcome:
 
     def f(index, *params):
         p = jnp.stack([jnp.asarray(v, jnp.float64) for v in params])
-        contrast, offset = scaling.apply(p[k:], xp=jnp)
         theta = problem.spec.theta(p[:k], xp=jnp)
-        full = c2_pairs(model, theta, contrast, offset, t, phi, i, j)
+        if scaling.ages:  # per-point scaling: G from the kernel, then the age polynomials
+            ones = jnp.ones(phi.shape[0])
+            g = c2_pairs(model, theta, ones, 0.0 * ones, t, phi, i, j)
+            contrast, offset = scaling.at_age(p[k:], 0.5 * (t[i] + t[j]), xp=jnp)
+            full = offset + contrast * g
+        else:
+            contrast, offset = scaling.apply(p[k:], xp=jnp)
+            full = c2_pairs(model, theta, contrast, offset, t, phi, i, j)
         # the library hands xdata over as floats: the point indices are exact in float64
         return full.reshape(-1)[jnp.asarray(index).astype(jnp.int64)]
 

@@ -27,6 +27,7 @@ from homodyne_physics import (
     require_grid_free,
 )
 
+from .age_scaling import age_accumulate, age_cost, age_scaling_moments
 from .config import NLSQConfig
 from .normal_equations import ProblemArrays, accumulate, cost_only, scaling_moments
 from .separable import profile_scaling
@@ -100,7 +101,7 @@ class FitProblem:
     def fused(self, x):
         """``(cost, J^T J, J^T r)`` at ``x`` (one fused streamed pass)."""
         theta, s = self.split(x)
-        c, jtj, jtr = accumulate(
+        c, jtj, jtr = (age_accumulate if self.scaling.ages else accumulate)(
             self.model,
             self.full_theta(theta),
             s,
@@ -116,6 +117,19 @@ class FitProblem:
     def cost(self, x) -> float:
         """Cost at ``x`` (cheap streamed pass, no derivatives)."""
         theta, s = self.split(x)
+        if self.scaling.ages:
+            return float(
+                age_cost(
+                    self.model,
+                    self.full_theta(theta),
+                    s,
+                    self.scaling,
+                    self.arrs,
+                    chunk=self.config.chunk_size,
+                    loss=self.config.loss,
+                    f_scale=self.config.f_scale,
+                )
+            )
         contrast, offset = self.scaling.apply(jnp.asarray(s), xp=jnp)
         return float(
             cost_only(
@@ -139,14 +153,18 @@ class FitProblem:
             ``x = (theta, s*)`` and its cost (for a robust loss, evaluated with that loss).
         """
         theta = np.asarray(theta, np.float64)
-        mom = np.asarray(
-            scaling_moments(
-                self.model,
-                jnp.asarray(self.full_theta(theta)),
-                self.arrs,
-                chunk=self.config.chunk_size,
+        full = jnp.asarray(self.full_theta(theta))
+        if self.scaling.ages:
+            mom = tuple(
+                np.asarray(v)
+                for v in age_scaling_moments(
+                    self.model, full, self.scaling, self.arrs, chunk=self.config.chunk_size
+                )
             )
-        )
+        else:
+            mom = np.asarray(
+                scaling_moments(self.model, full, self.arrs, chunk=self.config.chunk_size)
+            )
         k = self.n_theta
         s, chi2 = profile_scaling(mom, self.scaling, self.lower[k:], self.upper[k:])
         x = np.concatenate([theta, s])
@@ -162,7 +180,7 @@ def _scaling_bounds(scaling: ScalingMap, spec: ModelSpec):
     for name in scaling.names:
         base = name.split("[")[0].split("_")[0]
         harmonic = scaling.mode == "fourier" and not name.endswith("_c0")
-        if harmonic:
+        if harmonic or "_age" in name:  # harmonics and age coefficients: centred at 0
             lo.append(-np.inf)
             hi.append(np.inf)
         elif base == "contrast":
@@ -212,6 +230,13 @@ def _scaling_start(data: XPCSData, spec: ModelSpec, i, j, y):
     return c_est, o_est
 
 
+def _age_range(data: XPCSData, i, j) -> tuple[float, float]:
+    """Smallest and largest age (t1 + t2)/2 of the fitted pairs, s."""
+    t = np.asarray(data.t, np.float64)
+    age = 0.5 * (t[i] + t[j])
+    return float(age.min()), float(age.max())
+
+
 def build_problem(
     data: XPCSData,
     spec: ModelSpec,
@@ -239,10 +264,16 @@ def build_problem(
     hi = np.array([spec.bounds[n][1] for n in names], np.float64)
     theta0 = np.array([spec.start[n] for n in names], np.float64)
     c_est, o_est = _scaling_start(data, spec, i, j, y)
-    if config.scaling_mode == "constant":
-        scaling = make_scaling("constant", data.phi, fixed_contrast=c_est, fixed_offset=o_est)
-    else:
-        scaling = make_scaling(config.scaling_mode, data.phi, fourier_order=config.fourier_order)
+    scaling = make_scaling(
+        config.scaling_mode,
+        data.phi,
+        fourier_order=config.fourier_order,
+        fixed_contrast=c_est if config.scaling_mode == "constant" else None,
+        fixed_offset=o_est if config.scaling_mode == "constant" else None,
+        contrast_age_order=config.contrast_age_order,
+        offset_age_order=config.offset_age_order,
+        age_range=_age_range(data, i, j),
+    )
     s_lo, s_hi = _scaling_bounds(scaling, spec)
     s0 = np.clip(scaling.fit_vector(c_est, o_est), s_lo, s_hi)
     arrs = ProblemArrays.create(y, data.t, data.phi, i, j, data.weights(model.first_fitted_frame))

@@ -137,7 +137,8 @@ def make_result(
     scaling = problem.scaling
     contrast, offset = scaling.apply(s)
     cov_s = unc.covariance[k:, k:]
-    kc = scaling.n_contrast
+    kc, kc0 = scaling.n_contrast, scaling.design_contrast.shape[1]
+    ko0 = scaling.design_offset.shape[1]
     at_bound = _at_bound(problem, out.x)
     s2 = unc.sigma**2 if unc.sigma_source == "user" else out.cost / unc.dof
     shear_delta = None if shear_cost is None else (shear_cost - out.cost) / s2
@@ -162,8 +163,9 @@ def make_result(
         correlation=unc.correlation,
         contrast=np.asarray(contrast, np.float64),
         offset=np.asarray(offset, np.float64),
-        contrast_err=scaling_errors(cov_s[:kc, :kc], scaling.design_contrast),
-        offset_err=scaling_errors(cov_s[kc:, kc:], scaling.design_offset),
+        # errors of the order-0 (age-averaged) values; the age coefficients are in scaling_*
+        contrast_err=scaling_errors(cov_s[:kc0, :kc0], scaling.design_contrast),
+        offset_err=scaling_errors(cov_s[kc : kc + ko0, kc : kc + ko0], scaling.design_offset),
         phi=np.asarray(data.phi, np.float64).copy(),
         chi2=unc.chi2,
         reduced_chi2=unc.reduced_chi2,
@@ -193,4 +195,6 @@ def make_result(
         error_model=error_model,
         frame_times=np.asarray(data.t, np.float64).copy(),
         spec=problem.spec,
+        scaling=scaling,
+        scaling_vector=np.asarray(s, np.float64).copy(),
     )

@@ -10,6 +10,7 @@ from homodyne_physics import (
     C2Model,
     ModelSpec,
     ParameterError,
+    ScalingMap,
     c2_matrix,
     c2_pairs,
     float64,
@@ -90,6 +91,11 @@ class NLSQResult:
     spec
         The :class:`homodyne_physics.ModelSpec` of the fit (recorded in ``to_dict``; CMC
         takes it from here).
+    scaling, scaling_vector
+        The :class:`homodyne_physics.ScalingMap` and the fitted scaling vector. With an
+        age-dependent scaling ``contrast``/``offset`` are the age-averaged (order-0) values,
+        :meth:`scaling_at` gives them at any age, :meth:`age_coefficients` lists the
+        coefficients (also in ``to_dict()['age_scaling']``).
     """
 
     mode: str
@@ -152,6 +158,42 @@ class NLSQResult:
         return nlsq_identifiability(self)
 
     spec: ModelSpec | None = None
+    scaling: ScalingMap | None = None
+    scaling_vector: np.ndarray | None = None
+
+    @property
+    def age_dependent(self) -> bool:
+        """True when the fit's contrast or offset depends on age."""
+        return self.scaling is not None and self.scaling.ages
+
+    def scaling_at(self, age) -> tuple[np.ndarray, np.ndarray]:
+        """Contrast and offset per angle at the given ages (s), each ``(n_phi, *age.shape)``
+        (constant in age unless the fit used ``contrast_age_order``/``offset_age_order``)."""
+        age = np.asarray(age, np.float64)
+        if not self.age_dependent:
+            shape = (self.phi.shape[0],) + (1,) * age.ndim
+            full = (self.phi.shape[0], *age.shape)
+            return (
+                np.broadcast_to(self.contrast.reshape(shape), full).copy(),
+                np.broadcast_to(self.offset.reshape(shape), full).copy(),
+            )
+        c, o = self.scaling.at_age(self.scaling_vector, age.reshape(-1))
+        return c.reshape(-1, *age.shape), o.reshape(-1, *age.shape)
+
+    def age_coefficients(self) -> dict[str, Any]:
+        """Per-angle Legendre coefficients of contrast and offset in the age (order 0 = the
+        age-averaged value) and the age range they are defined over."""
+        if not self.age_dependent:
+            return {}
+        c, o = self.scaling.coefficients(self.scaling_vector)
+        return {
+            "basis": "Legendre P_k(u), u = 2 (age - age_min) / (age_max - age_min) - 1",
+            "age_range_s": list(self.scaling.age_range),
+            "contrast_age_order": self.scaling.contrast_age_order,
+            "offset_age_order": self.scaling.offset_age_order,
+            "contrast": c,
+            "offset": o,
+        }
 
     @property
     def fixed(self) -> dict[str, float]:
@@ -173,10 +215,22 @@ class NLSQResult:
                 f"was made on {np.round(self.phi, 3).tolist()}"
             )
         with float64():
-            args = (self.model, self.theta, self.contrast, self.offset, data.t, data.phi)
-            if not data.is_dense:  # point sets: the model at their points, (n_phi, n_points)
-                return np.asarray(c2_pairs(*args, *data.pairs(0)))
-            return np.asarray(c2_matrix(*args))
+            if not self.age_dependent:
+                args = (self.model, self.theta, self.contrast, self.offset, data.t, data.phi)
+                if not data.is_dense:  # point sets: the model at their points, (n_phi, n_points)
+                    return np.asarray(c2_pairs(*args, *data.pairs(0)))
+                return np.asarray(c2_matrix(*args))
+            ones = np.ones_like(self.contrast)
+            args = (self.model, self.theta, ones, 0.0 * ones, data.t, data.phi)
+            t = np.asarray(data.t, np.float64)
+            if not data.is_dense:
+                i, j = data.pairs(0)
+                g = np.asarray(c2_pairs(*args, i, j))
+                c, o = self.scaling_at(0.5 * (t[i] + t[j]))
+                return o + c * g
+            g = np.asarray(c2_matrix(*args))
+        c, o = self.scaling_at(0.5 * (t[:, None] + t[None, :]))
+        return o + c * g
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-safe dict (numpy -> lists, non-finite -> None)."""
@@ -233,5 +287,6 @@ class NLSQResult:
                 "errors_robust": self.errors_robust,
                 "error_model": self.error_model,
                 "spec": self.spec.to_dict() if self.spec is not None else None,
+                **({"age_scaling": self.age_coefficients()} if self.age_dependent else {}),
             }
         )

@@ -3,7 +3,9 @@
 c2 = offset(phi) + contrast(phi) * g1^2 is linear in the scaling vector ``s`` of a
 :class:`homodyne_physics.ScalingMap`. Given the per-angle moments of
 :func:`homodyne_nlsq.normal_equations.scaling_moments`, the least-squares ``s`` (within its box)
-and the resulting chi^2 are a small host-side solve. The fit uses this to start the scaling
+and the resulting chi^2 are a small host-side solve. An age-dependent scaling (Legendre
+coefficients per angle, :func:`homodyne_nlsq.age_scaling.age_scaling_moments`) is solved the
+same way: its coefficients are more linear columns per angle. The fit uses this to start the scaling
 from the data at the initial physics, and the global searches use it so that they only explore
 the physical parameters.
 """
@@ -15,14 +17,22 @@ from homodyne_physics import ScalingMap
 __all__ = ["profile_scaling", "scaling_cost"]
 
 
-def _blocks(scaling: ScalingMap) -> np.ndarray:
-    """T_a, shape (n_phi, S, 2): maps the per-angle (contrast, offset) gradient to s."""
-    kc = scaling.n_contrast
-    n_s = scaling.n_params
-    t = np.zeros((scaling.n_phi, n_s, 2))
-    t[:, :kc, 0] = scaling.design_contrast
-    t[:, kc:, 1] = scaling.design_offset
-    return t
+def _quadratic(moments, scaling: ScalingMap):
+    """``(mm, my, yy)``: chi^2 = sum_a yy_a - 2 f_a.my_a + f_a^T mm_a f_a over the per-angle
+    coefficient vector ``f_a`` (contrast orders, then offset orders), from either form of
+    moments: the ``(n_phi, 6)`` array of a constant scaling or the triple of
+    :func:`homodyne_nlsq.age_scaling.age_scaling_moments`."""
+    if isinstance(moments, tuple | list):
+        mm, my, yy = (np.asarray(v, np.float64) for v in moments)
+        return mm, my, yy
+    gg, g, n, yg, y, yy = np.asarray(moments, np.float64).T
+    mm = np.stack([np.stack([gg, g], -1), np.stack([g, n], -1)], -2)
+    return mm, np.stack([yg, y], -1), yy
+
+
+def _coef_vector(scaling: ScalingMap, s) -> np.ndarray:
+    c, o = scaling.coefficients(np.asarray(s, np.float64))
+    return np.concatenate([c, o], axis=1)
 
 
 def scaling_cost(moments, scaling: ScalingMap, s) -> float:
@@ -31,16 +41,16 @@ def scaling_cost(moments, scaling: ScalingMap, s) -> float:
     Parameters
     ----------
     moments
-        ``(n_phi, 6)``: ``(sum G^2, sum G, n, sum y G, sum y, sum y^2)`` per angle.
+        ``(n_phi, 6)``: ``(sum G^2, sum G, n, sum y G, sum y, sum y^2)`` per angle (constant
+        scaling), or the ``(mm, my, yy)`` triple of an age-dependent scaling.
     scaling
         The scaling map.
     s
         Scaling vector, ``(scaling.n_params,)``.
     """
-    m = np.asarray(moments, np.float64)
-    c, o = scaling.apply(np.asarray(s, np.float64))
-    gg, g, n, yg, y, yy = m.T
-    per_angle = yy - 2 * o * y - 2 * c * yg + o * o * n + 2 * o * c * g + c * c * gg
+    mm, my, yy = _quadratic(moments, scaling)
+    f = _coef_vector(scaling, s)
+    per_angle = yy - 2.0 * np.einsum("af,af->a", f, my) + np.einsum("af,afg,ag->a", f, mm, f)
     return float(np.sum(per_angle))
 
 
@@ -48,7 +58,8 @@ def profile_scaling(moments, scaling: ScalingMap, lower=None, upper=None, *, rou
     """Least-squares scaling vector for the given moments, kept inside ``[lower, upper]``.
 
     Entries that would leave the box are fixed at the bound and the others re-solved (a few
-    rounds of an active-set iteration; exact when no bound is active).
+    rounds of an active-set iteration; exact when no bound is active). Works the same for a
+    constant and an age-dependent scaling: the age coefficients are more linear columns.
 
     Returns
     -------
@@ -58,16 +69,14 @@ def profile_scaling(moments, scaling: ScalingMap, lower=None, upper=None, *, rou
     n_s = scaling.n_params
     if n_s == 0:
         return np.zeros(0), scaling_cost(moments, scaling, np.zeros(0))
-    m = np.asarray(moments, np.float64)
-    gg, g, n, yg, y, _ = m.T
+    mm, my, _ = _quadratic(moments, scaling)
     lo = np.full(n_s, -np.inf) if lower is None else np.asarray(lower, np.float64)
     hi = np.full(n_s, np.inf) if upper is None else np.asarray(upper, np.float64)
-    t = _blocks(scaling)
-    mm = np.stack([np.stack([gg, g], -1), np.stack([g, n], -1)], -2)  # (n_phi, 2, 2)
+    t = scaling.coefficient_design()  # (n_phi, S, F)
     h = np.einsum("asu,auv,atv->st", t, mm, t)
-    # residual of s = 0 is y - fixed_offset - fixed_contrast * G
-    fc, fo = scaling.fixed_contrast, scaling.fixed_offset
-    r0 = np.stack([yg - fo * g - fc * gg, y - fo * n - fc * g], -1)  # (n_phi, 2)
+    # residual moments of s = 0 (only the fixed part of a 'constant' scaling remains)
+    f0 = _coef_vector(scaling, np.zeros(n_s))
+    r0 = my - np.einsum("auv,av->au", mm, f0)
     b = np.einsum("asu,au->s", t, r0)
     s = np.zeros(n_s)
     fixed = np.zeros(n_s, bool)
@@ -82,4 +91,4 @@ def profile_scaling(moments, scaling: ScalingMap, lower=None, upper=None, *, rou
         s = np.clip(s, lo, hi)
         fixed |= out
     s = np.clip(s, lo, hi)
-    return s, scaling_cost(m, scaling, s)
+    return s, scaling_cost(moments, scaling, s)

@@ -34,7 +34,13 @@ from .parameters import (
     mode_bounds,
     parameter_names,
 )
-from .scaling import SCALING_MODES, ScalingMap, make_scaling, quantile_estimate
+from .scaling import (
+    SCALING_MODES,
+    ScalingMap,
+    legendre_basis,
+    make_scaling,
+    quantile_estimate,
+)
 from .spec import CONVENTIONS, SCALING_NAMES, Convention, ModelSpec, ParamSetting
 
 # The JAX parts load on first use, so that the registry, the scaling maps, the spec and the
@@ -93,6 +99,7 @@ __all__ = [
     "get_spec",
     "integral_tables",
     "json_safe",
+    "legendre_basis",
     "make_scaling",
     "mode_bounds",
     "pair_indices",
