@@ -4,8 +4,12 @@ import numpy as np
 import pytest
 
 import homodyne_data as hd
-from homodyne_nlsq import fit_nlsq
-from homodyne_nlsq.robust_covariance import bartlett_filter, choose_bandwidth
+from homodyne_nlsq import NLSQConfig, fit_nlsq
+from homodyne_nlsq.robust_covariance import (
+    bartlett_filter,
+    choose_bandwidth,
+    residual_correlation_test,
+)
 from homodyne_physics import ModelSpec
 
 from .conftest import STATIC_TRUTH, make_data
@@ -33,7 +37,8 @@ def test_bandwidth_follows_the_residual_correlation():
 @pytest.mark.parametrize("seed", [0, 1])
 def test_independent_noise_robust_agrees_with_naive_and_test_is_quiet(seed):
     data = make_data("static", STATIC_TRUTH, [0.0, 45.0, 90.0], n_t=80, seed=seed)
-    res = fit_nlsq(data, ModelSpec.create("static", initial=STATIC_TRUTH))
+    always = NLSQConfig(robust_covariance="always")
+    res = fit_nlsq(data, ModelSpec.create("static", initial=STATIC_TRUTH), always)
     em = res.error_model
     assert em["used"] == "independent", em["reason"]
     assert max(em["z"].values()) < 3.5
@@ -66,8 +71,37 @@ def test_false_alarm_rate_under_5_percent_over_40_seeds():
     fired, worst = 0, 0.0
     for seed in range(40):
         data = make_data("static", STATIC_TRUTH, [0.0, 45.0, 90.0], n_t=80, seed=1000 + seed)
-        em = fit_nlsq(data, ModelSpec.create("static", initial=STATIC_TRUTH)).error_model
+        spec = ModelSpec.create("static", initial=STATIC_TRUTH)
+        em = fit_nlsq(data, spec, NLSQConfig(robust_covariance="always")).error_model
         fired += em["used"] != "independent"
         worst = max(worst, max(abs(r - 1.0) for r in em["ratio"].values()))
     assert fired < 2, f"{fired} of 40 independent-noise fits flagged correlated residuals"
     assert worst < 0.15
+
+
+def test_auto_mode_skips_the_sandwich_when_the_test_is_quiet():
+    data = make_data("static", STATIC_TRUTH, [0.0, 45.0, 90.0], n_t=80, seed=0)
+    res = fit_nlsq(data, ModelSpec.create("static", initial=STATIC_TRUTH))
+    em = res.error_model
+    assert em["used"] == "independent"
+    assert "not computed" in em["reason"] and "ratio" not in em
+    assert res.covariance_robust is None and res.errors_robust is None
+    assert set(em["seconds"]) == {"test"}
+    never = fit_nlsq(
+        data,
+        ModelSpec.create("static", initial=STATIC_TRUTH),
+        NLSQConfig(robust_covariance="never"),
+    )
+    assert never.error_model["used"] == "independent" and never.errors == res.errors
+
+
+def test_residual_test_on_grids_is_quiet_for_white_noise_and_sees_smoothing():
+    rng = np.random.default_rng(3)
+    mask = np.triu(np.ones((60, 60), bool), 1)[None].repeat(4, 0)
+    white = rng.standard_normal((4, 60, 60))
+    _, z, _ = residual_correlation_test(white, mask)
+    assert max(abs(v) for v in z.values()) < 3.5
+    smooth = bartlett_filter(white, 4)  # correlated over about 4 frames in both directions
+    rho, z, rho_diag = residual_correlation_test(smooth, mask)
+    assert min(z.values()) > 10 and rho["diagonal"] > 0.3
+    assert rho_diag.shape[0] == 4 and choose_bandwidth(rho_diag[0], 60) >= 6

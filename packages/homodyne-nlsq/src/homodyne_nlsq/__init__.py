@@ -32,9 +32,11 @@ from .problem import FitProblem, build_problem
 from .report import make_result
 from .result import NLSQResult
 from .robust_covariance import (
+    ResidualEvidence,
     RobustCovariance,
     choose_error_model,
     residual_correlation_test,
+    residual_evidence,
     robust_covariance,
 )
 from .separable import profile_scaling, scaling_cost
@@ -59,6 +61,7 @@ __all__ = [
     "NLSQFitError",
     "NLSQResult",
     "ProblemArrays",
+    "ResidualEvidence",
     "RobustCovariance",
     "ResidualStructure",
     "Uncertainty",
@@ -78,6 +81,7 @@ __all__ = [
     "noise_from_differences",
     "profile_scaling",
     "residual_correlation_test",
+    "residual_evidence",
     "robust_covariance",
     "residual_structure",
     "plan_starts",

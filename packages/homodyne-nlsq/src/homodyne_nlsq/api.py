@@ -206,7 +206,9 @@ def fit_nlsq(
     elif problem.scaling.ages:  # the sandwich's blocks assume a scaling constant in age
         robust, error_model = None, age_scaling_error_model()
     else:
-        unc, robust, error_model = choose_error_model(problem, local.outcome.x, unc)
+        unc, robust, error_model = choose_error_model(
+            problem, local.outcome.x, unc, cfg.robust_covariance
+        )
     clock.lap("uncertainty")
     result = make_result(
         data, problem, plan, local, unc, shear_cost, clock.finish(), (robust, error_model)

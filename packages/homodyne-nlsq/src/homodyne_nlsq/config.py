@@ -27,12 +27,14 @@ __all__ = ["SOLVERS", "NLSQConfig", "NLSQConfigError"]
 
 from .errors import NLSQConfigError
 from .normal_equations import LOSSES
+from .robust_passes import ERROR_MODES
 
 SOLVERS = ("lm", "nlsq")
 # the allowed values come from the code that implements them (one source each)
 Loss = Literal[LOSSES]
 ScalingMode = Literal[SCALING_MODES]
 Solver = Literal[SOLVERS]
+ErrorMode = Literal[ERROR_MODES]
 
 
 def _errors(cls: Any, exc: ValidationError, path: str = "optimization.nlsq") -> NLSQConfigError:
@@ -92,6 +94,11 @@ class NLSQConfig:
         Initial Marquardt damping relative to the scaled normal matrix (diagonal 1).
     max_rejections
         Trial steps rejected in a row before the solver gives up on improving.
+    robust_covariance
+        ``auto``: test the residuals for frame correlation (one cheap pass) and compute and
+        use the sandwich covariance only when the test fires; ``always``: compute it also when
+        the test is quiet (reported beside the independent-noise one, not used); ``never``.
+        See :mod:`homodyne_nlsq.robust_covariance`.
     """
 
     max_iterations: Integer = Field(
@@ -187,6 +194,11 @@ class NLSQConfig:
         ge=1,
         description="rejected trial steps in a row before stopping",
         json_schema_extra=_POS_INT,
+    )
+    robust_covariance: ErrorMode = Field(
+        "auto",
+        description="frame-correlated covariance: auto (when the residual test fires), "
+        "always (also computed beside), never",
     )
 
     def __post_init__(self) -> None:

@@ -4,41 +4,47 @@ Two-time matrices from a correlator do not carry independent noise: the values a
 (t1 + d1, t2 + d2) share the speckle patterns of nearby frames while g1 has not decayed. The
 independent-noise covariance ``s^2 (J^T J)^-1`` then claims far too much. This module gives
 
-* :func:`residual_correlation_test`: self-normalised z statistics of the residual correlation
-  between neighbouring points along t1, t2 and the diagonal (under independent noise each is
-  about standard normal, whatever the per-point variance);
+* :func:`residual_evidence` / :func:`residual_correlation_test`: self-normalised z statistics
+  of the residual correlation between neighbouring points along t1, t2 and the diagonal
+  (under independent noise each is about standard normal, whatever the per-point variance),
+  from the residuals on a few dozen pairs of adjacent lag lines (one pass without
+  derivatives, about 10 % of the points; :mod:`.robust_passes`);
 * :func:`robust_covariance`: the sandwich ``H^-1 M H^-1 * N/(N - p)`` with ``H = J^T W J``
   and ``M = sum_{k,l} w(k, l) g_k g_l^T`` over the per-point scores ``g_k = w_k r_k J_k``,
   with ``w`` a 2-D Bartlett (product of triangles) kernel in the frame offsets
   ``(d1, d2)`` of half-width ``bandwidth`` frames (a HAC estimator, Newey-West in two
-  dimensions). The N x p Jacobian is never formed: per angle, each score component is laid on
-  the (t1, t2) grid and filtered by the separable triangle with running sums (O(n_t^2) per
-  component), and the per-angle blocks are mapped to the fitted vector through the scaling
-  design, as the normal equations are;
+  dimensions). The N x p Jacobian is never formed: one chunked score pass sums the scores
+  over square blocks of frames, the block grid is filtered by the block-averaged triangle,
+  and the per-angle blocks are mapped to the fitted vector through the scaling design, as
+  the normal equations are;
 * the bandwidth, when not given, from the data, per angle (bins do not share pixels, so their
   scores are independent and each angle's middle term has its own correlation length; shear
   decorrelates bins along the flow much faster than bins across it): ``3 x`` the shift at
   which that angle's residual correlation along the diagonal falls below ``1/e`` (at least 3
-  frames, at most half the frames).
+  frames, at most half the frames);
+* :func:`choose_error_model`: in the default ``'auto'`` mode the sandwich is computed (and
+  used) only when the residual test fires, so independent-noise fits pay only the test.
 """
 
-from dataclasses import dataclass, replace
-from functools import partial
+import time
+from dataclasses import dataclass, field, replace
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
-from homodyne_physics import (
-    float64,
-    g1sq_from_integrals,
-    integral_tables,
-    pair_integrals,
-    shear_prefactor,
-)
+from homodyne_physics import float64
 
-from .normal_equations import _assemble, loss_rho
+from .normal_equations import ProblemArrays, _assemble
 from .problem import FitProblem
+from .robust_passes import (
+    ERROR_MODES,
+    SHIFTS,
+    line_pairs,
+    line_statistics,
+    pad_lines,
+    residual_lines,
+    score_pass,
+)
 from .uncertainty import Uncertainty, covariance_from_normal_matrix
 
 __all__ = [
@@ -75,6 +81,8 @@ class RobustCovariance:
     rho_diagonal
         Residual correlation per angle along the diagonal shift d = 1, 2, ...
         ``(n_phi, n_shifts)`` (used for the bandwidths).
+    seconds
+        Wall time of the residual test (``'test'``) and of the sandwich (``'sandwich'``).
     """
 
     covariance: np.ndarray
@@ -85,6 +93,7 @@ class RobustCovariance:
     z: dict[str, float]
     correlated: bool
     rho_diagonal: np.ndarray
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 def _moving_sum(a: np.ndarray, width: int, axis: int) -> np.ndarray:
@@ -120,109 +129,21 @@ def bartlett_filter(grid: np.ndarray, bandwidth: int) -> np.ndarray:
     return _triangle_1d(_triangle_1d(grid, b, grid.ndim - 2), b, grid.ndim - 1)
 
 
-@partial(jax.jit, static_argnames=("model",))
-def _pair_tangents(model, theta, t, i, j):
-    """Pair integrals and their theta tangents, shared by every angle: by the chain rule
-    through the 1-D integral tables (as the fit's normal equations do), no per-pair jacfwd.
-    Returns ``i_d, i_g`` ``(C,)`` and ``di_d, di_g`` ``(P, C)``."""
-    tables = integral_tables(model, theta, t)
-    dtab = jax.jacfwd(lambda th: integral_tables(model, th, t))(theta)
-    (i_d, i_g), (di_d, di_g) = jax.vmap(
-        lambda tan: jax.jvp(lambda tb: pair_integrals(model, tb, i, j), (tables,), (tan,)),
-        out_axes=(None, 0),
-    )((dtab[0].T, dtab[1].T))
-    return i_d, i_g, di_d, di_g
-
-
-@partial(jax.jit, static_argnames=("model", "loss"))
-def _scores_core(model, theta, contrast_a, offset_a, phi_a, pairs, y, loss, f_scale, rows):
-    i_d, i_g, di_d, di_g = pairs
-    k = shear_prefactor(model, theta, phi_a)[0]
-    dk = jax.jacfwd(lambda th: shear_prefactor(model, th, phi_a))(theta)[0]  # (P,)
-    x = k * i_g
-    ones = jnp.ones_like(x)
-    g, g_d = jax.jvp(lambda a: g1sq_from_integrals(model, a, x), (i_d,), (ones,))
-    _, g_x = jax.jvp(lambda b: g1sq_from_integrals(model, i_d, b), (x,), (ones,))
-    dg = g_d[None] * di_d + g_x[None] * (k * di_g + i_g[None] * dk[:, None])  # (P, C)
-    valid = jnp.isfinite(y)
-    r = jnp.where(valid, y - (offset_a + contrast_a * g), 0.0)
-    _, drho = loss_rho(loss, (r / f_scale) ** 2)
-    w = jnp.where(valid, drho, 0.0)
-    # rows: the free physical parameters (fixed ones are not fitted), then G and 1
-    v = jnp.concatenate([dg, g[None], ones[None]], axis=0)[rows]  # (n_v, C)
-    h = (w[None] * v) @ v.T
-    scores = (w * r)[None] * v  # (n_v, n_pairs), one contiguous row per component
-    return r, valid, h, scores @ scores.T, scores
-
-
-def _angle_scores(problem: FitProblem, theta, contrast, offset, pairs, a: int):
-    """Pieces of angle ``a`` as numpy arrays: residual ``r`` and validity at the (t1 < t2) pairs,
-    ``H_a = sum w v v^T``, ``D_a = sum g g^T`` and the scores ``g = w r v`` ``(n_v, n_pairs)``,
-    with ``v = (dG/dtheta, G, 1)`` (NaN points have w = 0); ``pairs`` from
-    :func:`_pair_tangents`."""
-    arrs = problem.arrs
-    p = problem.model.n_params
-    out = _scores_core(
-        problem.model,
-        theta,
-        contrast[a],
-        offset[a],
-        arrs.phi[a : a + 1],
-        pairs,
-        arrs.y[a],
-        problem.config.loss,
-        jnp.float64(problem.config.f_scale),
-        jnp.asarray([*problem.spec.free_index, p, p + 1], jnp.int32),
-    )
-    return tuple(np.asarray(o) for o in out)
-
-
-def _grid(values: np.ndarray, i: np.ndarray, j: np.ndarray, n: int) -> np.ndarray:
-    """Scatter ``(..., n_pairs)`` onto ``(..., n, n)`` grids (zero off the pairs)."""
-    out = np.zeros(values.shape[:-1] + (n, n))
-    out[..., i, j] = values
-    return out
-
-
-def _shift_products(rg: np.ndarray, mask: np.ndarray, d1: int, d2: int):
-    """``(sum r_k r_l, sum r_k^2 r_l^2, count)`` over valid pairs shifted by (d1, d2)."""
-    n = rg.shape[-1]
-    a = rg[..., : n - d1, : n - d2]
-    b = rg[..., d1:, d2:]
-    m = mask[..., : n - d1, : n - d2] & mask[..., d1:, d2:]
-    ab = np.where(m, a * b, 0.0)
-    return float(ab.sum()), float((ab * ab).sum()), int(m.sum())
-
-
-_SHIFTS = (("t2", (0, 1)), ("t1", (1, 0)), ("diagonal", (1, 1)))
-
-
-def _angle_sums(rg: np.ndarray, mask: np.ndarray, top: int):
-    """One angle's sums for the test: ``[(s, s2, count)]`` per shift of :data:`_SHIFTS`,
-    ``(sum r^2, count)`` and its diagonal autocorrelation (:func:`_diagonal_autocorrelation`)."""
-    sums = [_shift_products(rg, mask, d1, d2) for _, (d1, d2) in _SHIFTS]
-    moments = (float((rg**2).sum()), int(mask.sum()))
-    return sums, moments, _diagonal_autocorrelation(rg[None], mask[None], top)[0]
-
-
-def _pool(per_angle) -> tuple[dict, dict]:
-    """``rho`` and ``z`` by shift name pooled over the angles' :func:`_angle_sums`."""
-    r2 = sum(m[0] for _, m, _ in per_angle)
-    var = r2 / max(sum(m[1] for _, m, _ in per_angle), 1)
+def _pool(sums: np.ndarray, moments: np.ndarray) -> tuple[dict, dict]:
+    """``rho`` and ``z`` by shift name pooled over the angles' :func:`line_statistics`."""
+    var = moments[:, 0].sum() / max(moments[:, 1].sum(), 1)
     rho, z = {}, {}
-    for k, (name, _) in enumerate(_SHIFTS):
-        s, s2, cnt = (sum(sums[k][c] for sums, _, _ in per_angle) for c in range(3))
+    for k, (name, _) in enumerate(SHIFTS):
+        s, s2, cnt = (float(sums[:, k, c].sum()) for c in range(3))
         rho[name] = s / cnt / var if cnt and var > 0 else 0.0
         z[name] = s / np.sqrt(s2) if s2 > 0 else 0.0
     return rho, z
 
 
-def _stack_rows(rows) -> np.ndarray:
-    """Diagonal autocorrelations of unequal length as ``(n_phi, longest)``, NaN padded."""
-    out = np.full((len(rows), max(len(r) for r in rows)), np.nan)
-    for a, row in enumerate(rows):
-        out[a, : len(row)] = row
-    return out
+def _test(r: np.ndarray, valid: np.ndarray, top: int):
+    sums, moments, rho_diag = line_statistics(r, valid, top)
+    rho, z = _pool(sums, moments)
+    return rho, z, rho_diag
 
 
 def residual_correlation_test(
@@ -240,36 +161,18 @@ def residual_correlation_test(
     Returns
     -------
     (rho, z, rho_diagonal)
-        ``rho_diagonal`` per angle ``(n_phi, n_shifts)``, each angle up to the shift where it
-        falls below 1/e (NaN beyond); ``rho``/``z`` pooled over the angles, by shift name
-        ``'t2'`` (0, 1), ``'t1'`` (1, 0), ``'diagonal'`` (1, 1);
+        ``rho_diagonal`` per angle ``(n_phi, n_shifts)``, up to the shift where every angle
+        has fallen below 1/e; ``rho``/``z`` pooled over the angles, by shift name
+        ``'t2'`` (0, 1), ``'t1'`` (1, 0), ``'diagonal'`` (1, 1), over every point (the t1/t2
+        neighbours between the lag lines 2k - 1 and 2k);
         ``z = sum r_k r_l / sqrt(sum r_k^2 r_l^2)`` is about N(0, 1) for independent noise.
     """
     n = residual_grids.shape[-1]
     top = max(n // 2 if max_shift is None else min(int(max_shift), n - 1), 1)
-    per_angle = [_angle_sums(rg, m, top) for rg, m in zip(residual_grids, masks, strict=True)]
-    rho, z = _pool(per_angle)
-    return rho, z, _stack_rows([row for _, _, row in per_angle])
-
-
-def _diagonal_autocorrelation(rg, mask, top: int) -> np.ndarray:
-    """rho_a(d) = mean r(i, j) r(i + d, j + d) / var_a per angle a for d = 1, 2, ... by direct
-    shifted products, stopping at the first shift where every angle is below 1/e (or at
-    ``top``): the bandwidth needs no more. Shape ``(n_phi, n_shifts)``."""
-    n = rg.shape[-1]
-    var_a = (rg**2).sum(axis=(1, 2)) / np.maximum(mask.sum(axis=(1, 2)), 1)
-    rows, crossed = [], np.zeros(rg.shape[0], dtype=bool)
-    for d in range(1, top + 1):
-        m = mask[:, : n - d, : n - d] & mask[:, d:, d:]
-        prod = np.einsum("aij,aij->a", rg[:, : n - d, : n - d], rg[:, d:, d:])
-        count = m.sum(axis=(1, 2))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rho = prod / np.maximum(count, 1) / var_a
-        rows.append(np.where((count > 0) & (var_a > 0), rho, 0.0))
-        crossed |= rows[-1] < np.exp(-1.0)
-        if crossed.all():
-            break
-    return np.stack(rows, axis=1) if rows else np.zeros((rg.shape[0], 0))
+    i, j, lengths = line_pairs(n, 0, np.arange(1, n - 1, 2))
+    valid = np.asarray(masks, bool)[:, i, j]
+    r = np.where(valid, np.asarray(residual_grids, np.float64)[:, i, j], 0.0)
+    return _test(pad_lines(r, lengths), pad_lines(valid, lengths), top)
 
 
 def _block_size(bandwidth: int, n_t: int) -> int:
@@ -314,19 +217,13 @@ def _correlate(grid: np.ndarray, weights: np.ndarray, axis: int) -> np.ndarray:
     return out
 
 
-def _middle_term(scores, d0, i, j, n_t: int, bandwidth: int, block: int | None, ids_cache: dict):
-    """``sum_{k,l} w(k - l) g_k g_l^T`` over the scores ``g`` ``(n_v, n_pairs)``, given
-    ``d0 = sum_k g_k g_k^T``: exact for k = l, the other pairs
-    through block sums of the scores over ``B x B`` frame blocks weighted by the block-averaged
-    2-D Bartlett kernel (exact when the scores' correlation is constant over a block)."""
-    blk = _block_size(bandwidth, n_t) if block is None else max(int(block), 1)
-    nb = -(-n_t // blk)
-    if blk not in ids_cache:
-        ids_cache[blk] = (i // blk) * nb + (j // blk)
-    ids = ids_cache[blk]
-    grid = np.stack([np.bincount(ids, weights=row, minlength=nb * nb) for row in scores])
-    grid = grid.reshape(scores.shape[0], nb, nb)
-    w1, c0 = _block_kernel(bandwidth, blk)
+def _middle_term(grid, d0, bandwidth: int, block: int):
+    """``sum_{k,l} w(k - l) g_k g_l^T`` of one angle from the block sums ``grid``
+    ``(n_v, nb, nb)`` of its scores over ``block x block`` frame blocks and ``d0 = sum_k g_k
+    g_k^T``: exact for k = l, the other pairs weighted by the block-averaged 2-D Bartlett kernel
+    (exact when the scores' correlation is constant over a block; ``block = 1`` is the exact
+    point-by-point sum)."""
+    w1, c0 = _block_kernel(bandwidth, block)
     smooth = _correlate(_correlate(grid, w1, 1), w1, 2)
     flat = grid.reshape(grid.shape[0], -1)
     m = flat @ smooth.reshape(grid.shape[0], -1).T
@@ -341,12 +238,104 @@ def choose_bandwidth(rho_diagonal: np.ndarray, n_t: int) -> int:
     return int(np.clip(np.ceil(_BANDWIDTH_FACTOR * first), _MIN_BANDWIDTH, max(n_t // 2, 1)))
 
 
+@dataclass(frozen=True)
+class ResidualEvidence:
+    """The residual-correlation test at the fitted vector (see :func:`residual_evidence`).
+
+    Attributes
+    ----------
+    rho, z
+        Residual correlation and its z statistic at the shifts (1, 0), (0, 1), (1, 1).
+    rho_diagonal
+        ``(n_phi, n_shifts)`` residual correlation per angle along the diagonal.
+    bandwidths
+        Bartlett half-width per angle chosen from ``rho_diagonal``, frames.
+    correlated
+        Whether max z is above :data:`Z_THRESHOLD`.
+    seconds
+        Wall time of the test (one residual pass and the neighbour sums).
+    """
+
+    rho: dict[str, float]
+    z: dict[str, float]
+    rho_diagonal: np.ndarray
+    bandwidths: tuple[int, ...]
+    correlated: bool
+    seconds: float
+
+
+def _at(problem: FitProblem, x):
+    theta, s = problem.split(x)
+    contrast, offset = problem.scaling.apply(jnp.asarray(s, jnp.float64), xp=jnp)
+    return jnp.asarray(problem.full_theta(theta), jnp.float64), contrast, offset
+
+
+def residual_evidence(problem: FitProblem, x, *, bandwidth: int | None = None):
+    """Residual-correlation test and per-angle bandwidths at ``x`` from one cheap residual
+    pass (no derivatives). Call inside ``homodyne_physics.float64()``.
+
+    Returns
+    -------
+    ResidualEvidence
+    """
+    t0 = time.perf_counter()
+    n_t = problem.arrs.t.shape[0]
+    r, valid = residual_lines(problem, *_at(problem, x))
+    rho, z, rho_diag = _test(r, valid, max(n_t // 2, 1))
+    if bandwidth is None:
+        bws = tuple(choose_bandwidth(row[np.isfinite(row)], n_t) for row in rho_diag)
+    else:
+        bws = (max(int(bandwidth), 1),) * r.shape[0]
+    return ResidualEvidence(
+        rho=rho,
+        z=z,
+        rho_diagonal=rho_diag,
+        bandwidths=bws,
+        correlated=max(z.values()) > Z_THRESHOLD,
+        seconds=time.perf_counter() - t0,
+    )
+
+
+# largest block-sum grid (floats) one score pass accumulates; more angles run in batches
+_MAX_GRID = 1 << 23
+
+
+def _middle_terms(problem: FitProblem, x, bws, block: int):
+    """``(H_a, M_a)`` per angle ``(n_phi, n_v, n_v)`` from score passes over batches of angles
+    (as many as keep the block grid under :data:`_MAX_GRID` floats)."""
+    theta, contrast, offset = _at(problem, x)
+    arrs = problem.arrs
+    n_phi, n_t = arrs.phi.shape[0], arrs.t.shape[0]
+    n_v = problem.n_theta + 2
+    nb = -(-n_t // block)
+    per = max(1, _MAX_GRID // (nb * nb * n_v))
+    h_a, m_a = np.empty((n_phi, n_v, n_v)), np.empty((n_phi, n_v, n_v))
+    for lo in range(0, n_phi, per):
+        sl = slice(lo, min(lo + per, n_phi))
+        sub = problem
+        if per < n_phi:
+            sub_arrs = ProblemArrays(arrs.y[sl], arrs.t, arrs.phi[sl], arrs.i, arrs.j)
+            sub = replace(problem, arrs=sub_arrs)
+        h, d0, grids = score_pass(sub, theta, contrast[sl], offset[sl], block)
+        for k, a in enumerate(range(sl.start, sl.stop)):
+            h_a[a] = h[k]
+            m_a[a] = _middle_term(grids[k], d0[k], bws[a], block)
+    return h_a, m_a
+
+
 def robust_covariance(
-    problem: FitProblem, x, *, bandwidth: int | None = None, block_size: int | None = None
+    problem: FitProblem,
+    x,
+    *,
+    bandwidth: int | None = None,
+    block_size: int | None = None,
+    evidence: ResidualEvidence | None = None,
 ) -> RobustCovariance:
     """Sandwich covariance of the fitted vector ``x`` with a 2-D Bartlett middle term.
 
-    Call inside ``homodyne_physics.float64()``.
+    Call inside ``homodyne_physics.float64()``. Cost: one residual pass for the test (unless
+    ``evidence`` is given) and one chunked score pass, about the cost of one fused pass of the
+    fit.
 
     Parameters
     ----------
@@ -360,37 +349,32 @@ def robust_covariance(
         (White) form.
     block_size
         Frames per block side for the pairs at different points of the middle term; ``None``
-        chooses about a quarter of each angle's bandwidth (:func:`_block_size`), ``1`` is the
-        exact point-by-point Bartlett sum.
+        chooses about a quarter of the smallest bandwidth (:func:`_block_size`), or coarser
+        when the block grid of all angles would exceed :data:`_MAX_GRID` floats (one score
+        pass then still does); ``1`` is the exact point-by-point Bartlett sum.
+    evidence
+        The :func:`residual_evidence` at ``x`` when already computed.
 
     Returns
     -------
     RobustCovariance
     """
-    theta, s = problem.split(x)
-    contrast, offset = problem.scaling.apply(jnp.asarray(s, jnp.float64), xp=jnp)
-    arrs = problem.arrs
-    n_phi, n_t = arrs.phi.shape[0], arrs.t.shape[0]
-    i, j = np.asarray(arrs.i, dtype=np.intp), np.asarray(arrs.j, dtype=np.intp)
-    n_v = problem.n_theta + 2
-    h_a = np.empty((n_phi, n_v, n_v))
-    m_a = np.empty((n_phi, n_v, n_v))
-    ids_cache: dict = {}
-    theta = jnp.asarray(problem.full_theta(theta), jnp.float64)  # fixed ones included
-    pairs = _pair_tangents(problem.model, theta, arrs.t, arrs.i, arrs.j)
-    per_angle, bws = [], []
-    for a in range(n_phi):  # one angle's scores in memory at a time
-        r, valid, h_a[a], d0, scores = _angle_scores(problem, theta, contrast, offset, pairs, a)
-        per_angle.append(_angle_sums(_grid(r, i, j, n_t), _grid(valid, i, j, n_t) > 0, n_t // 2))
-        bw = choose_bandwidth(per_angle[-1][2], n_t) if bandwidth is None else bandwidth
-        bws.append(max(int(bw), 1))
-        m_a[a] = _middle_term(scores, d0, i, j, n_t, bws[-1], block_size, ids_cache)
-    rho, z = _pool(per_angle)
-    rho_diag = _stack_rows([row for _, _, row in per_angle])
-    bws = tuple(bws)
+    if evidence is None:
+        evidence = residual_evidence(problem, x, bandwidth=bandwidth)
+    t0 = time.perf_counter()
+    n_phi, n_t = problem.arrs.phi.shape[0], problem.arrs.t.shape[0]
+    bws = evidence.bandwidths
+    if block_size is None:  # coarse enough for one score pass over all angles
+        n_v = problem.n_theta + 2
+        one_pass = int(np.ceil(n_t / np.sqrt(_MAX_GRID / (n_phi * n_v))))
+        block = max(_block_size(min(bws), n_t), one_pass)
+    else:
+        block = max(int(block_size), 1)
+    h_a, m_a = _middle_terms(problem, x, bws, block)
+    _, contrast, _ = _at(problem, x)
     design_c = jnp.asarray(problem.scaling.design_contrast)
     design_o = jnp.asarray(problem.scaling.design_offset)
-    zeros = jnp.zeros((n_phi, n_v))
+    zeros = jnp.zeros((n_phi, h_a.shape[1]))
     h, _ = _assemble(jnp.asarray(h_a), zeros, contrast, design_c, design_o)
     m, _ = _assemble(jnp.asarray(m_a), zeros, contrast, design_c, design_o)
     n_points, p = problem.n_valid, h.shape[0]
@@ -402,53 +386,80 @@ def robust_covariance(
         covariance=cov,
         errors=errors,
         bandwidth=max(bws),
-        bandwidths=bws,
-        rho=rho,
-        z=z,
-        correlated=max(z.values()) > Z_THRESHOLD,
-        rho_diagonal=rho_diag,
+        bandwidths=tuple(bws),
+        rho=evidence.rho,
+        z=evidence.z,
+        correlated=evidence.correlated,
+        rho_diagonal=evidence.rho_diagonal,
+        seconds={"test": evidence.seconds, "sandwich": time.perf_counter() - t0},
     )
 
 
-def choose_error_model(problem: FitProblem, x, unc: Uncertainty):
-    """Compute the sandwich covariance next to the independent-noise one and pick one.
+def _quiet(problem: FitProblem, unc: Uncertainty, ev: ResidualEvidence, robust, mode: str):
+    """The error model when the residual test does not fire (nothing replaced)."""
+    z_max = max(ev.z.values())
+    reason = (
+        f"residuals show no correlation between neighbouring frames (max z = {z_max:.2f} "
+        f"<= {Z_THRESHOLD}): independent-noise covariance used"
+    )
+    info = {
+        "used": "independent",
+        "reason": reason,
+        "bandwidth": list(ev.bandwidths),
+        "z": ev.z,
+        "rho": ev.rho,
+        "errors_independent": dict(zip(problem.names, map(float, unc.errors), strict=True)),
+        "covariance_independent": unc.covariance,
+        "seconds": {"test": ev.seconds},
+    }
+    if robust is None:
+        info["reason"] += (
+            f"; the frame-correlated covariance was not computed (robust_covariance = '{mode}'"
+            " computes it only when the test fires)"
+        )
+        return info
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = robust.errors / unc.errors
+    info["ratio"] = {n: float(r) for n, r in zip(problem.names, ratio, strict=True)}
+    info["seconds"] = robust.seconds
+    return info
 
-    The sandwich is used when :func:`residual_correlation_test` finds correlated residuals
-    (max z above :data:`Z_THRESHOLD`); otherwise the independent-noise covariance stays.
+
+def choose_error_model(problem: FitProblem, x, unc: Uncertainty, mode: str = "auto"):
+    """Test the residuals for frame correlation and pick the covariance.
+
+    ``mode`` (``NLSQConfig.robust_covariance``): ``'auto'`` runs the cheap residual test
+    (one pass without derivatives) and computes the sandwich only when it fires (max z above
+    :data:`Z_THRESHOLD`), then uses it; ``'always'`` also computes the sandwich when the test
+    is quiet (reported beside, not used); ``'never'`` does neither.
 
     Returns
     -------
     (unc, robust, error_model)
         ``unc`` with the chosen covariance, errors and correlation (and a note saying which),
-        the :class:`RobustCovariance` (``None`` if it could not be computed) and a JSON-safe
-        dict: ``used`` (``'frame-correlated'`` or ``'independent'``), ``reason``,
-        ``bandwidth``, ``z``, ``rho``, ``ratio`` (robust / independent error per name),
-        ``errors_independent`` and ``covariance_independent``.
+        the :class:`RobustCovariance` (``None`` if not computed) and a JSON-safe dict:
+        ``used`` (``'frame-correlated'`` or ``'independent'``), ``reason``, ``bandwidth``,
+        ``z``, ``rho``, ``ratio`` (robust / independent error per name, when computed),
+        ``errors_independent``, ``covariance_independent`` and ``seconds`` (test, sandwich).
     """
-    names = problem.names
+    if mode not in ERROR_MODES:
+        raise ValueError(f"robust_covariance: expected one of {ERROR_MODES}, got {mode!r}")
+    if mode == "never":
+        return unc, None, {"used": "independent", "reason": "robust_covariance = 'never'"}
     try:
         with float64():
-            robust = robust_covariance(problem, x)
+            ev = residual_evidence(problem, x)
+            robust = None
+            if ev.correlated or mode == "always":
+                robust = robust_covariance(problem, x, evidence=ev)
     except (ValueError, FloatingPointError, np.linalg.LinAlgError, MemoryError) as exc:
         reason = f"the frame-correlated covariance could not be computed ({exc})"
         return unc, None, {"used": "independent", "reason": reason}
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = robust.errors / unc.errors
+    info = _quiet(problem, unc, ev, robust, mode)
+    if not ev.correlated:
+        return unc, robust, info
+    ratio = np.array(list(info["ratio"].values()))
     z_max = max(robust.z.values())
-    info = {
-        "bandwidth": list(robust.bandwidths),
-        "z": robust.z,
-        "rho": robust.rho,
-        "ratio": {n: float(r) for n, r in zip(names, ratio, strict=True)},
-        "errors_independent": {n: float(e) for n, e in zip(names, unc.errors, strict=True)},
-        "covariance_independent": unc.covariance,
-    }
-    if not robust.correlated:
-        reason = (
-            f"residuals show no correlation between neighbouring frames (max z = {z_max:.2f} "
-            f"<= {Z_THRESHOLD}): independent-noise covariance used"
-        )
-        return unc, robust, {"used": "independent", "reason": reason, **info}
     finite = ratio[np.isfinite(ratio)]
     typical = f"{np.median(finite):.1f}x" if finite.size else "not comparable to"
     reason = (
@@ -469,4 +480,4 @@ def choose_error_model(problem: FitProblem, x, unc: Uncertainty):
         correlation=corr,
         notes=(*unc.notes, reason),
     )
-    return unc, robust, {"used": "frame-correlated", "reason": reason, **info}
+    return unc, robust, {**info, "used": "frame-correlated", "reason": reason}
