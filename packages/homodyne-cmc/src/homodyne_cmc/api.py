@@ -26,7 +26,7 @@ from .config import CMCConfig
 from .errors import CMCConfigError
 from .report import make_result
 from .result import CMCResult
-from .stages import consensus, execute, laplace_stage, plan_shards, prepare
+from .stages import adjust_stage, consensus, execute, laplace_stage, plan_shards, prepare
 
 __all__ = ["fit_cmc", "make_backend"]
 
@@ -109,13 +109,15 @@ def fit_cmc(
         prep = prepare(data, warm_start, cfg, notes, timing)
         t0 = time.perf_counter()
         lap = laplace_stage(prep, cfg)
+        lap, adjustment = adjust_stage(prep, lap, cfg, notes)
         timing["laplace"] = time.perf_counter() - t0
-        plan = plan_shards(prep, lap, cfg, data)
+        plan = plan_shards(prep, lap, cfg, data, adjustment)
     t0 = time.perf_counter()
     execution = execute(plan, cfg, lambda n: backend or make_backend(cfg, n, progress))
     timing["sampling"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     cons = consensus(prep, plan, execution, cfg, notes)
+    cons.combination["likelihood_adjustment"] = adjustment.to_dict()
     timing["combination"] = time.perf_counter() - t0
     timing["total"] = time.perf_counter() - t_start
     return make_result(data, prep, lap, plan, execution, cons, cfg, notes, timing)

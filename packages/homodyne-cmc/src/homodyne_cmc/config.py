@@ -18,6 +18,7 @@ from homodyne_data.settings import (
 )
 from homodyne_physics import PRIOR_FAMILIES, SCALING_MODES, Prior, canonical_name
 
+from .adjust import ADJUSTMENTS
 from .dask_config import DaskConfig, settings_error
 from .errors import CMCConfigError
 
@@ -88,8 +89,11 @@ class CMCConfig:
         ``workers``, ``threads_per_worker`` (None: from the machine), ``cache_dir`` (finished
         shards are stored here and reused by a rerun), ``compilation_cache_dir`` (JAX persistent
         cache of the workers), ``max_retries`` (per failed shard, with a new seed), ``seed``,
-        ``hdi_prob`` (credible interval reported), ``dask`` (a :class:`DaskConfig`: cluster kind,
-        scheduler address or PBS/Slurm job settings, used when ``backend`` is ``dask``).
+        ``hdi_prob`` (credible interval reported), ``likelihood_adjustment`` (``auto``: the
+        curvature adjustment of :mod:`homodyne_cmc.adjust` when the NLSQ warm start used the
+        frame-correlated covariance; ``curvature``: whenever it computed one; ``none``),
+        ``dask`` (a :class:`DaskConfig`: cluster kind, scheduler address or PBS/Slurm job
+        settings, used when ``backend`` is ``dask``).
     """
 
     num_warmup: Integer = Field(500, ge=1, description="NUTS warm-up steps per chain")
@@ -108,6 +112,9 @@ class CMCConfig:
     fourier_order: Integer = Field(2, ge=1, description="order of the fourier scaling")
     sample_sigma: Flag = Field(True, description="sample the noise sigma")
     sigma: Number | None = Field(None, gt=0, description="fixed noise of one c2 value")
+    likelihood_adjustment: Literal[ADJUSTMENTS] = Field(
+        "auto", description="curvature adjustment for frame-correlated noise"
+    )
     priors: Priors = Field(default_factory=lambda: MappingProxyType({}))
     prior_centres_from_nlsq: Flag = Field(False, description="centre priors on NLSQ values")
     whitening_inflation: Number = Field(1.5, gt=0, description="sd factor of the whitening")

@@ -243,6 +243,9 @@ class CMCResult:
             "dt": self.model.dt,
             "gap": self.model.gap,
             "fixed_parameters": json.dumps(self.fixed),
+            "likelihood_adjustment": json.dumps(
+                json_safe(self.combination.get("likelihood_adjustment", {"kind": "none"}))
+            ),
         }
         if self.spec is not None:
             attrs["model_spec"] = json.dumps(json_safe(self.spec.to_dict()))

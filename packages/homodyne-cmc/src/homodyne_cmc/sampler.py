@@ -6,7 +6,9 @@ The potential of shard ``s`` of ``S`` in whitened coordinates ``z`` is::
     x = T^-1(u)                          (bijection onto the support, log|det| = J(u))
     -log p_s(z) = -[loglik_s(x) + (1/S) (log prior(x) + J(u)) + (1 - 1/S) K(u)]
 
-``loglik_s`` is the Gaussian log likelihood of the shard's (t1 < t2) points, evaluated with
+``loglik_s`` is the Gaussian log likelihood of the shard's (t1 < t2) points (at the curvature-
+adjusted physical parameters when the noise is frame-correlated, :mod:`homodyne_cmc.adjust`),
+evaluated with
 :func:`homodyne_physics.gaussian_loglik` (the one physics kernel; value and gradient in one
 streamed pass) and the scaling map's linear design.
 Each shard carries the prior density *of u* (prior of x times the Jacobian) to the
@@ -79,6 +81,9 @@ class CommonArrays(NamedTuple):
     t_ref: jax.Array
     jac_power: jax.Array
     age_range: jax.Array = ()
+    # curvature adjustment of the likelihood (:mod:`homodyne_cmc.adjust`); None: unadjusted
+    adj_center: jax.Array | None = None
+    adj_matrix: jax.Array | None = None
 
 
 @dataclass(frozen=True)
@@ -153,11 +158,23 @@ def _params_from_z(z, common: CommonArrays, settings: SamplerSettings):
     return to_physical(u, settings.space, common.space)
 
 
+def _adjusted(x, common: CommonArrays):
+    """x with its leading physical entries moved to ``theta*`` of the curvature-adjusted
+    likelihood (same map in every shard; inside the bounds). The prior keeps x."""
+    if common.adj_matrix is None:
+        return x
+    c = common.adj_center
+    k = c.shape[0]
+    th = c + common.adj_matrix @ (x[:k] - c)
+    th = jnp.clip(th, common.space.low[:k], common.space.high[:k])
+    return x.at[:k].set(th)
+
+
 def shard_log_density(z, shard: ShardArrays, common: CommonArrays, settings: SamplerSettings):
     """Log density (up to a constant) of the shard's tempered posterior at whitened ``z``."""
     x, logdet = _params_from_z(z, common, settings)
     sp = settings.space
-    theta = full_theta(x, sp, common.space)
+    theta = full_theta(_adjusted(x, common), sp, common.space)
     s = x[sp.n_theta : sp.n_theta + sp.n_scaling]
     sigma = x[-1] if sp.sample_sigma else common.sigma_fixed
     data = (common.t, common.phi, shard.i, shard.j, shard.y, shard.w)

@@ -22,6 +22,7 @@ from homodyne_data import XPCSData
 from homodyne_nlsq import ProblemArrays
 from homodyne_physics import C2Model, ModelSpec, ScalingMap, make_scaling, require_grid_free
 
+from .adjust import LikelihoodAdjustment, adjust_laplace, plan_adjustment
 from .backends import Backend, machine_workers
 from .combination_space import (
     CombinationSpace,
@@ -159,6 +160,27 @@ def laplace_stage(prep: Prepared, cfg: CMCConfig) -> LaplaceResult:
     return laplace_fit(prep.model, prep.scaling, prep.arrs, space, x0, sigma=fixed_sigma)
 
 
+def _adjustment_arrays(adjustment: LikelihoodAdjustment | None):
+    if adjustment is None or not adjustment.active:
+        return None, None
+    return np.asarray(adjustment.center), np.asarray(adjustment.matrix)
+
+
+def adjust_stage(
+    prep: Prepared, lap: LaplaceResult, cfg: CMCConfig, notes: list[str]
+) -> tuple[LaplaceResult, LikelihoodAdjustment]:
+    """The likelihood adjustment for frame-correlated noise (:mod:`homodyne_cmc.adjust`) and
+    the Laplace result with the adjusted covariance (whitening, combination, checks)."""
+    k = prep.space.static.n_theta
+    names = tuple(prep.space.names[:k])
+    adj = plan_adjustment(
+        prep.ws.frame_correlation, names, np.asarray(lap.mean)[:k], cfg.likelihood_adjustment
+    )
+    if adj.active:
+        warn(adj.reason, notes)
+    return adjust_laplace(lap, adj), adj
+
+
 @dataclass(frozen=True, eq=False)
 class ShardPlan:
     """Shard plan stage: the shards, the whitening and everything a worker needs."""
@@ -191,8 +213,16 @@ def _whitening(prep: Prepared, lap: LaplaceResult, cfg: CMCConfig):
     return np.asarray(u0), cov_u
 
 
-def plan_shards(prep: Prepared, lap: LaplaceResult, cfg: CMCConfig, data: XPCSData) -> ShardPlan:
-    """Shard count and assignment, whitening map, combination space and the run key."""
+def plan_shards(
+    prep: Prepared,
+    lap: LaplaceResult,
+    cfg: CMCConfig,
+    data: XPCSData,
+    adjustment: LikelihoodAdjustment | None = None,
+) -> ShardPlan:
+    """Shard count and assignment, whitening map, combination space and the run key.
+    ``lap`` carries the adjusted covariance when ``adjustment`` is active
+    (:func:`adjust_stage`)."""
     arrs, space, scaling = prep.arrs, prep.space, prep.scaling
     y, i, j = np.asarray(arrs.y), np.asarray(arrs.i), np.asarray(arrs.j)
     n_shards, reason = choose_num_shards(
@@ -228,6 +258,7 @@ def plan_shards(prep: Prepared, lap: LaplaceResult, cfg: CMCConfig, data: XPCSDa
         t_ref,
         np.float64(1.0 - 1.0 / n_shards),
         np.asarray(scaling.age_range, np.float64),
+        *_adjustment_arrays(adjustment),
     )
     settings = SamplerSettings(
         prep.model,
@@ -252,6 +283,7 @@ def plan_shards(prep: Prepared, lap: LaplaceResult, cfg: CMCConfig, data: XPCSDa
         common.sigma_fixed,
         common.t_ref,
         common.jac_power,
+        *[a for a in _adjustment_arrays(adjustment) if a is not None],
         extra=json.dumps([repr(settings), cfg.seed, cfg.init_dispersion]),
     )
     return ShardPlan(

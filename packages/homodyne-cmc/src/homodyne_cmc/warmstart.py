@@ -39,7 +39,9 @@ class WarmStart:
     ``theta``: physical values ``(P,)`` in kernel order (fixed ones at their value);
     ``errors``: their standard errors (may be NaN; 0 for fixed ones); ``contrast``/``offset``:
     per angle ``(n_phi,)``; ``sigma``: noise per point; ``sigma_source``: ``estimated`` or
-    ``user``; ``source``: where it came from; ``spec``: the model spec of the fit.
+    ``user``; ``source``: where it came from; ``spec``: the model spec of the fit;
+    ``frame_correlation``: NLSQ's error model (``used``, ``names`` of its fitted vector,
+    ``cov_independent``, ``cov_robust``; None when absent), for :mod:`homodyne_cmc.adjust`.
     """
 
     mode: str
@@ -62,6 +64,8 @@ class WarmStart:
         """``(contrast_age_order, offset_age_order)`` of the NLSQ fit (0, 0: constant in age)."""
         a = self.age_scaling or {}
         return int(a.get("contrast_age_order", 0)), int(a.get("offset_age_order", 0))
+
+    frame_correlation: dict | None = None
 
     @property
     def values(self) -> dict[str, float]:
@@ -119,6 +123,7 @@ def _from_mapping(d: Mapping[str, Any], source: str) -> WarmStart:
         source,
         spec,
         _age_scaling(d.get("age_scaling"), source, contrast.shape[0]),
+        _frame_correlation(d),
     )
 
 
@@ -140,6 +145,18 @@ def _age_scaling(a: Any, source: str, n_phi: int) -> dict[str, Any] | None:
             "offset_age_order, age_range_s and per-angle contrast/offset coefficients"
         ) from None
     return out
+
+
+def _frame_correlation(d: Mapping[str, Any]) -> dict | None:
+    em = d.get("error_model")
+    if not isinstance(em, Mapping) or not d.get("names"):
+        return None
+    return {
+        "used": em.get("used"),
+        "names": list(d["names"]),
+        "cov_independent": em.get("covariance_independent"),
+        "cov_robust": d.get("covariance_robust"),
+    }
 
 
 def load_warm_start(nlsq: Any) -> WarmStart:
@@ -186,6 +203,7 @@ def load_warm_start(nlsq: Any) -> WarmStart:
             "NLSQResult",
             spec,
             ws.age_scaling,
+            ws.frame_correlation,
         )
     raise WarmStartError(
         f"cannot use {type(nlsq).__name__} as an NLSQ warm start; pass an "
