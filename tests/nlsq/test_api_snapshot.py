@@ -8,6 +8,7 @@ import homodyne_nlsq
 
 def test_public_names():
     assert sorted(homodyne_nlsq.__all__) == [
+        "BootstrapResult",
         "FitProblem",
         "GoodnessOfFit",
         "IdentifiabilityReport",
@@ -42,6 +43,7 @@ def test_public_names():
         "loss_rho",
         "make_result",
         "noise_from_differences",
+        "parametric_bootstrap",
         "plan_starts",
         "profile_scaling",
         "residual_correlation_test",

@@ -105,3 +105,31 @@ def test_residual_test_on_grids_is_quiet_for_white_noise_and_sees_smoothing():
     rho, z, rho_diag = residual_correlation_test(smooth, mask)
     assert min(z.values()) > 10 and rho["diagonal"] > 0.3
     assert rho_diag.shape[0] == 4 and choose_bandwidth(rho_diag[0], 60) >= 6
+
+
+def test_parametric_bootstrap_refits_speckle_replicates():
+    from homodyne_nlsq import parametric_bootstrap
+    from homodyne_physics import Prior
+
+    truth = {"D0": 2.0e4, "alpha": -0.5, "D_offset": 2000.0}
+    spec = ModelSpec.create(
+        "static",
+        initial=truth,
+        priors={"D0": Prior("TruncatedNormal", 1e4, 1e5, 100.0, 1e5)},
+        fixed=["D_offset"],
+    )
+    small = {"n_frames": 40, "n_pixels": 60}
+    sim = hd.simulate_speckle("static", truth, phi=[0.0, 90.0], seed=1, **small)
+    res = fit_nlsq(sim.data, spec)
+    boot = parametric_bootstrap(res, [0.0, 90.0], 3, simulation=sim.settings, seed=50)
+    assert boot.names == ("D0", "alpha") and boot.draws.shape == (3, 2) and not boot.failed
+    assert boot.seeds == (50, 51, 52)
+    assert boot.seconds["simulate"] > 0 and boot.seconds["fit"] > 0
+    for name in boot.names:
+        # replicates scatter around the fitted values, on the scale of the stated errors
+        assert abs(boot.mean[name] - res.values[name]) < 5 * boot.sd[name] + 1e-12, name
+        assert 0.1 < boot.ratio[name] < 10, boot.ratio
+    again = parametric_bootstrap(res, [0.0, 90.0], 3, simulation=sim.settings, seed=50)
+    np.testing.assert_array_equal(again.draws, boot.draws)
+    with pytest.raises(ValueError, match="k must be"):
+        parametric_bootstrap(res, [0.0, 90.0], 1)

@@ -8,6 +8,7 @@ Levenberg-Marquardt solver, variable projection of the scaling, uncertainties) a
 from importlib.metadata import version as _dist_version
 
 from .api import LocalRuns, StartPlan, fit_nlsq, plan_starts, run_local
+from .bootstrap import BootstrapResult, parametric_bootstrap
 from .config import SOLVERS, NLSQConfig
 from .errors import NLSQBackendError, NLSQConfigError, NLSQError, NLSQFitError
 from .goodness import (
@@ -63,6 +64,7 @@ __all__ = [
     "ProblemArrays",
     "ResidualEvidence",
     "RobustCovariance",
+    "BootstrapResult",
     "ResidualStructure",
     "Uncertainty",
     "__version__",
@@ -79,6 +81,7 @@ __all__ = [
     "make_result",
     "loss_rho",
     "noise_from_differences",
+    "parametric_bootstrap",
     "profile_scaling",
     "residual_correlation_test",
     "residual_evidence",
