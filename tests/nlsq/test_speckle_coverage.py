@@ -1,0 +1,90 @@
+"""Issue 18 acceptance: coverage of NLSQ intervals on speckle-simulated data (slow).
+
+Each seed simulates correlator output with ``homodyne_data.simulate_speckle`` (4 bins x 100
+frames x 200 pixels, frame time 0.25 s so that the ages 3, 10, 25 s lie inside the data),
+fits it from the truth and checks whether the 68 % / 95 % intervals of D(t) at the three ages
+(and gamma_dot(t) and phi0 in laminar flow) contain the truth, for the independent-noise
+errors (``naive``) and the errors the fit reports (``corrected``). The counts are printed
+(``-s``); the corrected ones must fall in the issue's bands.
+"""
+
+import numpy as np
+import pytest
+
+import homodyne_data as hd
+from homodyne_nlsq import fit_nlsq
+from homodyne_physics import ModelSpec
+
+STATIC = {"D0": 1000.0, "alpha": 0.5, "D_offset": 10.0}
+LAMINAR = {**STATIC, "gamma_dot_t0": 2.0e-4, "beta": 0.3, "gamma_dot_t_offset": 0.0, "phi0": 3.0}
+AGES = np.array([3.0, 10.0, 25.0])
+SIZE = {"n_frames": 100, "n_pixels": 200, "dt": 0.25}
+PHI = np.linspace(-180.0, 180.0, 4, endpoint=False)
+TRIOS = {"D": ("D0", "alpha", "D_offset"), "gdot": ("gamma_dot_t0", "beta", "gamma_dot_t_offset")}
+
+
+def _curve_sd(values, cov, names, trio):
+    """D(t) or gamma_dot(t) at AGES and their delta-method sd."""
+    a, b, c = (values[n] for n in trio)
+    val = a * AGES**b + c
+    grad = np.zeros((AGES.size, len(names)))
+    for col, g in zip(trio, (AGES**b, a * AGES**b * np.log(AGES), np.ones_like(AGES)), strict=True):
+        grad[:, names.index(col)] = g
+    return val, np.sqrt(np.einsum("ai,ij,aj->a", grad, cov, grad))
+
+
+def _pulls(res, truth):
+    """quantity -> (|fit - truth| / naive sd, |fit - truth| / corrected sd)."""
+    names = list(res.parameter_names)
+    k = len(names)
+    naive = np.asarray(res.error_model["covariance_independent"])[:k, :k]
+    corrected = np.asarray(res.covariance)[:k, :k]
+    out = {}
+    trios = [("D", TRIOS["D"])] + ([("gdot", TRIOS["gdot"])] if res.mode != "static" else [])
+    for prefix, trio in trios:
+        tv = np.array([truth[n] for n in trio])
+        true = tv[0] * AGES ** tv[1] + tv[2]
+        fit, sn = _curve_sd(res.values, naive, names, trio)
+        _, sc = _curve_sd(res.values, corrected, names, trio)
+        for t, f, tr, a, b in zip(AGES, fit, true, sn, sc, strict=True):
+            out[f"{prefix}({t:g})"] = (abs(f - tr) / a, abs(f - tr) / b)
+    if "phi0" in names:
+        j = names.index("phi0")
+        dev = abs(res.values["phi0"] - truth["phi0"])
+        out["phi0"] = (dev / np.sqrt(naive[j, j]), dev / np.sqrt(corrected[j, j]))
+    return out
+
+
+def _coverage(mode: str, truth: dict, seeds) -> dict:
+    rows = []
+    for seed in seeds:
+        sim = hd.simulate_speckle(mode, truth, phi=PHI, seed=seed, **SIZE)
+        res = fit_nlsq(sim.data, ModelSpec.create(mode, initial=truth))
+        rows.append(_pulls(res, truth))
+    table = {}
+    for key in rows[0]:
+        p = np.array([r[key] for r in rows])  # (n, 2)
+        table[key] = {
+            "naive": (int((p[:, 0] <= 1.0).sum()), int((p[:, 0] <= 1.96).sum())),
+            "corrected": (int((p[:, 1] <= 1.0).sum()), int((p[:, 1] <= 1.96).sum())),
+        }
+    print(f"\n{mode}: {len(rows)} seeds; 68 % / 95 % coverage counts")
+    for key, v in table.items():
+        print(f"  {key:10s} naive {v['naive']}  corrected {v['corrected']}")
+    return table
+
+
+def _check(table, n):
+    for key, v in table.items():
+        c68, c95 = v["corrected"]
+        assert 0.55 * n <= c68 <= 0.80 * n and 0.85 * n <= c95 <= 0.99 * n, (key, v)
+
+
+@pytest.mark.slow
+def test_static_coverage_over_20_speckle_seeds():
+    _check(_coverage("static", STATIC, range(100, 120)), 20)
+
+
+@pytest.mark.slow
+def test_laminar_coverage_over_20_speckle_seeds():
+    _check(_coverage("laminar_flow", LAMINAR, range(200, 220)), 20)
