@@ -75,6 +75,7 @@ def test_false_alarm_rate_under_5_percent_over_40_seeds():
         em = fit_nlsq(data, spec, NLSQConfig(robust_covariance="always")).error_model
         fired += em["used"] != "independent"
         worst = max(worst, max(abs(r - 1.0) for r in em["ratio"].values()))
+    print(f"\nresidual test fired in {fired} of 40 seeds; worst |ratio - 1| = {worst:.3f}")
     assert fired < 2, f"{fired} of 40 independent-noise fits flagged correlated residuals"
     assert worst < 0.15
 
