@@ -18,6 +18,11 @@ there, so each case is deterministic; the CMC stage is entered without sampling.
 | unreadable selection cache             | 0 (cache ignored, data reread) | yes |
 | concurrent second run, same folder     | 2    | yes |
 | corrupted shard file in the shard cache| resampled (tests/cmc/test_store_checksum.py) | n/a |
+
+SIGINT and SIGKILL at each CMC stage are in ``test_faults_cmc_stages.py``; Dask workers outliving
+a SIGKILLed run in ``tests/distributed/test_dask_parent_death.py``. With
+``HOMODYNE_FAULT_TABLE=<file>`` every case appends its row (fault, exit code, previous results
+intact) to that file: the table of the closing note.
 """
 
 import errno
@@ -34,6 +39,15 @@ from .conftest import TRACEBACK, write
 from .test_run_folder import CONFIG, previous_results, tree_digest
 
 pytestmark = pytest.mark.faults
+
+
+def record_fault(fault: str, code: int, intact: bool) -> None:
+    """Append ``| fault | exit code | previous results intact |`` to ``$HOMODYNE_FAULT_TABLE``."""
+    table = os.environ.get("HOMODYNE_FAULT_TABLE")
+    if table:
+        with open(table, "a") as fh:
+            fh.write(f"| {fault} | {code} | {'yes' if intact else 'no'} |\n")
+
 
 DRIVER = r"""
 import os, signal, sys, time
@@ -100,6 +114,7 @@ def setup(sim_files, tmp_path):
 def test_signal_in_each_phase_keeps_previous_results(setup, tmp_path, phase, sig):
     cfg, out, before = setup
     r = _run(tmp_path, cfg, out, phase, sig)
+    record_fault(f"{sig} in {phase}", r.returncode, tree_digest(out) == before)
     assert tree_digest(out) == before, (phase, sig, r.stderr[-2000:])
     assert TRACEBACK not in r.stderr
     if sig == "SIGINT":
@@ -146,6 +161,9 @@ def test_full_disk_keeps_previous_results(setup, sim_files, tmp_path, monkeypatc
     monkeypatch.setattr(homodyne_cmc, "fit_cmc", lambda *a, **k: pytest.fail("no CMC"))
     with pytest.raises(OSError) as e:
         pipeline(sim_files, tmp_path, out, overwrite=True)
+    record_fault(
+        "full disk (ENOSPC writing results)", exit_code_for(e.value), tree_digest(out) == before
+    )
     assert e.value.errno == errno.ENOSPC and exit_code_for(e.value) == 2
     assert tree_digest(out) == before
     (failed,) = tmp_path.glob("res.failed-*")
@@ -178,6 +196,7 @@ def test_unreadable_cache_is_ignored_and_previous_results_intact(sim_files, tmp_
     assert (jobs[0].data.c2 == good.c2).all()
     assert jobs[0].folder == tmp_path / "res-run2"  # a folder with results is never reused
     assert (tmp_path / "res-run2" / "summary.json").exists()
+    record_fault("unreadable selection cache (ignored, data reread)", 0, tree_digest(out) == before)
     assert tree_digest(out) == before
 
 
@@ -207,6 +226,7 @@ def test_concurrent_second_run_is_refused(setup, tmp_path):
         )
     finally:
         first.release()
+    record_fault("concurrent second run, same folder", r.returncode, tree_digest(out) == before)
     assert r.returncode == 2, r.stderr
     assert "in use by another homodyne run" in r.stderr and TRACEBACK not in r.stderr
     assert tree_digest(out) == before

@@ -224,3 +224,21 @@ def test_cmc_prior_dominated_parameter_is_a_problem_of_the_run():
     cres.converged = True
     job = SimpleNamespace(cmc=cres, nlsq=None, problems=[problem])
     assert job_status(job) == "prior-dominated"
+
+
+def test_log_of_a_killed_run_gets_its_outcome_when_recovered(tmp_path):
+    """A SIGKILLed run cannot write its outcome: the next run into the folder appends it."""
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], text=True, capture_output=True
+    ).stdout.strip()
+    stale = tmp_path / f".res.partial-20260101T000000-{dead}"
+    stale.mkdir()
+    (stale / "homodyne.log").write_text("2026-01-01 00:00:00,000 INFO CMC sampling: shard")
+    RunFolder(tmp_path / "res").release()
+    log = (tmp_path / f"res.failed-20260101T000000-{dead}" / "homodyne.log").read_text()
+    lines = log.splitlines()
+    assert lines[0].endswith("CMC sampling: shard")  # the cut line is kept, then a new line
+    assert lines[-1].endswith(
+        "ERROR outcome: killed (the run ended without recording an outcome; found by a later run)"
+    )
+    assert len(lines) == 2 and log.endswith("\n")

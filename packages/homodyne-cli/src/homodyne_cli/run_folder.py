@@ -14,7 +14,7 @@ requested folder is untouched and the next run is not diverted to ``-run2`` by i
 A lock file ``.<name>.lock`` next to the folder (``fcntl.flock``; released by the kernel even
 when the process is killed) refuses a second run into the same folder while the first one is
 still going. Staging folders left by a killed run are renamed ``<name>.failed-<stamp>`` by
-the next run into that folder.
+the next run into that folder, which also ends their log with ``outcome: killed``.
 """
 
 import contextlib
@@ -146,6 +146,18 @@ def swap_into_place(staging: Path, target: Path, stamp: str) -> None:
     staging.rmdir()
 
 
+def _end_log_of_killed_run(log: Path) -> None:
+    """Append the outcome a killed run could not write to its log (when it has one)."""
+    if not log.is_file():
+        return
+    when = datetime.now().strftime("%Y-%m-%d %H:%M:%S,%f")[:-3]
+    line = "outcome: killed (the run ended without recording an outcome; found by a later run)"
+    with contextlib.suppress(OSError), open(log, "a+b") as fh:
+        fh.seek(max(0, fh.seek(0, os.SEEK_END) - 1))
+        cut = fh.read(1) not in (b"", b"\n")  # killed in the middle of a line
+        fh.write((("\n" if cut else "") + f"{when} ERROR {line}\n").encode())
+
+
 class RunFolder:
     """Where one run writes: planned (and locked) before any work, created after the load.
 
@@ -210,6 +222,8 @@ class RunFolder:
                 dest = parent / f"{base}.{kind}-{stamp}"
                 with contextlib.suppress(OSError):
                     os.rename(old, dest)
+                    if kind == "failed":
+                        _end_log_of_killed_run(dest / "homodyne.log")
                     notes.append(
                         f"an earlier run into {parent / base} {what}"
                         + (" moving its results into place" if pattern == ".previous-" else "")
