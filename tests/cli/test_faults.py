@@ -59,7 +59,7 @@ def fault(*args, **kwargs):
     time.sleep(30)  # the handler raises KeyboardInterrupt here (SIGKILL: never returns)
     raise AssertionError("signal not delivered")
 
-import homodyne_cli.pipeline as pl
+import homodyne_cli.job as pl
 if phase == "load":
     import homodyne_data; homodyne_data.load_data = fault
 elif phase == "fit":
@@ -75,7 +75,7 @@ elif phase == "cmc_write":
         def write(self, folder, data):
             fault()
     homodyne_cmc.fit_cmc = lambda *a, **k: Fake()
-    pl._report_cmc = lambda cres, ui: None
+    pl.report_cmc = lambda cres, ui: None
     pl.cmc_quality = lambda cres, ui: None  # no posterior to draw transport curves from
 from homodyne_cli.app import main
 main()

@@ -190,7 +190,8 @@ def test_interrupted_cmc_of_a_both_run_writes_a_summary_with_the_nlsq_result(
 
 def test_resumed_cmc_says_so(tmp_path):
     from homodyne_cli.console import UI
-    from homodyne_cli.pipeline import _cmc_brief, _report_cmc
+    from homodyne_cli.job_report import cmc_brief as _cmc_brief
+    from homodyne_cli.job_report import report_cmc as _report_cmc
 
     row = {"mean": 1.0, "sd": 0.1, "r_hat": 1.0, "ess_bulk": 500.0}
     cres = SimpleNamespace(

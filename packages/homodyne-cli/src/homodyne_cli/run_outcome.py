@@ -62,7 +62,7 @@ def write_failure_summary(
 ) -> Path | None:
     """``summary.json`` of a job that stopped early (its data loaded): status, error message,
     data provenance and whatever fit finished before the stop. Never raises."""
-    from . import pipeline as pl
+    from .job_report import fit_brief, provenance
     from .outputs import atomic_write_json, utc_now, versions
 
     data = getattr(job, "data", None)
@@ -85,9 +85,9 @@ def write_failure_summary(
         "config_file": run.source,
     }
     try:
-        summary["data"] = pl._provenance(data, job.file)
+        summary["data"] = provenance(data, job.file)
         if getattr(job, "nlsq", None) is not None:
-            summary["nlsq"] = pl._fit_brief(job.nlsq)
+            summary["nlsq"] = fit_brief(job.nlsq)
         summary["config"] = run.to_dict()
     except Exception as exc:  # the summary of a failure must not fail the report
         summary.setdefault("notes", []).append(f"summary incomplete: {exc}")

@@ -1,0 +1,320 @@
+"""One job of ``homodyne run`` (one data file, one q ring) as a chain of stages.
+
+``run_job`` composes them: load -> check the data -> NLSQ fit -> review and write it ->
+CMC sampling -> review and write it -> ``summary.json``. Each stage takes what the one
+before returned (typed results below) and can be run alone.
+"""
+
+import dataclasses
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .cmc_checks import cmc_problems
+from .commands.array_options import with_array_options
+from .config import RunConfig, cmc_config, data_config, nlsq_config
+from .console import UI
+from .errors import ConfigError
+from .fit_quality import (
+    cmc_quality,
+    nlsq_quality,
+    print_transport_table,
+    quality_gate,
+    write_cmc_quality,
+    write_nlsq_quality,
+)
+from .job_report import cmc_brief, fit_brief, provenance, report_cmc, report_nlsq, shard_progress
+from .memory import check_model_memory
+from .model_spec import spec_from_run
+from .outputs import atomic_write_json, default_shard_cache, utc_now, versions
+from .results import write_cmc_plots, write_fit_plots, write_nlsq
+from .run_outcome import job_status
+from .signal_check import check_signal, flat_within_noise
+
+__all__ = [
+    "CMCReview",
+    "DataCheck",
+    "JobResult",
+    "NLSQReview",
+    "check_data",
+    "cmc_fit",
+    "cmc_review",
+    "load_stage",
+    "nlsq_fit",
+    "nlsq_review",
+    "run_job",
+    "write_cmc_stage",
+    "write_nlsq_stage",
+    "write_summary",
+]
+
+Timings = dict[str, float]
+
+
+@dataclass
+class JobResult:
+    """Outcome of one (data file, q ring) job."""
+
+    file: str
+    q_requested: float | None
+    folder: Path
+    nlsq: Any = None
+    cmc: Any = None
+    data: Any = None
+    converged: bool = True
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DataCheck:
+    """The loaded data's quality report and the problems it raises for the run."""
+
+    quality: Any
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NLSQReview:
+    """A finished NLSQ fit judged: its model c2, quality record, transport curves, problems."""
+
+    result: Any
+    c2_fit: np.ndarray
+    quality: dict[str, Any]
+    curves: dict[str, Any]
+    problems: tuple[str, ...] = ()
+    converged: bool = True
+
+
+@dataclass(frozen=True)
+class CMCReview:
+    """A finished CMC run judged: transport curves (with NLSQ's, if any) and problems."""
+
+    result: Any
+    curves: dict[str, Any] | None
+    problems: tuple[str, ...] = ()
+    converged: bool = True
+
+
+@contextmanager
+def _timed(timings: Timings, key: str) -> Iterator[None]:
+    t0 = time.perf_counter()
+    yield
+    timings[key] = time.perf_counter() - t0
+
+
+def load_stage(run: RunConfig, file: str, q: float | None, ui: UI, timings: Timings) -> Any:
+    """Load one data set; refuse early when its model matrices would not fit in memory."""
+    from homodyne_data import load_data
+
+    ui.info(f"[bold]data[/bold] {file}" + (f"  (q = {q:g} 1/A)" if q is not None else ""))
+    with _timed(timings, "load"), ui.phase("load data"):
+        data = load_data(with_array_options(data_config(run, file, q), run))
+    if not data.is_dense:  # the result writers and plots still expect full matrices
+        raise ConfigError(
+            f"{file} holds {data.provenance.layout} point-set data ({data.n_points} (t1, t2) "
+            "values per angle): `homodyne run` does not write results or plots for point sets "
+            "yet; fit them from Python with homodyne_nlsq.fit_nlsq(homodyne_data.load(file), "
+            "spec) (and homodyne_cmc.fit_cmc), or inspect them with `homodyne inspect`"
+        )
+    check_model_memory(data)  # model matrices for fitted_data.npz and plots
+    return data
+
+
+def check_data(data: Any, file: str, ui: UI) -> DataCheck:
+    """Report the data's notes and quality flags; refuse constant c2, flag c2 flat in noise."""
+    from homodyne_data import quality_report
+
+    ui.info(f"  {data.n_phi} angles, {data.n_t} frames, q = {data.q:.5g} 1/A, dt = {data.dt:g} s")
+    for note in data.provenance.notes:
+        ui.detail(f"  {note}")
+    for warning in data.provenance.warnings:
+        ui.warn(f"data: {warning}")
+    quality = quality_report(data)
+    for flag in quality.flags:
+        ui.warn(f"data quality: {flag}")
+    check_signal(data, file)
+    flat = flat_within_noise(data, quality)
+    if flat:
+        ui.warn(flat)
+    return DataCheck(quality, (flat,) if flat else ())
+
+
+def nlsq_fit(
+    run: RunConfig, data: Any, spec: Any, ui: UI, timings: Timings, *, warm_start: bool = False
+) -> Any:
+    """Fit ``spec`` to ``data`` by NLSQ (``warm_start``: only as CMC's starting point)."""
+    from homodyne_nlsq import fit_nlsq
+
+    label = "NLSQ fit" + (" (warm start for CMC)" if warm_start else "")
+    with _timed(timings, "nlsq"), ui.phase(label) as ph:
+        return fit_nlsq(
+            data,
+            spec,
+            nlsq_config(run),
+            progress=lambda info: ph.update(f"iteration {info.iteration}, chi2 = {info.cost:.6g}"),
+        )
+
+
+def nlsq_review(res: Any, data: Any, run: RunConfig, ui: UI) -> NLSQReview:
+    """Report the fit, its quality and transport curves; convergence and the quality gate."""
+    report_nlsq(res, ui)
+    c2_fit = res.fitted_c2(data)
+    fitq = nlsq_quality(res, data, c2_fit, ui)
+    curves = {"NLSQ": fitq["transport"]}
+    print_transport_table(curves, ui)
+    problems = [] if res.converged else [f"NLSQ did not converge: {res.message}"]
+    gate = quality_gate(res, fitq["goodness"], run.max_reduced_chi2)
+    if gate:
+        problems.append(gate)
+    return NLSQReview(res, c2_fit, fitq, curves, tuple(problems), bool(res.converged))
+
+
+def write_nlsq_stage(
+    folder: Path, review: NLSQReview, data: Any, run: RunConfig, ui: UI, timings: Timings
+) -> None:
+    """``nlsq/`` results, the fit-quality files and (``run.plots``) the fit plots."""
+    res = review.result
+    with _timed(timings, "write_nlsq"), ui.phase("write NLSQ results"):
+        write_nlsq(folder, res, data, review.c2_fit, extra=review.quality["json"])
+        write_nlsq_quality(folder, review.quality, data.q, run.plots)
+        if run.plots:
+            write_fit_plots(
+                folder / "plots",
+                data,
+                review.c2_fit,
+                res.sigma,
+                max_display=run.max_display,
+                label="NLSQ",
+            )
+
+
+def cmc_fit(run: RunConfig, data: Any, warm: Any, ui: UI, timings: Timings) -> Any:
+    """Sample the posterior from the NLSQ warm start (which carries the model spec)."""
+    import homodyne_cmc
+
+    if not hasattr(homodyne_cmc, "fit_cmc"):
+        raise ConfigError(
+            "--method cmc needs homodyne_cmc.fit_cmc, which this installation "
+            "does not provide yet; use --method nlsq"
+        )
+    # priors travel in the spec (through the NLSQ warm start), not in the CMC settings
+    cm_cfg = dataclasses.replace(cmc_config(run, warn=ui.warn), priors={})
+    if cm_cfg.cache_dir is None:  # finished shards survive an interrupted run
+        cm_cfg = dataclasses.replace(cm_cfg, cache_dir=str(default_shard_cache()))
+    with _timed(timings, "cmc"), ui.phase("CMC sampling") as ph:
+        return homodyne_cmc.fit_cmc(data, warm, cm_cfg, progress=shard_progress(ph))
+
+
+def cmc_review(cres: Any, nlsq_curves: dict[str, Any], ui: UI) -> CMCReview:
+    """Report the CMC run and its transport curves; its problems and diagnostics."""
+    report_cmc(cres, ui)
+    cmc_curves = cmc_quality(cres, ui)
+    curves = {**nlsq_curves, "CMC": cmc_curves}
+    if cmc_curves is not None:
+        print_transport_table(curves, ui)
+    problems = list(cmc_problems(cres))  # e.g. a prior-dominated parameter
+    for problem in problems:
+        ui.warn(problem)
+    converged = getattr(cres, "converged", True) is not False
+    if not converged:
+        problems.append("CMC diagnostics failed (see cmc/diagnostics.json)")
+    return CMCReview(cres, curves if cmc_curves is not None else None, tuple(problems), converged)
+
+
+def write_cmc_stage(
+    folder: Path, review: CMCReview, data: Any, run: RunConfig, ui: UI, timings: Timings
+) -> None:
+    """``cmc/`` results, the transport comparison and (``run.plots``) the CMC plots."""
+    cres = review.result
+    with _timed(timings, "write_cmc"), ui.phase("write CMC results"):
+        cres.write(folder, data)
+        if review.curves is not None:
+            write_cmc_quality(folder, review.curves, data.q, run.plots)
+        if run.plots:
+            write_cmc_plots(folder / "plots" / "cmc", data, cres, max_display=run.max_display)
+
+
+def write_summary(
+    job: JobResult,
+    check: DataCheck,
+    spec: Any,
+    *,
+    run: RunConfig,
+    method: str,
+    argv: list[str],
+    timings: Timings,
+) -> Path:
+    """``summary.json`` of a job that ran to its end."""
+    summary = {
+        "timestamp": utc_now(),
+        "status": job_status(job),
+        "command": argv,
+        "method": method,
+        "mode": spec.mode,
+        "convention": spec.convention,
+        "seed": run.seed,
+        "timing_s": timings,
+        "data": provenance(job.data, job.file),
+        "data_quality": check.quality.to_dict(),
+        "nlsq": fit_brief(job.nlsq) if job.nlsq is not None else None,
+        "cmc": cmc_brief(job.cmc),
+        "problems": job.problems,
+        "versions": versions(),
+        "python": sys.version.split()[0],
+        "config_file": run.source,
+        "config": run.to_dict(),
+        "spec": spec.to_dict(),
+    }
+    return atomic_write_json(job.folder / "summary.json", summary)
+
+
+def _absorb(job: JobResult, stage: DataCheck | NLSQReview | CMCReview) -> None:
+    job.problems.extend(stage.problems)
+    if not getattr(stage, "converged", True):
+        job.converged = False
+
+
+def run_job(
+    run: RunConfig,
+    file: str,
+    q: float | None,
+    folder: Path,
+    method: str,
+    ui: UI,
+    argv: list[str],
+    start_writing: Callable[[JobResult], None] | None = None,
+) -> JobResult:
+    """Load one data set, fit it, write every output into ``folder``.
+
+    ``start_writing`` (the job) is called once the data loaded, before anything is
+    written: it creates the output folder and opens the run log.
+    """
+    spec = spec_from_run(run)  # the one model of the job: NLSQ fits it, CMC samples it
+    job = JobResult(file=file, q_requested=q, folder=folder)
+    timings: Timings = {}
+    job.data = load_stage(run, file, q, ui, timings)
+    if start_writing is not None:
+        start_writing(job)
+    folder.mkdir(parents=True, exist_ok=True)
+    check = check_data(job.data, file, ui)
+    _absorb(job, check)
+    curves: dict[str, Any] = {}
+    if method in ("nlsq", "both", "cmc"):
+        job.nlsq = nlsq_fit(run, job.data, spec, ui, timings, warm_start=method == "cmc")
+        review = nlsq_review(job.nlsq, job.data, run, ui)
+        curves = review.curves
+        _absorb(job, review)
+        write_nlsq_stage(folder, review, job.data, run, ui, timings)
+    if method in ("cmc", "both"):
+        job.cmc = cmc_fit(run, job.data, job.nlsq, ui, timings)
+        cmc = cmc_review(job.cmc, curves, ui)
+        _absorb(job, cmc)
+        write_cmc_stage(folder, cmc, job.data, run, ui, timings)
+    write_summary(job, check, spec, run=run, method=method, argv=argv, timings=timings)
+    return job
