@@ -11,6 +11,8 @@ from typing import Annotated
 
 import typer
 
+from . import run_options as ro
+
 __all__ = ["app", "main"]
 
 app = typer.Typer(
@@ -38,7 +40,6 @@ Verbose = Annotated[
     typer.Option("--verbose", "-v", count=True, help="More output (-vv: debug; shows tracebacks)."),
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Errors only.")]
-_PHI_HELP = "Bare arrays: angle of each matrix, deg (comma separated or repeated; '1.57 rad' ok)."
 
 
 def _set_verbosity(verbose: int = 0, quiet: bool = False) -> int:
@@ -128,102 +129,37 @@ def _compilation_cache(jax) -> None:
 # ------------------------------------------------------------------------------------------ run
 @app.command("run")
 def run_cmd(
-    config: Annotated[
-        Path | None,
-        typer.Option(
-            "--config",
-            "-c",
-            help="YAML configuration (default: ./homodyne_config.yaml if it exists).",
-        ),
-    ] = None,
-    method: Annotated[
-        str | None,
-        typer.Option(
-            "--method", "-m", help="nlsq | cmc | both (default: optimization.method, else nlsq)."
-        ),
-    ] = None,
-    output_dir: Annotated[Path, typer.Option("--output-dir", "-o", help="Result folder.")] = Path(
-        "homodyne_results"
-    ),
-    data_file: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--data-file",
-            "-d",
-            help="Data file(s) replacing experimental_data (repeat for several).",
-        ),
-    ] = None,
-    mode: Annotated[str | None, typer.Option("--mode", help="static | laminar_flow.")] = None,
-    static_mode: Annotated[
-        bool, typer.Option("--static-mode", help="Same as --mode static (2.x flag).", hidden=True)
-    ] = False,
-    laminar_flow: Annotated[
-        bool,
-        typer.Option("--laminar-flow", help="Same as --mode laminar_flow (2.x flag).", hidden=True),
-    ] = False,
-    convention: Annotated[
-        str | None,
-        typer.Option(
-            "--convention", help="physical | homodyne2 (homodyne2 reproduces 2.x numbers)."
-        ),
-    ] = None,
-    q: Annotated[
-        list[float] | None, typer.Option("--q", help="q ring(s) in 1/A (repeat for several).")
-    ] = None,
-    phi_range: Annotated[
-        list[str] | None,
-        typer.Option("--phi-range", help="Keep angles in MIN,MAX degrees (repeat for several)."),
-    ] = None,
-    start_frame: Annotated[int | None, typer.Option("--start-frame", help="1-based.")] = None,
-    end_frame: Annotated[
-        int | None, typer.Option("--end-frame", help="1-based; -1 = last.")
-    ] = None,
-    clip_frames: Annotated[
-        bool,
-        typer.Option(
-            "--clip-frames",
-            help="Accept an end frame past the data and stop at its last frame (default: error).",
-        ),
-    ] = False,
-    dt: Annotated[float | None, typer.Option("--dt", help="Seconds between frames.")] = None,
-    phi: Annotated[list[str] | None, typer.Option("--phi", help=_PHI_HELP)] = None,
-    initial: Annotated[
-        list[str] | None, typer.Option("--initial", help="Start value NAME=VALUE (repeat).")
-    ] = None,
-    initial_d0: Annotated[float | None, typer.Option("--initial-d0", hidden=True)] = None,
-    initial_alpha: Annotated[float | None, typer.Option("--initial-alpha", hidden=True)] = None,
-    initial_d_offset: Annotated[
-        float | None, typer.Option("--initial-d-offset", hidden=True)
-    ] = None,
-    initial_gamma_dot_t0: Annotated[
-        float | None, typer.Option("--initial-gamma-dot-t0", hidden=True)
-    ] = None,
-    initial_beta: Annotated[float | None, typer.Option("--initial-beta", hidden=True)] = None,
-    initial_gamma_dot_offset: Annotated[
-        float | None, typer.Option("--initial-gamma-dot-offset", hidden=True)
-    ] = None,
-    initial_phi0: Annotated[float | None, typer.Option("--initial-phi0", hidden=True)] = None,
-    fix: Annotated[
-        list[str] | None,
-        typer.Option("--fix", metavar="NAME[=VALUE]", help="Hold fixed at VALUE/start (repeat)."),
-    ] = None,
-    max_iterations: Annotated[int | None, typer.Option("--max-iterations")] = None,
-    sigma: Annotated[
-        float | None,
-        typer.Option("--sigma", help="Noise of one c2 value (default: estimated from residuals)."),
-    ] = None,
-    seed: Annotated[int | None, typer.Option("--seed")] = None,
-    threads: Annotated[int | None, typer.Option("--threads", help="CPU threads to use.")] = None,
-    overwrite: Annotated[
-        bool,
-        typer.Option(
-            "--overwrite",
-            help="Replace results already in "
-            "the output folder (default: write to a new -runN folder).",
-        ),
-    ] = False,
-    no_plots: Annotated[bool, typer.Option("--no-plots", help="Skip plots.")] = False,
-    strict: Annotated[bool, typer.Option("--strict", help="Config warnings are errors.")] = False,
+    config: ro.ConfigOpt = None,
+    method: ro.MethodOpt = None,
+    output_dir: ro.OutputDirOpt = Path("homodyne_results"),
+    data_file: ro.DataFileOpt = None,
+    mode: ro.ModeOpt = None,
+    static_mode: ro.StaticModeOpt = False,
+    laminar_flow: ro.LaminarFlowOpt = False,
+    convention: ro.ConventionOpt = None,
+    q: ro.QOpt = None,
+    phi_range: ro.PhiRangeOpt = None,
+    start_frame: ro.StartFrameOpt = None,
+    end_frame: ro.EndFrameOpt = None,
+    clip_frames: ro.ClipFramesOpt = False,
+    dt: ro.DtOpt = None,
+    phi: ro.PhiOpt = None,
+    initial: ro.InitialOpt = None,
+    initial_d0: ro.InitialD0Opt = None,
+    initial_alpha: ro.InitialAlphaOpt = None,
+    initial_d_offset: ro.InitialDOffsetOpt = None,
+    initial_gamma_dot_t0: ro.InitialGammaDotT0Opt = None,
+    initial_beta: ro.InitialBetaOpt = None,
+    initial_gamma_dot_offset: ro.InitialGammaDotOffsetOpt = None,
+    initial_phi0: ro.InitialPhi0Opt = None,
+    fix: ro.FixOpt = None,
+    max_iterations: ro.MaxIterationsOpt = None,
+    sigma: ro.SigmaOpt = None,
+    seed: ro.SeedOpt = None,
+    threads: ro.ThreadsOpt = None,
+    overwrite: ro.OverwriteOpt = False,
+    no_plots: ro.NoPlotsOpt = False,
+    strict: ro.StrictOpt = False,
     verbose: Verbose = 0,
     quiet: Quiet = False,
 ) -> None:
@@ -320,7 +256,7 @@ def inspect_cmd(
     q: Annotated[
         float | None, typer.Option("--q", help="q ring (1/A) to examine; bare arrays: their q.")
     ] = None,
-    phi: Annotated[list[str] | None, typer.Option("--phi", help=_PHI_HELP)] = None,
+    phi: Annotated[list[str] | None, typer.Option("--phi", help=ro.PHI_HELP)] = None,
     dt: Annotated[float | None, typer.Option("--dt", help="Seconds between frames.")] = None,
 ) -> None:
     """List every problem of a data file, with layout, q, phi, frames, dt (units) and quality.
@@ -341,7 +277,7 @@ def plot_data_cmd(
     output_dir: Annotated[Path, typer.Option("--output-dir", "-o")] = Path("homodyne_results"),
     overwrite: Annotated[bool, typer.Option("--overwrite")] = False,
     q: Annotated[float | None, typer.Option("--q", help="q ring in 1/A; bare arrays: q.")] = None,
-    phi: Annotated[list[str] | None, typer.Option("--phi", help=_PHI_HELP)] = None,
+    phi: Annotated[list[str] | None, typer.Option("--phi", help=ro.PHI_HELP)] = None,
     dt: Annotated[float | None, typer.Option("--dt", help="Seconds between frames.")] = None,
     verbose: Verbose = 0,
     quiet: Quiet = False,
