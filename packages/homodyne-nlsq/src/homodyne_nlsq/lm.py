@@ -98,11 +98,200 @@ def _solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.linalg.lstsq(a, b, rcond=None)[0]
 
 
-def _active_set(x, g, lower, upper, width):
-    tol = 1e-12 * width
-    at_lo = x <= lower + tol
-    at_hi = x >= upper - tol
+@dataclass(frozen=True)
+class _Box:
+    """The bounds, their widths (1 where infinite) and the typical size of a parameter."""
+
+    lower: np.ndarray
+    upper: np.ndarray
+    width: np.ndarray
+    typical: np.ndarray
+
+    @classmethod
+    def of(cls, lower, upper) -> "_Box":
+        lower = np.asarray(lower, np.float64)
+        upper = np.asarray(upper, np.float64)
+        width = np.where(np.isfinite(upper - lower), upper - lower, 1.0)
+        return cls(lower, upper, width, 1e-6 * np.minimum(width, 1e6))
+
+
+def _active_set(x, g, box: _Box) -> np.ndarray:
+    """Parameters on a bound whose gradient points outward: held there for the iteration."""
+    tol = 1e-12 * box.width
+    at_lo = x <= box.lower + tol
+    at_hi = x >= box.upper - tol
     return (at_lo & (g <= 0)) | (at_hi & (g >= 0))
+
+
+@dataclass
+class _Passes:
+    """The two passes over the data, timed and counted."""
+
+    fused_fn: Callable[[np.ndarray], tuple[float, np.ndarray, np.ndarray]]
+    cost_fn: Callable[[np.ndarray], float]
+    timing: dict[str, float] = field(
+        default_factory=lambda: {"fused": 0.0, "cost": 0.0, "linear_algebra": 0.0}
+    )
+    n_fused: int = 0
+    n_cost: int = 0
+
+    def fused(self, x: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        t0 = time.perf_counter()
+        c, a, g = self.fused_fn(x)
+        self.timing["fused"] += time.perf_counter() - t0
+        self.n_fused += 1
+        return float(c), np.asarray(a, np.float64), np.asarray(g, np.float64)
+
+    def cost(self, x: np.ndarray) -> float:
+        t0 = time.perf_counter()
+        c = float(self.cost_fn(x))
+        self.timing["cost"] += time.perf_counter() - t0
+        self.n_cost += 1
+        return c
+
+
+@dataclass
+class _Damping:
+    """Marquardt's lambda with Nielsen's update."""
+
+    lam: float
+    nu: float = 2.0
+
+    def success(self, rho: float) -> None:
+        self.lam *= max(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3)
+        self.nu = 2.0
+
+    def failure(self) -> None:
+        self.lam *= self.nu
+        self.nu *= 2.0
+
+
+@dataclass(frozen=True)
+class _Stop:
+    reason: str
+    message: str
+    converged: bool = True
+
+
+@dataclass(frozen=True)
+class _Scaled:
+    """The normal equations of the free parameters in the variables ``D x``."""
+
+    a_s: np.ndarray
+    g_s: np.ndarray
+    df: np.ndarray
+    free: np.ndarray
+
+    @classmethod
+    def build(cls, a: np.ndarray, g: np.ndarray, d_safe: np.ndarray, free: np.ndarray):
+        df = d_safe[free]
+        return cls(a[np.ix_(free, free)] / np.outer(df, df), g[free] / df, df, free)
+
+    def step(self, lam: float) -> np.ndarray:
+        """The damped step of the free parameters (unscaled)."""
+        return _solve(self.a_s + lam * np.eye(self.a_s.shape[0]), self.g_s) / self.df
+
+
+@dataclass(frozen=True)
+class _Trial:
+    """An accepted trial point, its step, chi^2, gain ratio and the rejections before it."""
+
+    x: np.ndarray
+    dx: np.ndarray
+    f: float
+    rho: float
+    rejected: int
+
+
+def _gradient_stop(f: float, a, g, free, gtol: float) -> _Stop | None:
+    """``gtol``: the largest cosine between the residual and a free Jacobian column."""
+    col = np.sqrt(np.clip(np.diag(a), 0.0, None))
+    cosines = np.abs(g) / np.where(col > 0, col, np.inf) / max(np.sqrt(max(f, 0.0)), 1e-300)
+    gmax = float(np.max(cosines[free])) if free.any() else 0.0
+    if gmax > gtol:
+        return None
+    return _Stop(
+        "gtol", f"gradient small: max cosine(residual, free Jacobian column) {gmax:.2e} <= gtol"
+    )
+
+
+def _limit_stop(iterations: int, max_iterations: int) -> _Stop | None:
+    if iterations < max_iterations:
+        return None
+    msg = f"stopped after max_iterations = {max_iterations} accepted steps"
+    return _Stop("max_iterations", msg, converged=False)
+
+
+def _decrement_stop(sys_: _Scaled, f: float, ftol: float) -> _Stop | None:
+    """``ftol`` by the Newton decrement: the decrease the undamped Gauss-Newton step predicts."""
+    decrement = float(sys_.g_s @ _solve(sys_.a_s + 1e-12 * np.eye(sys_.a_s.shape[0]), sys_.g_s))
+    if not 0.0 <= decrement <= ftol * f:
+        return None
+    return _Stop(
+        "ftol",
+        f"the Gauss-Newton step predicts a relative chi^2 decrease of "
+        f"{decrement / max(f, 1e-300):.1e} <= ftol",
+    )
+
+
+def _try_steps(
+    sys_: _Scaled, x, f, a, g, box: _Box, damping: _Damping, passes: _Passes, max_rejections: int
+) -> _Trial | None:
+    """Damped trial steps until one decreases chi^2 as predicted (None after too many)."""
+    rejected = 0
+    while rejected < max_rejections:
+        t0 = time.perf_counter()
+        x_try = x.copy()
+        x_try[sys_.free] += sys_.step(damping.lam)
+        x_try = np.clip(x_try, box.lower, box.upper)
+        dx = x_try - x
+        predicted = float(2.0 * dx @ g - dx @ a @ dx)
+        passes.timing["linear_algebra"] += time.perf_counter() - t0
+        if predicted <= 0 or not np.any(dx):
+            damping.failure()
+            rejected += 1
+            continue
+        f_try = passes.cost(x_try)
+        rho = (f - f_try) / predicted if np.isfinite(f_try) else -np.inf
+        if rho > 1e-4:
+            damping.success(rho)
+            return _Trial(x_try, dx, f_try, rho, rejected)
+        damping.failure()
+        rejected += 1
+    return None
+
+
+def _stalled_stop(
+    sys_: _Scaled, f: float, a, g, lam: float, ftol: float, max_rejections: int
+) -> _Stop:
+    """No trial step was accepted: would even the undamped Gauss-Newton step gain much?"""
+    dx = np.zeros(g.size)
+    dx[sys_.free] = sys_.step(1e-12)
+    gain = float(2.0 * dx @ g - dx @ a @ dx)
+    if gain <= ftol * f:
+        return _Stop(
+            "ftol",
+            "no trial step decreased chi^2 and the Gauss-Newton model predicts a "
+            f"relative decrease of {gain / max(f, 1e-300):.1e} <= ftol",
+        )
+    return _Stop(
+        "stalled",
+        f"{max_rejections} trial steps in a row failed to decrease chi^2 "
+        f"(lambda = {lam:.1e}); the model predicts a further relative decrease of "
+        f"{gain / max(f, 1e-300):.1e}",
+        converged=False,
+    )
+
+
+def _step_stop(
+    decrease: float, f_old: float, rho: float, step: float, ftol: float, xtol: float
+) -> _Stop | None:
+    """``ftol`` for a well-predicted accepted step, or ``xtol``."""
+    if decrease <= ftol * f_old and rho > 0.25:
+        return _Stop("ftol", f"relative chi^2 decrease {decrease / max(f_old, 1e-300):.1e} <= ftol")
+    if step <= xtol:
+        return _Stop("xtol", f"largest relative parameter change {step:.1e} <= xtol")
+    return None
 
 
 def levenberg_marquardt(
@@ -142,155 +331,62 @@ def levenberg_marquardt(
     LMOutcome
     """
     t_start = time.perf_counter()
-    lower = np.asarray(lower, np.float64)
-    upper = np.asarray(upper, np.float64)
-    width = np.where(np.isfinite(upper - lower), upper - lower, 1.0)
-    typical = 1e-6 * np.minimum(width, 1e6)
-    x = np.clip(np.asarray(x0, np.float64), lower, upper)
-    n = x.size
-    timing = {"fused": 0.0, "cost": 0.0, "linear_algebra": 0.0}
-
-    def run_fused(xx):
-        t0 = time.perf_counter()
-        c, a, g = fused(xx)
-        timing["fused"] += time.perf_counter() - t0
-        return float(c), np.asarray(a, np.float64), np.asarray(g, np.float64)
-
-    def run_cost(xx):
-        t0 = time.perf_counter()
-        c = float(cost(xx))
-        timing["cost"] += time.perf_counter() - t0
-        return c
-
-    f, a, g = run_fused(x)
-    n_fused, n_cost = 1, 0
+    box = _Box.of(lower, upper)
+    x = np.clip(np.asarray(x0, np.float64), box.lower, box.upper)
+    passes = _Passes(fused, cost)
+    f, a, g = passes.fused(x)
     if not np.isfinite(f):
         raise NLSQFitError(
             f"chi^2 is not finite at the starting point {np.array2string(x, precision=6)}"
         )
-    d = np.zeros(n)
-    lam, nu = float(lambda_init), 2.0
+    d = np.zeros(x.size)
+    damping = _Damping(float(lambda_init))
     history: list[IterationInfo] = []
 
-    def report(it, step, rejected):
-        info = IterationInfo(it, f, step, lam, rejected, time.perf_counter() - t_start)
+    def report(it: int, step: float, rejected: int) -> None:
+        info = IterationInfo(it, f, step, damping.lam, rejected, time.perf_counter() - t_start)
         history.append(info)
         if progress is not None:
             progress(info)
 
     report(0, 0.0, 0)
-    reason, message, converged = "max_iterations", "", False
     iterations = 0
-    fixed = np.zeros(n, bool)
     while True:
-        fixed = _active_set(x, g, lower, upper, width)
-        free = ~fixed
-        diag = np.clip(np.diag(a), 0.0, None)
-        d = np.maximum(d, np.sqrt(diag))
+        free = ~_active_set(x, g, box)
+        d = np.maximum(d, np.sqrt(np.clip(np.diag(a), 0.0, None)))
         d_safe = np.where(d > 0, d, max(d.max(), 1.0) * 1e-12 + 1e-300)
-        col = np.sqrt(diag)
-        cosines = np.abs(g) / np.where(col > 0, col, np.inf) / max(np.sqrt(max(f, 0.0)), 1e-300)
-        gmax = float(np.max(cosines[free])) if free.any() else 0.0
-        if gmax <= gtol:
-            reason, converged = "gtol", True
-            message = (
-                f"gradient small: max cosine(residual, free Jacobian column) {gmax:.2e} <= gtol"
-            )
-            break
-        if iterations >= max_iterations:
-            reason = "max_iterations"
-            message = f"stopped after max_iterations = {max_iterations} accepted steps"
+        if stop := _gradient_stop(f, a, g, free, gtol) or _limit_stop(iterations, max_iterations):
             break
         t0 = time.perf_counter()
-        df = d_safe[free]
-        a_s = a[np.ix_(free, free)] / np.outer(df, df)
-        g_s = g[free] / df
-        # Newton decrement: the decrease the undamped Gauss-Newton step predicts
-        decrement = float(g_s @ _solve(a_s + 1e-12 * np.eye(a_s.shape[0]), g_s))
-        timing["linear_algebra"] += time.perf_counter() - t0
-        if iterations > 0 and 0.0 <= decrement <= ftol * f:
-            reason, converged = "ftol", True
-            message = (
-                f"the Gauss-Newton step predicts a relative chi^2 decrease of "
-                f"{decrement / max(f, 1e-300):.1e} <= ftol"
-            )
+        sys_ = _Scaled.build(a, g, d_safe, free)
+        stop = _decrement_stop(sys_, f, ftol) if iterations > 0 else None
+        passes.timing["linear_algebra"] += time.perf_counter() - t0
+        if stop:
             break
-        rejected = 0
-        accepted = False
-        while rejected < max_rejections:
-            t0 = time.perf_counter()
-            z = _solve(a_s + lam * np.eye(a_s.shape[0]), g_s)
-            x_try = x.copy()
-            x_try[free] += z / df
-            x_try = np.clip(x_try, lower, upper)
-            dx = x_try - x
-            predicted = float(2.0 * dx @ g - dx @ a @ dx)
-            timing["linear_algebra"] += time.perf_counter() - t0
-            if predicted <= 0 or not np.any(dx):
-                lam *= nu
-                nu *= 2.0
-                rejected += 1
-                continue
-            f_try = run_cost(x_try)
-            n_cost += 1
-            rho = (f - f_try) / predicted if np.isfinite(f_try) else -np.inf
-            if rho > 1e-4:
-                lam *= max(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3)
-                nu = 2.0
-                accepted = True
-                break
-            lam *= nu
-            nu *= 2.0
-            rejected += 1
-        if not accepted:
-            # Would even the undamped Gauss-Newton step gain anything worth having?
-            z = _solve(a_s + 1e-12 * np.eye(a_s.shape[0]), g_s)
-            dx = np.zeros(n)
-            dx[free] = z / df
-            gain = float(2.0 * dx @ g - dx @ a @ dx)
-            if gain <= ftol * f:
-                reason, converged = "ftol", True
-                message = (
-                    "no trial step decreased chi^2 and the Gauss-Newton model predicts a "
-                    f"relative decrease of {gain / max(f, 1e-300):.1e} <= ftol"
-                )
-            else:
-                reason = "stalled"
-                message = (
-                    f"{max_rejections} trial steps in a row failed to decrease chi^2 "
-                    f"(lambda = {lam:.1e}); the model predicts a further relative decrease of "
-                    f"{gain / max(f, 1e-300):.1e}"
-                )
+        trial = _try_steps(sys_, x, f, a, g, box, damping, passes, max_rejections)
+        if trial is None:
+            stop = _stalled_stop(sys_, f, a, g, damping.lam, ftol, max_rejections)
             break
         iterations += 1
-        step = float(np.max(np.abs(dx) / (np.abs(x) + typical)))
-        decrease = f - f_try
-        x = x_try
-        f_old = f
-        f, a, g = run_fused(x)
-        n_fused += 1
-        report(iterations, step, rejected)
-        if decrease <= ftol * f_old and rho > 0.25:
-            reason, converged = "ftol", True
-            message = f"relative chi^2 decrease {decrease / max(f_old, 1e-300):.1e} <= ftol"
+        step = float(np.max(np.abs(trial.dx) / (np.abs(x) + box.typical)))
+        x, f_old = trial.x, f
+        f, a, g = passes.fused(x)
+        report(iterations, step, trial.rejected)
+        if stop := _step_stop(f_old - trial.f, f_old, trial.rho, step, ftol, xtol):
             break
-        if step <= xtol:
-            reason, converged = "xtol", True
-            message = f"largest relative parameter change {step:.1e} <= xtol"
-            break
-    timing["total"] = time.perf_counter() - t_start
+    passes.timing["total"] = time.perf_counter() - t_start
     return LMOutcome(
         x=x,
         cost=f,
         jtj=a,
         jtr=g,
         iterations=iterations,
-        converged=converged,
-        reason=reason,
-        message=message,
-        n_fused=n_fused,
-        n_cost=n_cost,
-        active=_active_set(x, g, lower, upper, width),
-        timing=timing,
+        converged=stop.converged,
+        reason=stop.reason,
+        message=stop.message,
+        n_fused=passes.n_fused,
+        n_cost=passes.n_cost,
+        active=_active_set(x, g, box),
+        timing=passes.timing,
         history=history,
     )
