@@ -93,3 +93,23 @@ def test_bad_settings_name_the_setting():
         hd.simulate_speckle("static", ensemble="global")
     with pytest.raises(hd.DataConfigError, match="D\\(t\\)"):
         hd.simulate_speckle("static", {"D0": 100.0, "alpha": 0.0, "D_offset": -500.0})
+
+
+def test_model_comes_from_the_spec_as_for_simulate():
+    """One route: the spec's gap, bounds and start values make the model and the truth."""
+    import homodyne_physics as hp
+
+    spec = hp.ModelSpec.create("laminar_flow", gap=5e5, initial={"phi0": 4.0})
+    sim = hd.simulate_speckle(spec, {"gamma_dot_t0": 1e-3}, n_frames=12, n_pixels=10, seed=0)
+    assert sim.spec is spec and sim.model.gap == 5e5 and sim.settings["gap"] == 5e5
+    assert sim.truth["phi0"] == 4.0 and sim.truth["gamma_dot_t0"] == 1e-3
+    assert sim.data.provenance.selection["spec"] == spec.to_dict()
+    # the same set-up as simulate: same truth vector and model for the same spec and values
+    kernel = hd.simulate(spec, {"gamma_dot_t0": 1e-3}, n_frames=12)
+    np.testing.assert_array_equal(kernel.theta, sim.theta)
+    assert (kernel.model.gap, kernel.model.mode) == (sim.model.gap, sim.model.mode)
+    with pytest.raises(hd.DataConfigError, match="convention 'physical'"):
+        hd.simulate_speckle(hp.ModelSpec.create("static", convention="homodyne2"))
+    narrow = hp.ModelSpec.create("static", bounds={"D0": (10.0, 2000.0)}, initial={"D0": 100.0})
+    with pytest.raises(hp.ParameterError, match="D0.*outside its bounds"):
+        hd.simulate_speckle(narrow, {"D0": 5000.0}, n_frames=10, n_pixels=10)

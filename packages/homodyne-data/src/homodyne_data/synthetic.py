@@ -148,44 +148,31 @@ def simulate(
     -------
     Simulation
     """
-    _check_settings(n_frames, start_frame, noise, lag_noise)
-    if not isinstance(spec, ModelSpec):
-        spec = ModelSpec.create(spec)
+    n_frames = _check_settings(n_frames, start_frame, noise, lag_noise)
+    spec = spec_of(spec)
     model = spec.model(q, dt)
-    names = spec.names
-    theta = _truth_vector(spec, params)
-    phi_arr = normalize_angle(np.atleast_1d(np.asarray(phi, dtype=np.float64)).reshape(-1))
-    n_phi = phi_arr.size
-    if n_phi == 0:
-        raise DataConfigError("expected at least one angle", dataset="phi")
-    c_arr = _per_angle(contrast, n_phi, "contrast")
-    o_arr = _per_angle(offset, n_phi, "offset")
+    theta = truth_vector(spec, params)
+    phi_arr = angles_of(phi)
+    c_arr = _per_angle(contrast, phi_arr.size, "contrast")
+    o_arr = _per_angle(offset, phi_arr.size, "offset")
     frames = np.arange(start_frame, start_frame + n_frames, dtype=np.int64)
     t = frames.astype(np.float64) * model.dt
     with float64():
         c2 = np.array(c2_matrix(model, theta, c_arr, o_arr, t, phi_arr), dtype=np.float64)
     _add_noise(c2, noise, lag_noise, seed)
-    truth = {n: float(v) for n, v in zip(names, theta, strict=True)}
-    truth.update({f"contrast_{k}": float(v) for k, v in enumerate(c_arr)})
-    truth.update({f"offset_{k}": float(v) for k, v in enumerate(o_arr)})
-    truth["contrast"] = float(np.mean(c_arr))
-    truth["offset"] = float(np.mean(o_arr))
+    truth = truth_record(spec.names, theta, c_arr, o_arr)
     settings = {
-        "mode": model.mode,
-        "convention": model.convention,
-        "gap": model.gap,
-        "spec": spec.to_dict(),
-        "q": model.q,
-        "dt": model.dt,
-        "n_frames": int(n_frames),
+        **model_settings(spec, model),
+        "n_frames": n_frames,
         "start_frame": int(start_frame),
         "noise": float(noise),
         "lag_noise": float(lag_noise),
         "seed": int(seed),
         "params": truth,
     }
+    note = f"simulated with homodyne_physics.c2_matrix ({model.mode}, {model.convention})"
     return Simulation(
-        data=_dataset(model, c2, phi_arr, frames, settings),
+        data=simulated_dataset(model, c2, phi_arr, frames, settings, note),
         truth=truth,
         model=model,
         theta=np.asarray(theta, dtype=np.float64),
@@ -199,9 +186,51 @@ def simulate(
     )
 
 
-def _check_settings(n_frames, start_frame, noise, lag_noise) -> None:
-    if isinstance(n_frames, bool) or not isinstance(n_frames, int | np.integer) or n_frames < 2:
-        raise DataConfigError(f"expected an integer >= 2, got {n_frames!r}", dataset="n_frames")
+# ---------------------------------------------- set-up shared with homodyne_data.speckle
+def spec_of(spec: ModelSpec | str) -> ModelSpec:
+    """The spec itself, or the default spec of a mode name."""
+    return spec if isinstance(spec, ModelSpec) else ModelSpec.create(spec)
+
+
+def check_count(value, name: str, minimum: int) -> int:
+    """An integer setting ``>= minimum`` (bools refused), as ``int``."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        raise DataConfigError(f"expected an integer >= {minimum}, got {value!r}", dataset=name)
+    return int(value)
+
+
+def angles_of(phi) -> np.ndarray:
+    """Angles in degrees, normalised to [-180, 180); at least one."""
+    arr = normalize_angle(np.atleast_1d(np.asarray(phi, dtype=np.float64)).reshape(-1))
+    if arr.size == 0:
+        raise DataConfigError("expected at least one angle", dataset="phi")
+    return arr
+
+
+def truth_record(names, theta, contrast: np.ndarray, offset: np.ndarray) -> dict[str, float]:
+    """Physical parameters by name, ``contrast_<k>``/``offset_<k>`` and their means."""
+    truth = {n: float(v) for n, v in zip(names, theta, strict=True)}
+    truth.update({f"contrast_{k}": float(v) for k, v in enumerate(contrast)})
+    truth.update({f"offset_{k}": float(v) for k, v in enumerate(offset)})
+    truth["contrast"] = float(np.mean(contrast))
+    truth["offset"] = float(np.mean(offset))
+    return truth
+
+
+def model_settings(spec: ModelSpec, model: C2Model) -> dict:
+    """The model part of a simulation's settings (``provenance.selection``)."""
+    return {
+        "mode": model.mode,
+        "convention": model.convention,
+        "gap": model.gap,
+        "spec": spec.to_dict(),
+        "q": model.q,
+        "dt": model.dt,
+    }
+
+
+def _check_settings(n_frames, start_frame, noise, lag_noise) -> int:
+    n_frames = check_count(n_frames, "n_frames", 2)
     if (
         isinstance(start_frame, bool)
         or not isinstance(start_frame, int | np.integer)
@@ -213,9 +242,10 @@ def _check_settings(n_frames, start_frame, noise, lag_noise) -> None:
     for name, val in (("noise", noise), ("lag_noise", lag_noise)):
         if not (np.isfinite(val) and val >= 0):
             raise DataConfigError(f"expected a standard deviation >= 0, got {val!r}", dataset=name)
+    return n_frames
 
 
-def _truth_vector(spec: ModelSpec, params: Mapping[str, float] | None) -> np.ndarray:
+def truth_vector(spec: ModelSpec, params: Mapping[str, float] | None) -> np.ndarray:
     """Kernel-order truth: the spec's start values overridden by ``params``, inside bounds."""
     values = dict(spec.start)
     for key, val in (params or {}).items():
@@ -243,7 +273,8 @@ def _add_noise(c2: np.ndarray, noise: float, lag_noise: float, seed: int) -> Non
         c2[k] += sym
 
 
-def _dataset(model: C2Model, c2, phi, frames, settings: dict) -> XPCSData:
+def simulated_dataset(model: C2Model, c2, phi, frames, settings: dict, note: str) -> XPCSData:
+    """A simulated :class:`XPCSData` (layout ``'simulated'``, 8-ID-I-like instrument)."""
     metadata = {"frame_time": model.dt, "avg_frame": 1, "stride_frame": 1, **DEFAULT_INSTRUMENT}
     return XPCSData(
         c2=c2,
@@ -257,8 +288,6 @@ def _dataset(model: C2Model, c2, phi, frames, settings: dict) -> XPCSData:
             layout="simulated",
             selection=settings,
             q_available=(model.q,),
-            notes=(
-                f"simulated with homodyne_physics.c2_matrix ({model.mode}, {model.convention})",
-            ),
+            notes=(note,),
         ),
     )
