@@ -40,13 +40,14 @@ from .errors import (
     UnknownLayoutError,
 )
 from .multitau import MultitauSimulation, coarsen_multitau, simulate_multitau, write_multitau
+from .nexus_writer import write_nxxpcs
 from .quality import QualityReport, quality_report
 from .reader import load, load_data
 from .selection import diagonal_corrected, normalize_angle, select_angles
 from .speckle import SpeckleSimulation, simulate_speckle
 from .summary import FileSummary, inspect_file
 from .synthetic import Simulation, simulate
-from .writers import INVENTED_ATTR, invented_values, write_aps_legacy, write_aps_u, write_nxxpcs
+from .writers import INVENTED_ATTR, invented_values, write_aps_legacy, write_aps_u
 
 __version__ = _dist_version("homodyne-data")  # pyproject.toml, via the installed metadata
 

@@ -153,9 +153,9 @@ def write_agelag(
     """Write dense data as an (age, lag) grid, atomically: ages every ``age_step`` frames,
     log-spaced integer lags (``n_lags`` of them, or ``lags_frames``); values past the last
     frame are NaN. q is written in 1/nm, as ESRF files do."""
-    from .writers import _as_data, _atomic_h5, _Invented
+    from .writers import Invented, as_data, atomic_h5
 
-    data = _as_data(data)
+    data = as_data(data)
     n = data.n_t
     lags = _log_lags(n, n_lags) if lags_frames is None else np.asarray(lags_frames, np.int64)
     if lags.size == 0 or lags.min() < 1 or lags.max() >= n:
@@ -166,7 +166,7 @@ def write_agelag(
     ttcf = np.full((data.n_phi, ages.size, lags.size), np.nan)
     a_idx = np.broadcast_to(ages[:, None], j.shape)[inside]
     ttcf[:, inside] = data.c2[:, a_idx, j[inside]]
-    inv = _Invented(data)  # nothing is invented: every value written comes from the data
+    inv = Invented(data)  # nothing is invented: every value written comes from the data
 
     def fill(f: h5py.File) -> None:
         base = f.create_group(f"entry_0000/correlations/{key}")
@@ -180,4 +180,4 @@ def write_agelag(
         par.create_dataset("frame_time", data=float(data.dt)).attrs["units"] = "s"
         inv.write(f)
 
-    return _atomic_h5(path, fill, overwrite)
+    return atomic_h5(path, fill, overwrite)

@@ -27,7 +27,7 @@ from .metadata import natural_key
 from .pointio import build_point_data, read_roi_lists, read_time_value, select_rois
 from .points import PointSet
 from .selection import normalize_angle
-from .synthetic import _per_angle, _truth_vector
+from .synthetic import _per_angle, truth_vector
 
 __all__ = [
     "MULTITAU_GROUP",
@@ -148,7 +148,7 @@ def simulate_multitau(
     """
     spec = spec if isinstance(spec, ModelSpec) else ModelSpec.create(spec)
     model = spec.model(q, dt)
-    theta = _truth_vector(spec, params)
+    theta = truth_vector(spec, params)
     phi_arr = normalize_angle(np.atleast_1d(np.asarray(phi, np.float64)))
     c_arr = _per_angle(contrast, phi_arr.size, "contrast")
     o_arr = _per_angle(offset, phi_arr.size, "offset")
@@ -183,7 +183,7 @@ def simulate_multitau(
 def write_multitau(path, data: XPCSData, *, overwrite: bool = False):
     """Write multi-tau point-set data (from :func:`coarsen_multitau` or
     :func:`simulate_multitau`) in the multi-tau two-time layout of the README, atomically."""
-    from .writers import INVENTED_ATTR, _atomic_h5
+    from .writers import INVENTED_ATTR, atomic_h5
 
     pts = data.points
     if pts is None or pts.kind != "multitau" or pts.level is None:
@@ -219,7 +219,7 @@ def write_multitau(path, data: XPCSData, *, overwrite: bool = False):
 
             f.attrs[INVENTED_ATTR] = json.dumps(invented, default=float)
 
-    return _atomic_h5(path, fill, overwrite)
+    return atomic_h5(path, fill, overwrite)
 
 
 def is_multitau(f: h5py.File) -> bool:

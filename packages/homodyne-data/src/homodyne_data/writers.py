@@ -1,5 +1,7 @@
 """Write data in the real APS layouts (APS-U and APS legacy): half matrices, float32, metadata.
 
+NeXus NXxpcs files: :mod:`homodyne_data.nexus_writer` (same helpers).
+
 Files are written to a temporary file beside the target and moved into place with
 ``os.replace``, so a reader never sees a half-written file.
 
@@ -12,6 +14,7 @@ data without that metadata, a made-up q-map, count time = frame time, simulated 
 import json
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +28,14 @@ from .errors import DataConfigError, DataError
 from .selection import normalize_angle
 from .synthetic import DEFAULT_INSTRUMENT, Simulation, simulate
 
-__all__ = ["INVENTED_ATTR", "invented_values", "write_aps_legacy", "write_aps_u", "write_nxxpcs"]
+__all__ = ["INVENTED_ATTR", "invented_values", "write_aps_legacy", "write_aps_u"]
 
 INVENTED_ATTR = "homodyne_invented"
 
-_ROI_SIZE = 64  # side of the small dynamic ROI map written into APS-U files
+ROI_SIZE = 64  # side of the small dynamic ROI map written into APS-U files
 
 
-def _as_data(obj: Simulation | XPCSData) -> XPCSData:
+def as_data(obj: Simulation | XPCSData) -> XPCSData:
     data = obj.data if isinstance(obj, Simulation) else obj
     if not isinstance(data, XPCSData):
         raise DataConfigError(
@@ -47,7 +50,7 @@ def _as_data(obj: Simulation | XPCSData) -> XPCSData:
     return data
 
 
-def _atomic_h5(path: str | os.PathLike, fill: Callable[[h5py.File], None], overwrite: bool) -> Path:
+def atomic_h5(path: str | os.PathLike, fill: Callable[[h5py.File], None], overwrite: bool) -> Path:
     target = Path(path)
     if target.exists() and not overwrite:
         raise DataError(
@@ -68,7 +71,7 @@ def _g2_from_c2(c2: np.ndarray, lags: np.ndarray) -> np.ndarray:
     return np.array([np.nanmean(np.diagonal(c2, int(k))) for k in lags])
 
 
-class _Invented:
+class Invented:
     """Collects the values a writer fills in without being given them."""
 
     def __init__(self, data: XPCSData) -> None:
@@ -102,7 +105,7 @@ class _Invented:
         f.attrs[INVENTED_ATTR] = json.dumps(self.items, default=float)
 
 
-def _frames_factor(given: int | None, name: str, data: XPCSData, inv: _Invented) -> int:
+def _frames_factor(given: int | None, name: str, data: XPCSData, inv: Invented) -> int:
     """avg_frame/stride_frame: given, else the data's metadata, else 1 (invented)."""
     if given is not None:
         return int(given)
@@ -124,7 +127,7 @@ def invented_values(f: h5py.File) -> list[dict[str, Any]]:
     return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
 
 
-def _simulation_attr(obj: Simulation | XPCSData) -> str | None:
+def simulation_attr(obj: Simulation | XPCSData) -> str | None:
     if isinstance(obj, Simulation):
         return json.dumps(obj.settings, default=float)
     return None
@@ -170,7 +173,43 @@ def write_aps_u(
     temperature, shear_rate
         Optional sample values (K, 1/s) written under ``entry/sample``.
     """
-    data = _as_data(sim_or_data)
+    data = as_data(sim_or_data)
+    q_rings = _aps_u_rings(data, sim_or_data, storage, n_q, q_index, q_step)
+    inv = Invented(data)
+    avg_frame = _frames_factor(avg_frame, "avg_frame", data, inv)
+    stride_frame = _frames_factor(stride_frame, "stride_frame", data, inv)
+    frame_time = data.dt / (avg_frame * stride_frame)
+    layout = _TwoTimeLayout(storage, key_format, compression, avg_frame, stride_frame)
+
+    def ring_c2(k: int) -> np.ndarray:
+        if k == q_index:
+            return data.c2
+        inv.add(
+            f"xpcs/twotime/correlation_map (bins {k * data.n_phi + 1}..{(k + 1) * data.n_phi})",
+            float(q_rings[k]),
+            "simulated ring at this q: only the data's own ring was given",
+        )
+        return _simulated_ring(sim_or_data, float(q_rings[k]), k)
+
+    def fill(f: h5py.File) -> None:
+        f.attrs["format"] = "APS-U XPCS results (boost_corr layout)"
+        sim_attr = simulation_attr(sim_or_data)
+        if sim_attr:
+            f.attrs["homodyne_simulation"] = sim_attr
+        _write_qmap(f.create_group("xpcs/qmap"), data, q_rings, inv)
+        _write_twotime(f, data, len(q_rings), ring_c2, layout)
+        where = "entry/instrument/detector_1"
+        count_reason = "not given: = frame_time"
+        write_detector(f.create_group(where), where, data, frame_time, count_reason, inv)
+        write_energy(f.create_group("entry/instrument/incident_beam"), "entry/instrument", inv)
+        _write_aps_u_sample(f.create_group("entry/sample"), data, temperature, shear_rate)
+        inv.write(f)
+
+    return atomic_h5(path, fill, overwrite)
+
+
+def _aps_u_rings(data: XPCSData, sim_or_data, storage: str, n_q, q_index, q_step) -> np.ndarray:
+    """The q of every ring of the file (the data's ring is ``q_index``), settings checked."""
     if storage not in ("half", "full"):
         raise DataConfigError(f"expected 'half' or 'full', got {storage!r}", dataset="storage")
     if not (isinstance(n_q, int) and n_q >= 1 and 0 <= q_index < n_q):
@@ -184,122 +223,144 @@ def write_aps_u(
         raise DataConfigError(
             f"q_step {q_step} gives non-positive ring q {q_rings}", dataset="q_step"
         )
+    return q_rings
+
+
+def _simulated_ring(sim: Simulation, q: float, k: int) -> np.ndarray:
+    """c2 of ring ``k`` at ``q``: the simulation's spec and truth, its own seed."""
+    s = sim.settings
+    other = simulate(
+        sim.spec if sim.spec is not None else s["mode"],
+        {n: sim.truth[n] for n in sim.model.parameter_names},
+        phi=sim.data.phi,
+        q=q,
+        dt=s["dt"],
+        n_frames=s["n_frames"],
+        contrast=sim.contrast,
+        offset=sim.offset,
+        noise=s["noise"],
+        lag_noise=s["lag_noise"],
+        seed=s["seed"] + 1000 * (k + 1),
+    )
+    return other.data.c2
+
+
+def roi_grid() -> tuple[np.ndarray, np.ndarray]:
+    """Pixel offsets ``(yy, xx)`` from the centre of the small made-up ROI map."""
+    yy, xx = np.mgrid[0:ROI_SIZE, 0:ROI_SIZE] - (ROI_SIZE - 1) / 2.0
+    return yy, xx
+
+
+def nearest_angle(yy: np.ndarray, xx: np.ndarray, phi: np.ndarray) -> np.ndarray:
+    """Index of the data angle nearest each pixel's azimuth."""
+    ang = np.degrees(np.arctan2(yy, xx))
+    return np.argmin(np.abs(normalize_angle(ang[..., None] - phi)), axis=-1)
+
+
+def _write_qmap(qm: h5py.Group, data: XPCSData, q_rings: np.ndarray, inv: Invented) -> None:
+    """``xpcs/qmap``: ring q and angles with units, a made-up ROI map (rings x angles), mask."""
+    n_q = len(q_rings)
+    qm.create_dataset("dynamic_v_list_dim0", data=q_rings).attrs["units"] = "1/A"
+    qm.create_dataset("dynamic_v_list_dim1", data=data.phi).attrs["units"] = "deg"
+    qm.create_dataset("map_names", data=np.array([b"q", b"phi"]))
+    qm.create_dataset("map_units", data=np.array([b"1/A", b"deg"]))
+    yy, xx = roi_grid()
+    radius = np.hypot(xx, yy)
+    q_idx = np.minimum((radius / (radius.max() + 1e-9) * n_q).astype(np.int64), n_q - 1)
+    p_idx = nearest_angle(yy, xx, data.phi)
+    roi = (q_idx * data.n_phi + p_idx + 1).astype(np.int32)
+    qm.create_dataset("dynamic_roi_map", data=roi)
+    qm.create_dataset("mask", data=np.ones((ROI_SIZE, ROI_SIZE), dtype=np.int8))
+    inv.add(
+        "xpcs/qmap/dynamic_roi_map",
+        f"{ROI_SIZE} x {ROI_SIZE} map",
+        "made up: rings by radius and angles by azimuth, no detector geometry behind it",
+    )
+    inv.add("xpcs/qmap/mask", f"{ROI_SIZE} x {ROI_SIZE} ones", "made up: every pixel valid")
+
+
+@dataclass(frozen=True)
+class _TwoTimeLayout:
+    """How the matrices are stored (half/full, key names, compression) and the frame config."""
+
+    storage: str
+    key_format: str
+    compression: str | None
+    avg_frame: int
+    stride_frame: int
+
+
+def _write_twotime(f: h5py.File, data: XPCSData, n_q: int, ring_c2, layout) -> None:
+    """``xpcs/twotime`` (bins, config, matrices, one-time g2) and ``xpcs/multitau``."""
     n_phi, n_t = data.n_phi, data.n_t
-    inv = _Invented(data)
-    avg_frame = _frames_factor(avg_frame, "avg_frame", data, inv)
-    stride_frame = _frames_factor(stride_frame, "stride_frame", data, inv)
-    frame_time = data.dt / (avg_frame * stride_frame)
-
-    def ring_c2(k: int) -> np.ndarray:
-        if k == q_index:
-            return data.c2
-        sim = sim_or_data
-        assert isinstance(sim, Simulation)
-        s = sim.settings
-        other = simulate(
-            sim.spec if sim.spec is not None else s["mode"],
-            {n: sim.truth[n] for n in sim.model.parameter_names},
-            phi=data.phi,
-            q=float(q_rings[k]),
-            dt=s["dt"],
-            n_frames=s["n_frames"],
-            contrast=sim.contrast,
-            offset=sim.offset,
-            noise=s["noise"],
-            lag_noise=s["lag_noise"],
-            seed=s["seed"] + 1000 * (k + 1),
-        )
-        return other.data.c2
-
-    def fill(f: h5py.File) -> None:
-        f.attrs["format"] = "APS-U XPCS results (boost_corr layout)"
-        sim_attr = _simulation_attr(sim_or_data)
-        if sim_attr:
-            f.attrs["homodyne_simulation"] = sim_attr
-        qm = f.create_group("xpcs/qmap")
-        qm.create_dataset("dynamic_v_list_dim0", data=q_rings).attrs["units"] = "1/A"
-        qm.create_dataset("dynamic_v_list_dim1", data=data.phi).attrs["units"] = "deg"
-        qm.create_dataset("map_names", data=np.array([b"q", b"phi"]))
-        qm.create_dataset("map_units", data=np.array([b"1/A", b"deg"]))
-        yy, xx = np.mgrid[0:_ROI_SIZE, 0:_ROI_SIZE] - (_ROI_SIZE - 1) / 2.0
-        radius = np.hypot(xx, yy)
-        q_idx = np.minimum((radius / (radius.max() + 1e-9) * n_q).astype(np.int64), n_q - 1)
-        ang = np.degrees(np.arctan2(yy, xx))
-        p_idx = np.argmin(np.abs(normalize_angle(ang[..., None] - data.phi)), axis=-1)
-        qm.create_dataset("dynamic_roi_map", data=(q_idx * n_phi + p_idx + 1).astype(np.int32))
-        qm.create_dataset("mask", data=np.ones((_ROI_SIZE, _ROI_SIZE), dtype=np.int8))
-        inv.add(
-            "xpcs/qmap/dynamic_roi_map",
-            f"{_ROI_SIZE} x {_ROI_SIZE} map",
-            "made up: rings by radius and angles by azimuth, no detector geometry behind it",
-        )
-        inv.add("xpcs/qmap/mask", f"{_ROI_SIZE} x {_ROI_SIZE} ones", "made up: every pixel valid")
-        tt = f.create_group("xpcs/twotime")
-        bins = np.arange(1, n_q * n_phi + 1, dtype=np.int64)
-        tt.create_dataset("processed_bins", data=bins)
-        cfg = tt.create_group("config")
-        for name, val in (
-            ("avg_frame", avg_frame),
-            ("stride_frame", stride_frame),
-            ("begin_frame", 1),
-            ("end_frame", n_t * avg_frame * stride_frame),
-        ):
-            cfg.create_dataset(name, data=np.int64(val))
-        cmap = tt.create_group("correlation_map")
-        lags = np.arange(1, n_t)
-        g2 = np.empty((lags.size, bins.size), dtype=np.float64)
-        for k in range(n_q):
-            c2 = ring_c2(k)
-            if k != q_index:
-                inv.add(
-                    f"xpcs/twotime/correlation_map (bins {k * n_phi + 1}..{(k + 1) * n_phi})",
-                    float(q_rings[k]),
-                    "simulated ring at this q: only the data's own ring was given",
-                )
-            for a in range(n_phi):
-                b = k * n_phi + a + 1
-                cmap.create_dataset(
-                    key_format.format(b), data=_half32(c2[a], storage), compression=compression
-                )
-                g2[:, b - 1] = _g2_from_c2(c2[a], lags)
-        tt.create_dataset("delay_list", data=lags * data.dt).attrs["units"] = "s"
-        tt.create_dataset("normalized_g2", data=g2)
-        mt = f.create_group("xpcs/multitau")
-        ml = np.unique(np.round(np.geomspace(1, max(n_t - 1, 1), 32)).astype(np.int64))
-        mt.create_dataset("delay_list", data=ml * data.dt).attrs["units"] = "s"
-        mt.create_dataset("normalized_g2", data=g2[ml - 1])
-        det = f.create_group("entry/instrument/detector_1")
-        det.create_dataset("frame_time", data=frame_time).attrs["units"] = "s"
-        count = data.metadata.get("count_time")
-        if not isinstance(count, int | float):
-            count = inv.add(
-                "entry/instrument/detector_1/count_time", frame_time, "not given: = frame_time"
+    tt = f.create_group("xpcs/twotime")
+    bins = np.arange(1, n_q * n_phi + 1, dtype=np.int64)
+    tt.create_dataset("processed_bins", data=bins)
+    cfg = tt.create_group("config")
+    for name, val in (
+        ("avg_frame", layout.avg_frame),
+        ("stride_frame", layout.stride_frame),
+        ("begin_frame", 1),
+        ("end_frame", n_t * layout.avg_frame * layout.stride_frame),
+    ):
+        cfg.create_dataset(name, data=np.int64(val))
+    cmap = tt.create_group("correlation_map")
+    lags = np.arange(1, n_t)
+    g2 = np.empty((lags.size, bins.size), dtype=np.float64)
+    for k in range(n_q):
+        c2 = ring_c2(k)
+        for a in range(n_phi):
+            b = k * n_phi + a + 1
+            cmap.create_dataset(
+                layout.key_format.format(b),
+                data=_half32(c2[a], layout.storage),
+                compression=layout.compression,
             )
-        det.create_dataset("count_time", data=count).attrs["units"] = "s"
-        for name, units in (
-            ("distance", "m"),
-            ("x_pixel_size", "m"),
-            ("y_pixel_size", "m"),
-            ("beam_center_x", "pixel"),
-            ("beam_center_y", "pixel"),
-        ):
-            key = "detector_distance" if name == "distance" else name
-            value = inv.meta(key, f"entry/instrument/detector_1/{name}")
-            det.create_dataset(name, data=float(value)).attrs["units"] = units
-        beam = f.create_group("entry/instrument/incident_beam")
-        energy = inv.meta("incident_energy", "entry/instrument/incident_beam/incident_energy")
-        beam.create_dataset("incident_energy", data=float(energy))
-        beam["incident_energy"].attrs["units"] = "keV"
-        sample = f.create_group("entry/sample")
-        temp = temperature if temperature is not None else data.metadata.get("temperature")
-        if temp is not None:
-            sample.create_dataset("temperature", data=float(temp)).attrs["units"] = "K"
-        rate = shear_rate if shear_rate is not None else data.metadata.get("shear_rate")
-        if rate is not None:
-            sample.create_dataset("rheometer_shear_rate", data=float(rate)).attrs["units"] = "1/s"
-        inv.write(f)
+            g2[:, b - 1] = _g2_from_c2(c2[a], lags)
+    tt.create_dataset("delay_list", data=lags * data.dt).attrs["units"] = "s"
+    tt.create_dataset("normalized_g2", data=g2)
+    mt = f.create_group("xpcs/multitau")
+    ml = np.unique(np.round(np.geomspace(1, max(n_t - 1, 1), 32)).astype(np.int64))
+    mt.create_dataset("delay_list", data=ml * data.dt).attrs["units"] = "s"
+    mt.create_dataset("normalized_g2", data=g2[ml - 1])
 
-    return _atomic_h5(path, fill, overwrite)
+
+_GEOMETRY = (
+    ("distance", "detector_distance", "m"),
+    ("x_pixel_size", "x_pixel_size", "m"),
+    ("y_pixel_size", "y_pixel_size", "m"),
+    ("beam_center_x", "beam_center_x", "pixel"),
+    ("beam_center_y", "beam_center_y", "pixel"),
+)
+
+
+def write_detector(
+    det: h5py.Group, where: str, data: XPCSData, frame_time: float, count_reason: str, inv
+) -> None:
+    """Frame and count time (s) and the detector geometry with units (APS-U and NXxpcs)."""
+    det.create_dataset("frame_time", data=frame_time).attrs["units"] = "s"
+    count = data.metadata.get("count_time")
+    if not isinstance(count, int | float):
+        count = inv.add(f"{where}/count_time", frame_time, count_reason)
+    det.create_dataset("count_time", data=count).attrs["units"] = "s"
+    for name, key, units in _GEOMETRY:
+        value = inv.meta(key, f"{where}/{name}")
+        det.create_dataset(name, data=float(value)).attrs["units"] = units
+
+
+def write_energy(beam: h5py.Group, where: str, inv: Invented) -> None:
+    """``<where>/incident_beam/incident_energy`` in keV."""
+    energy = inv.meta("incident_energy", f"{where}/incident_beam/incident_energy")
+    beam.create_dataset("incident_energy", data=float(energy)).attrs["units"] = "keV"
+
+
+def _write_aps_u_sample(sample: h5py.Group, data: XPCSData, temperature, shear_rate) -> None:
+    temp = temperature if temperature is not None else data.metadata.get("temperature")
+    if temp is not None:
+        sample.create_dataset("temperature", data=float(temp)).attrs["units"] = "K"
+    rate = shear_rate if shear_rate is not None else data.metadata.get("shear_rate")
+    if rate is not None:
+        sample.create_dataset("rheometer_shear_rate", data=float(rate)).attrs["units"] = "1/s"
 
 
 def write_aps_legacy(
@@ -316,15 +377,15 @@ def write_aps_legacy(
     ``xpcs/dqlist`` and ``xpcs/dphilist`` have shape ``(1, n_phi)``; matrices go to
     ``exchange/C2T_all/<key>`` as float32 upper triangles (``storage='half'``) or in full.
     """
-    data = _as_data(sim_or_data)
+    data = as_data(sim_or_data)
     if storage not in ("half", "full"):
         raise DataConfigError(f"expected 'half' or 'full', got {storage!r}", dataset="storage")
     n_phi, n_t = data.n_phi, data.n_t
-    inv = _Invented(data)
+    inv = Invented(data)
 
     def fill(f: h5py.File) -> None:
         f.attrs["format"] = "APS legacy XPCS results (xpcs-eigen layout)"
-        sim_attr = _simulation_attr(sim_or_data)
+        sim_attr = simulation_attr(sim_or_data)
         if sim_attr:
             f.attrs["homodyne_simulation"] = sim_attr
         x = f.create_group("xpcs")
@@ -368,114 +429,4 @@ def write_aps_legacy(
             sample.create_dataset("temperature_A", data=float(temp))
         inv.write(f)
 
-    return _atomic_h5(path, fill, overwrite)
-
-
-def _nx_picture(m: np.ndarray, origin: str, populated: str, baseline: int) -> np.ndarray:
-    """The stored picture of a full matrix under the NXxpcs attributes (see ``nexus``)."""
-    n = m.shape[0]
-    pic = np.asarray(m, dtype=np.float64) - (1.0 if baseline == 0 else 0.0)
-    if origin == "lower_left":
-        pic = pic[::-1].copy()
-    if populated != "all":
-        r, c = np.indices((n, n))
-        diagonal_row = c if origin == "upper_left" else n - 1 - c
-        pic[(r > diagonal_row) if populated == "upper_half" else (r < diagonal_row)] = 0.0
-    return pic.astype(np.float32)
-
-
-def write_nxxpcs(
-    path: str | os.PathLike,
-    sim_or_data: Simulation | XPCSData,
-    *,
-    storage_mode: str = "one_array_q_first",
-    populated_elements: str = "all",
-    time_origin_location: str = "upper_left",
-    baseline_reference: int = 1,
-    overwrite: bool = True,
-) -> Path:
-    """Write a NeXus NXxpcs file (``entry/twotime/two_time_corr_func`` with its attributes).
-
-    ``storage_mode``: ``one_array_q_first``, ``one_array_q_last`` or ``data_exchange_keys``;
-    ``populated_elements``: ``all``, ``upper_half``, ``lower_half``; ``time_origin_location``:
-    ``upper_left``, ``lower_left``; ``baseline_reference``: 1 (c2) or 0 (c2 - 1). float32.
-    """
-    data = _as_data(sim_or_data)
-    choices = {
-        "storage_mode": (
-            storage_mode,
-            ("one_array_q_first", "one_array_q_last", "data_exchange_keys"),
-        ),
-        "populated_elements": (populated_elements, ("all", "upper_half", "lower_half")),
-        "time_origin_location": (time_origin_location, ("upper_left", "lower_left")),
-        "baseline_reference": (baseline_reference, (0, 1)),
-    }
-    for key, (value, allowed) in choices.items():
-        if value not in allowed:
-            raise DataConfigError(f"expected one of {allowed}, got {value!r}", dataset=key)
-    inv = _Invented(data)
-    pics = [
-        _nx_picture(m, time_origin_location, populated_elements, baseline_reference)
-        for m in data.c2
-    ]
-
-    def fill(f: h5py.File) -> None:
-        entry = f.create_group("entry")
-        entry.attrs["NX_class"] = "NXentry"
-        entry.create_dataset("definition", data="NXxpcs")
-        sim_attr = _simulation_attr(sim_or_data)
-        if sim_attr:
-            f.attrs["homodyne_simulation"] = sim_attr
-        tt = entry.create_group("twotime")
-        tt.attrs["NX_class"] = "NXdata"
-        if storage_mode == "data_exchange_keys":
-            corr = tt.create_group("two_time_corr_func")
-            for k, pic in enumerate(pics):
-                corr.create_dataset(f"roi_{k + 1:05d}", data=pic)
-        else:
-            stack = np.stack(pics, axis=0 if storage_mode == "one_array_q_first" else -1)
-            corr = tt.create_dataset("two_time_corr_func", data=stack)
-        for key, (value, _) in choices.items():
-            corr.attrs[key] = value
-        inst = entry.create_group("instrument")
-        inst.attrs["NX_class"] = "NXinstrument"
-        masks = inst.create_group("masks")
-        masks.attrs["NX_class"] = "NXnote"
-        masks.create_dataset("dynamic_q_list", data=np.full(data.n_phi, data.q)).attrs["units"] = (
-            "1/A"
-        )
-        masks.create_dataset("dynamic_phi_list", data=data.phi).attrs["units"] = "deg"
-        yy, xx = np.mgrid[0:_ROI_SIZE, 0:_ROI_SIZE] - (_ROI_SIZE - 1) / 2.0
-        ang = np.degrees(np.arctan2(yy, xx))
-        roi = np.argmin(np.abs(normalize_angle(ang[..., None] - data.phi)), axis=-1) + 1
-        masks.create_dataset("dynamic_roi_map", data=roi.astype(np.int32)).attrs["units"] = "au"
-        inv.add(
-            "entry/instrument/masks/dynamic_roi_map",
-            f"{_ROI_SIZE} x {_ROI_SIZE} map",
-            "made up: angles by azimuth, no detector geometry behind it",
-        )
-        det = inst.create_group("detector")
-        det.attrs["NX_class"] = "NXdetector"
-        det.create_dataset("frame_time", data=data.dt).attrs["units"] = "s"
-        count = data.metadata.get("count_time")
-        if not isinstance(count, int | float):
-            count = inv.add("entry/instrument/detector/count_time", data.dt, "not given: = dt")
-        det.create_dataset("count_time", data=count).attrs["units"] = "s"
-        for name, key, units in (
-            ("distance", "detector_distance", "m"),
-            ("x_pixel_size", "x_pixel_size", "m"),
-            ("y_pixel_size", "y_pixel_size", "m"),
-            ("beam_center_x", "beam_center_x", "pixel"),
-            ("beam_center_y", "beam_center_y", "pixel"),
-        ):
-            value = inv.meta(key, f"entry/instrument/detector/{name}")
-            det.create_dataset(name, data=float(value)).attrs["units"] = units
-        beam = inst.create_group("incident_beam")
-        energy = inv.meta("incident_energy", "entry/instrument/incident_beam/incident_energy")
-        beam.create_dataset("incident_energy", data=float(energy)).attrs["units"] = "keV"
-        if isinstance(data.metadata.get("temperature"), int | float):
-            sample = entry.create_group("sample")
-            sample.create_dataset("temperature", data=float(data.metadata["temperature"]))
-        inv.write(f)
-
-    return _atomic_h5(path, fill, overwrite)
+    return atomic_h5(path, fill, overwrite)
