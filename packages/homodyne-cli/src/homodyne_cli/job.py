@@ -203,8 +203,7 @@ def cmc_fit(run: RunConfig, data: Any, warm: Any, ui: UI, timings: Timings) -> A
             "--method cmc needs homodyne_cmc.fit_cmc, which this installation "
             "does not provide yet; use --method nlsq"
         )
-    # priors travel in the spec (through the NLSQ warm start), not in the CMC settings
-    cm_cfg = dataclasses.replace(cmc_config(run, warn=ui.warn), priors={})
+    cm_cfg = cmc_config(run, warn=ui.warn)  # priors travel in the spec, with the warm start
     if cm_cfg.cache_dir is None:  # finished shards survive an interrupted run
         cm_cfg = dataclasses.replace(cm_cfg, cache_dir=str(default_shard_cache()))
     with _timed(timings, "cmc"), ui.phase("CMC sampling") as ph:

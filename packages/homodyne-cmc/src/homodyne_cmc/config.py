@@ -2,10 +2,9 @@
 
 from collections.abc import Mapping
 from dataclasses import fields
-from types import MappingProxyType
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BeforeValidator, Field, ValidationError, WithJsonSchema
+from pydantic import Field, ValidationError
 from pydantic.dataclasses import dataclass
 
 from homodyne_data.settings import (
@@ -16,7 +15,7 @@ from homodyne_data.settings import (
     settings_config,
     suggest,
 )
-from homodyne_physics import PRIOR_FAMILIES, SCALING_MODES, Prior, canonical_name
+from homodyne_physics import SCALING_MODES
 
 from .adjust import ADJUSTMENTS
 from .dask_config import DaskConfig, settings_error
@@ -33,23 +32,6 @@ def _errors(cls: Any, exc: ValidationError) -> CMCConfigError:
     return settings_error(cls, exc, "optimization.cmc")
 
 
-def _priors_in(raw: Any) -> Mapping[str, Prior]:
-    parsed = _parse_priors(raw, "priors")
-    out = {}
-    for name, prior in parsed.items():
-        try:
-            out[canonical_name(str(name))] = prior
-        except Exception as exc:
-            raise CMCConfigError(f"priors.{name}: {exc}") from None
-    return MappingProxyType(out)
-
-
-_PRIORS_SCHEMA = {
-    "type": "object",
-    "description": "name -> {family, mean, sd, min, max} overriding the registry's prior",
-    "additionalProperties": {"type": "object"},
-}
-Priors = Annotated[Any, BeforeValidator(_priors_in), WithJsonSchema(_PRIORS_SCHEMA)]
 _OPEN_FRACTION = {"gt": 0, "lt": 1}
 
 
@@ -68,8 +50,9 @@ class CMCConfig:
     Model
         ``scaling_mode`` (None: the NLSQ result's mode, else ``auto``), ``fourier_order``,
         ``sample_sigma`` (False: noise sigma fixed to ``sigma`` or the NLSQ estimate),
-        ``priors`` (name -> :class:`homodyne_physics.Prior`, overriding the registry),
-        ``prior_centres_from_nlsq`` (centre the physical priors on the NLSQ values).
+        ``prior_centres_from_nlsq`` (centre the physical priors on the NLSQ values). The priors
+        themselves belong to the model: :class:`homodyne_physics.ModelSpec` (``priors=``),
+        which CMC takes from the NLSQ warm start.
     Whitening / initialisation
         ``whitening_inflation`` (factor on the standard deviations of the whitening Gaussian),
         ``init_dispersion`` (sd, in whitened units, of the dispersed chain starting points).
@@ -115,7 +98,6 @@ class CMCConfig:
     likelihood_adjustment: Literal[ADJUSTMENTS] = Field(
         "auto", description="curvature adjustment for frame-correlated noise"
     )
-    priors: Priors = Field(default_factory=lambda: MappingProxyType({}))
     prior_centres_from_nlsq: Flag = Field(False, description="centre priors on NLSQ values")
     whitening_inflation: Number = Field(1.5, gt=0, description="sd factor of the whitening")
     init_dispersion: Number = Field(1.0, gt=0, description="chain start spread, whitened sd")
@@ -200,12 +182,7 @@ class CMCConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None, path: str = "optimization.cmc") -> "CMCConfig":
-        """Build from a mapping (a YAML section), naming the key path in every error.
-
-        ``priors`` may be given as ``{name: {family, mean, sd, min, max}}`` (``low``/``high``
-        accepted for ``min``/``max``); missing entries fall back to the registry, a bound
-        pair without prior numbers gives mean = mid-point and sd = (max - min) / 4.
-        """
+        """Build from a mapping (a YAML section), naming the key path in every error."""
         if d is None:
             return cls()
         if not isinstance(d, Mapping):
@@ -220,63 +197,11 @@ class CMCConfig:
             raise settings_error(cls, exc, path) from None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dictionary of the settings (priors as plain mappings)."""
+        """JSON-safe dictionary of the settings."""
         out: dict[str, Any] = {}
         for f in fields(self):
             val = getattr(self, f.name)
-            if f.name == "priors":
-                val = {
-                    k: {"family": p.family, "mean": p.mean, "sd": p.sd, "min": p.low, "max": p.high}
-                    for k, p in val.items()
-                }
             if f.name == "dask":
                 val = val.to_dict()
             out[f.name] = val
         return out
-
-
-def _parse_priors(raw: Any, path: str) -> dict[str, Prior]:
-    from homodyne_physics import get_spec
-
-    if raw is None:
-        return {}
-    if not isinstance(raw, Mapping):
-        raise CMCConfigError(f"{path}: expected a mapping name -> prior, got {type(raw).__name__}")
-    out: dict[str, Prior] = {}
-    for name, entry in raw.items():
-        key = f"{path}.{name}"
-        if isinstance(entry, Prior):
-            out[str(name)] = entry
-            continue
-        if not isinstance(entry, Mapping):
-            raise CMCConfigError(f"{key}: expected a mapping with family/mean/sd/min/max")
-        try:
-            spec = get_spec(str(name))
-        except Exception as exc:
-            raise CMCConfigError(f"{key}: {exc}") from None
-        allowed = {"family", "mean", "sd", "min", "max", "low", "high"}
-        extra = set(entry) - allowed
-        if extra:
-            raise CMCConfigError(
-                f"{key}: unknown field(s) {sorted(extra)}; allowed: {sorted(allowed)}"
-            )
-        low = float(entry.get("min", entry.get("low", spec.prior.low)))
-        high = float(entry.get("max", entry.get("high", spec.prior.high)))
-        bounds_given = any(k in entry for k in ("min", "max", "low", "high"))
-        if "mean" in entry or not bounds_given:
-            mean = float(entry.get("mean", spec.prior.mean))
-            sd = float(entry.get("sd", spec.prior.sd))
-        else:
-            mean, sd = 0.5 * (low + high), (high - low) / 4.0
-            sd = float(entry.get("sd", sd))
-        family = str(entry.get("family", "TruncatedNormal"))
-        if family not in PRIOR_FAMILIES:
-            raise CMCConfigError(
-                f"{key}.family: unknown prior family {family!r}; expected "
-                f"one of {', '.join(PRIOR_FAMILIES)}"
-            )
-        try:
-            out[str(name)] = Prior(family, mean, sd, low, high)
-        except Exception as exc:
-            raise CMCConfigError(f"{key}: {exc}") from None
-    return out

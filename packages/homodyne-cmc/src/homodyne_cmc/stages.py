@@ -33,7 +33,7 @@ from .combination_space import (
 )
 from .combine import heterogeneity_test
 from .config import CMCConfig
-from .errors import CMCConfigError, CMCWarning, ShardFailedError, WarmStartError
+from .errors import CMCWarning, ShardFailedError, WarmStartError
 from .laplace import LaplaceResult, laplace_fit
 from .parameterization import ParamSpace, build_space, to_unconstrained
 from .sampler import CommonArrays, SamplerSettings, ShardResult, ShardTask
@@ -96,11 +96,6 @@ def prepare(
     data: XPCSData, warm_start: Any, cfg: CMCConfig, notes: list[str], timing: dict[str, float]
 ) -> Prepared:
     """Load and gate the warm start; build model, scaling map, points and parameter space."""
-    if cfg.priors:
-        raise CMCConfigError(
-            "optimization.cmc.priors: priors belong to the model spec "
-            "(ModelSpec.create(..., priors=...)), which CMC takes from the NLSQ warm start"
-        )
     ws = _warm_start(data, warm_start, timing)
     gate = check_warm_start(ws, data, cfg.max_reduced_chi2, cfg.force)
     if gate["forced"]:

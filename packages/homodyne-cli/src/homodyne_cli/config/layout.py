@@ -12,7 +12,8 @@ Our additions to the 2.x layout (all optional): top-level ``convention`` and ``s
 ``experimental_data.file_paths`` (several files), ``q_tolerance``, ``nan_threshold``;
 ``analyzer_parameters.scattering.wavevector_q`` may be a list (several q rings); every field of
 ``NLSQConfig`` under ``optimization.nlsq`` and of ``CMCConfig`` under ``optimization.cmc``;
-``plots.{enabled, max_display}``.
+``optimization.cmc.priors`` (name -> prior: read here and put into the model spec with the
+priors of the ``parameter_space.bounds`` entries); ``plots.{enabled, max_display}``.
 """
 
 import dataclasses
@@ -109,6 +110,19 @@ class BoundEntry:
     description: Any = Field(None, description="free text")
 
 
+@settings(frozen=True, config=settings_config())
+class PriorEntry:
+    """One ``optimization.cmc.priors`` entry (name -> prior); it goes to the model spec."""
+
+    family: Literal[PRIOR_FAMILIES] | None = Field(None, description="null = TruncatedNormal")
+    mean: Number | None = Field(None, description="null = registry, or mid-range with min/max")
+    sd: Number | None = Field(None, gt=0, description="null = registry, or range/4 with min/max")
+    min: Number | None = Field(None, description="lower end; null = registry")
+    max: Number | None = Field(None, description="upper end; null = registry")
+    low: Number | None = Field(None, description="same as min")
+    high: Number | None = Field(None, description="same as max")
+
+
 _POSITIVE = {"type": "number", "exclusiveMinimum": 0}
 Positives = Annotated[
     tuple[PositiveNumber, ...] | None,
@@ -145,6 +159,9 @@ class RunSettings:
         None, description="fixed parameters: names (at start value) or name -> value"
     )
     bounds: tuple[BoundEntry, ...] | None = Field(None, description="ranges and priors")
+    cmc_priors: dict[str, PriorEntry] | None = Field(
+        None, description="optimization.cmc.priors: name -> prior, for the model spec"
+    )
     quality_gate: Flag = Field(False, description="refuse fits above the chi2 threshold")
     max_reduced_chi2: Number | None = Field(None, gt=0, description="reduced chi^2 threshold")
     plots: Flag = Field(True, description="make plots")
@@ -165,6 +182,7 @@ class RunSettings:
         **{f"initial_parameters.{k}": k for k in ("parameter_names", "values")},
         **{f"initial_parameters.{k}": k for k in ("active_parameters", "fixed_parameters")},
         "parameter_space.bounds": "bounds",
+        "optimization.cmc.priors": "cmc_priors",
         "optimization.nlsq.quality_validation.enable": "quality_gate",
         "optimization.nlsq.quality_validation.reduced_chi_squared_threshold": "max_reduced_chi2",
         "plots.enabled": "plots",

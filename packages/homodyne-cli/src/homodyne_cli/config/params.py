@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from homodyne_data.settings import suggest
-from homodyne_physics import ALIASES, MODES
+from homodyne_physics import ALIASES, MODES, PARAMETERS, ParameterError, Prior
 
 from .sections import Reporter
 
@@ -45,7 +45,42 @@ def bounds_and_priors(settings: Any, mode: str, rep: Reporter):
                 "low": lo,
                 "high": hi,
             }
+    priors.update(cmc_section_priors(settings, mode, rep))
     return bounds, priors
+
+
+def cmc_section_priors(settings: Any, mode: str, rep: Reporter) -> dict[str, dict[str, Any]]:
+    """``optimization.cmc.priors`` -> ``{name: prior dict}`` (these win over the bounds
+    entries' priors). Missing numbers come from the registry's prior; an entry with min/max
+    but no mean is centred mid-range with sd = (max - min) / 4."""
+    out: dict[str, dict[str, Any]] = {}
+    for key, entry in (getattr(settings, "cmc_priors", None) or {}).items():
+        path = ("optimization", "cmc", "priors", key)
+        name = _name_in_mode(key, mode, path, rep)
+        if name is None:
+            continue
+        base = PARAMETERS[name].prior
+        low = next((v for v in (entry.min, entry.low) if v is not None), base.low)
+        high = next((v for v in (entry.max, entry.high) if v is not None), base.high)
+        if not low < high:
+            rep.error(path, f"{name}: min must be < max, got min={low:g}, max={high:g}")
+            continue
+        ends_given = any(v is not None for v in (entry.min, entry.max, entry.low, entry.high))
+        if entry.mean is not None or not ends_given:
+            mean = base.mean if entry.mean is None else entry.mean
+            sd = base.sd if entry.sd is None else entry.sd
+        else:
+            mean = 0.5 * (low + high)
+            sd = (high - low) / 4.0 if entry.sd is None else entry.sd
+        prior = {"family": entry.family or "TruncatedNormal", "mean": mean, "sd": sd}
+        prior |= {"low": float(low), "high": float(high)}
+        try:
+            Prior(**prior)
+        except ParameterError as exc:  # the prior's own check: it names what is wrong
+            rep.error(path, str(exc))
+            continue
+        out[name] = prior
+    return out
 
 
 def initial_values(settings: Any, mode: str, bounds: dict, rep: Reporter):
