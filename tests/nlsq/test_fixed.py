@@ -71,3 +71,29 @@ def test_every_parameter_fixed_still_solves_the_scaling():
     )
     assert res.values == STATIC_TRUTH and res.names == ("contrast", "offset")
     assert abs(res.contrast[0] - 0.3) < 3 * res.contrast_err[0]
+
+
+def test_alpha_fixed_at_zero_on_a_static_dataset():
+    """Issue 11 acceptance: alpha = 0 exactly, one degree of freedom fewer, D0 and D_offset
+    within 3 sd. With alpha = 0, D(t) = D0 + D_offset: the data fix only the sum, so the fit
+    must say D0 and D_offset are not separately determined (inf errors and a warning) and
+    recover the sum, which the same data fitted with D_offset also fixed at 0 measure."""
+    from .conftest import make_data
+
+    truth = {"D0": 1.2e4, "alpha": 0.0, "D_offset": 300.0}
+    data = make_data("static", truth, PHI, n_t=50, seed=34)
+    cfg = NLSQConfig(scaling_mode="auto")
+    free = fit_nlsq(data, ModelSpec.create("static"), cfg)
+    fixed = fit_nlsq(data, ModelSpec.create("static", fixed={"alpha": 0.0}), cfg)
+    assert fixed.converged, fixed.message
+    assert fixed.values["alpha"] == 0.0 and fixed.errors["alpha"] == 0.0
+    assert fixed.dof == free.dof + 1 and "alpha" not in fixed.names
+    for name in ("D0", "D_offset"):
+        assert abs(fixed.values[name] - truth[name]) <= 3 * fixed.errors[name], name
+    assert np.isinf(fixed.errors["D0"]) and np.isinf(fixed.errors["D_offset"])
+    assert any("do not determine D0, D_offset" in w for w in fixed.warnings), fixed.warnings
+    total = fit_nlsq(data, ModelSpec.create("static", fixed={"alpha": 0.0, "D_offset": 0.0}), cfg)
+    d_sum, sd = total.values["D0"], total.errors["D0"]
+    assert abs(d_sum - (truth["D0"] + truth["D_offset"])) < 3 * sd
+    assert abs(fixed.values["D0"] + fixed.values["D_offset"] - d_sum) < 0.1 * sd
+    assert fixed.chi2 == pytest.approx(total.chi2, rel=1e-9)
