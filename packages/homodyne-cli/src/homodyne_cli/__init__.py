@@ -4,10 +4,7 @@ Importing this package is cheap; the names below load their modules on first use
 """
 
 import importlib
-from importlib.metadata import version as _dist_version
 from typing import Any
-
-__version__ = _dist_version("homodyne-cli")  # pyproject.toml, via the installed metadata
 
 _LAZY = {
     "app": ("homodyne_cli.app", "app"),
@@ -30,6 +27,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":  # pyproject.toml, via the installed metadata; read on first use
+        from importlib.metadata import version  # (~0.05 s of imports that --help need not pay)
+
+        return version("homodyne-cli")
     if name in _LAZY:
         module, attr = _LAZY[name]
         return getattr(importlib.import_module(module), attr)
