@@ -16,16 +16,10 @@ WIDE = {
 }
 
 
-@pytest.mark.slow
-def test_fixed_alpha_is_not_sampled(tmp_path):
-    from homodyne_cmc import CMCConfig, fit_cmc
-    from homodyne_data import simulate
-    from homodyne_nlsq import fit_nlsq
+def _short_chains():
+    from homodyne_cmc import CMCConfig
 
-    sim = simulate("static", TRUTH, phi=(0.0, 90.0), n_frames=40, noise=0.01, seed=12)
-    spec = ModelSpec.create("static", priors=WIDE, fixed={"alpha": -0.5})
-    nlsq = fit_nlsq(sim.data, spec)
-    cfg = CMCConfig(
+    return CMCConfig(
         num_shards=2,
         num_warmup=200,
         num_samples=300,
@@ -34,6 +28,18 @@ def test_fixed_alpha_is_not_sampled(tmp_path):
         min_points_per_shard=200,
         seed=3,
     )
+
+
+@pytest.mark.slow
+def test_fixed_alpha_is_not_sampled(tmp_path):
+    from homodyne_cmc import fit_cmc
+    from homodyne_data import simulate
+    from homodyne_nlsq import fit_nlsq
+
+    sim = simulate("static", TRUTH, phi=(0.0, 90.0), n_frames=40, noise=0.01, seed=12)
+    spec = ModelSpec.create("static", priors=WIDE, fixed={"alpha": -0.5})
+    nlsq = fit_nlsq(sim.data, spec)
+    cfg = _short_chains()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # short chains: ESS warnings are expected
         res = fit_cmc(sim.data, nlsq, cfg)
@@ -65,7 +71,7 @@ def test_alpha_fixed_at_zero_on_a_static_dataset():
     exactly 0 in the result; D0 and D_offset lie within 3 posterior sd of the truth. With
     alpha = 0 the data fix only D0 + D_offset (their split follows the priors): the sum of the
     draws must be within 3 of its sd of the true sum."""
-    from homodyne_cmc import CMCConfig, fit_cmc
+    from homodyne_cmc import fit_cmc
     from homodyne_data import simulate
     from homodyne_nlsq import fit_nlsq
 
@@ -73,15 +79,7 @@ def test_alpha_fixed_at_zero_on_a_static_dataset():
     sim = simulate("static", truth, phi=(0.0, 90.0), n_frames=40, noise=0.01, seed=12)
     spec = ModelSpec.create("static", priors=WIDE, fixed={"alpha": 0.0})
     nlsq = fit_nlsq(sim.data, spec)
-    cfg = CMCConfig(
-        num_shards=2,
-        num_warmup=200,
-        num_samples=300,
-        num_chains=2,
-        backend="sequential",
-        min_points_per_shard=200,
-        seed=3,
-    )
+    cfg = _short_chains()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # short chains on a ridge: R-hat/ESS warnings expected
         res = fit_cmc(sim.data, nlsq, cfg)
