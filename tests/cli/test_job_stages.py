@@ -56,14 +56,20 @@ def test_nlsq_fit_passes_the_spec_and_settings_and_times_itself(data, monkeypatc
 
 def test_nlsq_review_applies_convergence_and_the_chi2_gate(data, monkeypatch):
     monkeypatch.setattr(job, "report_nlsq", lambda res, ui: None)
-    monkeypatch.setattr(job, "nlsq_quality", lambda res, d, c2, ui: {"transport": {"t": [0.0]}})
+    goodness = SimpleNamespace(structure=SimpleNamespace(ok=True, patterns=[]))
+    quality = {"transport": {"t": [0.0]}, "goodness": goodness}
+    monkeypatch.setattr(job, "nlsq_quality", lambda res, d, c2, ui: quality)
     monkeypatch.setattr(job, "print_transport_table", lambda curves, ui: None)
     run = load_config(text=CONFIG)
     assert run.max_reduced_chi2 == 1.5
 
     def result(converged, chi2):
         return SimpleNamespace(
-            converged=converged, message="m", reduced_chi2=chi2, fitted_c2=lambda d: d.c2
+            converged=converged,
+            message="m",
+            reduced_chi2=chi2,
+            sigma_source="user",  # the gate reads chi2 only with a given sigma
+            fitted_c2=lambda d: d.c2,
         )
 
     good = job.nlsq_review(result(True, 1.1), data, run, UI(-1))
@@ -73,7 +79,8 @@ def test_nlsq_review_applies_convergence_and_the_chi2_gate(data, monkeypatch):
     assert not bad.converged
     assert bad.problems == (
         "NLSQ did not converge: m",
-        "quality gate: reduced chi2 2 > 1.5 (optimization.nlsq.quality_validation)",
+        "quality gate: reduced chi2 2 > 1.5 with the given sigma "
+        "(optimization.nlsq.quality_validation)",
     )
     jr = job.JobResult(file="data.hdf", q_requested=None, folder=None)
     job._absorb(jr, bad)
