@@ -94,7 +94,7 @@ def parametric_bootstrap(
         Further keywords of :func:`homodyne_data.simulate_speckle` (``q``, ``dt``,
         ``n_frames``, ``n_pixels``, ``modes``, ``n_scatterers``, ``mean_counts``, ...;
         ``SpeckleSimulation.settings`` of the data fits, its bookkeeping entries ignored).
-        ``q``/``dt``/``gap`` default to the fit's.
+        ``q``/``dt`` default to the fit's; the model (gap included) is the fit's spec.
     seed
         Replicate ``n`` uses seed ``seed + n``.
     config
@@ -110,11 +110,10 @@ def parametric_bootstrap(
     sim_kw = {
         key: v
         for key, v in dict(simulation or {}).items()
-        if key not in ("simulator", "mode", "convention", "seed", "params", "box")
+        if key not in ("simulator", "mode", "convention", "gap", "spec", "seed", "params", "box")
     }
     sim_kw.setdefault("q", result.model.q)
     sim_kw.setdefault("dt", result.model.dt)
-    sim_kw.setdefault("gap", result.model.gap)
     truth = {n: float(result.values[n]) for n in result.parameter_names}
     start = spec.with_start({n: truth[n] for n in spec.free_names})
     names = tuple(spec.free_names)
@@ -124,7 +123,7 @@ def parametric_bootstrap(
 
     for n in range(int(k)):
         t0 = time.perf_counter()
-        sim = simulate_speckle(spec.mode, truth, phi=phi, seed=seed + n, **sim_kw)
+        sim = simulate_speckle(spec, truth, phi=phi, seed=seed + n, **sim_kw)  # spec's gap
         t1 = time.perf_counter()
         try:
             fit = fit_nlsq(sim.data, start, config)
