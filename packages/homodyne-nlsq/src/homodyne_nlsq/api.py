@@ -150,6 +150,17 @@ def run_local(problem: FitProblem, plan: StartPlan, progress) -> LocalRuns:
     return LocalRuns(runs, best)
 
 
+def _error_model(problem, x, unc, cfg: NLSQConfig):
+    """Frame-correlated (sandwich) covariance, used instead when the residuals are correlated;
+    not for point sets (it needs a full frame grid) nor an age-dependent scaling (its blocks
+    assume a scaling constant in age). Returns ``(uncertainty, robust, error_model)``."""
+    if problem.arrs.wt is not None:
+        return unc, None, point_set_error_model()
+    if problem.scaling.ages:
+        return unc, None, age_scaling_error_model()
+    return choose_error_model(problem, x, unc, cfg.robust_covariance)
+
+
 def fit_nlsq(
     data: XPCSData,
     spec: ModelSpec,
@@ -200,15 +211,7 @@ def fit_nlsq(
         sigma=cfg.sigma,
         names=problem.names,
     )
-    # frame-correlated (sandwich) covariance; used instead when the residuals are correlated
-    if problem.arrs.wt is not None:  # point sets: the sandwich needs a full frame grid
-        robust, error_model = None, point_set_error_model()
-    elif problem.scaling.ages:  # the sandwich's blocks assume a scaling constant in age
-        robust, error_model = None, age_scaling_error_model()
-    else:
-        unc, robust, error_model = choose_error_model(
-            problem, local.outcome.x, unc, cfg.robust_covariance
-        )
+    unc, robust, error_model = _error_model(problem, local.outcome.x, unc, cfg)
     clock.lap("uncertainty")
     result = make_result(
         data, problem, plan, local, unc, shear_cost, clock.finish(), (robust, error_model)
