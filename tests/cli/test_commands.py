@@ -39,6 +39,13 @@ def test_help_is_fast_and_imports_no_jax(tmp_path):
         assert word in proc.stdout
 
 
+@pytest.mark.parametrize("args", [(), ("config",)])
+def test_a_bare_command_group_shows_its_help_and_no_error(args, tmp_path):
+    r = run_homodyne(*args, cwd=tmp_path, timeout=120)
+    assert r.code == 0 and "Usage: homodyne" in r.out, r
+    assert "error" not in r.err.lower() and TRACEBACK not in r.err, r.err
+
+
 STATIC_2X = """
 analysis_mode: static
 analyzer_parameters:

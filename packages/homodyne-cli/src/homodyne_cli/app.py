@@ -414,6 +414,8 @@ def main(argv: list[str] | None = None) -> None:
     except SystemExit:
         raise
     except BaseException as exc:  # one clear message, a traceback only with -v
+        if type(exc).__name__ == "NoArgsIsHelpError":  # a bare group: its help is already shown
+            sys.exit(0)
         if interrupted():  # a Ctrl-C turned into another error (e.g. inside an import)
             typer.echo("interrupted", err=True)
             sys.exit(130)
