@@ -35,6 +35,8 @@ from .normal_equations import (
     _chunk_slice,
     _chunk_weight,
     _weights,
+    derivative_tables,
+    g_and_gradient,
 )
 
 __all__ = ["age_accumulate", "age_cost", "age_scaling_error_model", "age_scaling_moments"]
@@ -109,27 +111,13 @@ def _moments(model, theta, coef_c, coef_o, age_lo, age_span, arrs, chunk, loss, 
     nc, no = coef_c.shape[1], coef_o.shape[1]
     order = max(nc, no) - 1
     n_v = n_par + nc + no
-    tables = integral_tables(model, theta, arrs.t)
-    dtables = jax.jacfwd(lambda th: integral_tables(model, th, arrs.t))(theta)
-    dtables_t = (dtables[0].T, dtables[1].T)
-    k = shear_prefactor(model, theta, arrs.phi)
-    dk = jax.jacfwd(lambda th: shear_prefactor(model, th, arrs.phi))(theta)
+    derivs = derivative_tables(model, theta, arrs)
     size, n_chunks = _chunk_bounds(arrs.i.shape[0], chunk)
 
     def body(carry, kk):
         m_acc, b_acc, c_acc = carry
         i, j, y, fresh = _chunk_slice(arrs, kk, size)
-        (i_d, i_g), (di_d, di_g) = jax.vmap(
-            lambda tan: jax.jvp(lambda tb: pair_integrals(model, tb, i, j), (tables,), (tan,)),
-            out_axes=(None, 0),
-        )(dtables_t)
-        x = k[:, None] * i_g[None]
-        i_d_b = jnp.broadcast_to(i_d[None], x.shape)
-        ones = jnp.ones_like(x)
-        g, g_d = jax.jvp(lambda a: g1sq_from_integrals(model, a, x), (i_d_b,), (ones,))
-        _, g_x = jax.jvp(lambda b: g1sq_from_integrals(model, i_d_b, b), (x,), (ones,))
-        dx = k[:, None, None] * di_g.T[None] + i_g[None, :, None] * dk[:, None, :]
-        dg = g_d[..., None] * di_d.T[None] + g_x[..., None] * dx  # (n_phi, C, P)
+        g, dg = g_and_gradient(model, derivs, i, j)  # (n_phi, C), (n_phi, C, P)
         basis = _basis(arrs, i, j, age_lo, age_span, order)  # (order + 1, C)
         c, o = _scales(coef_c, coef_o, basis)
         pb = jnp.broadcast_to(basis.T[None], (n_phi, *basis.T.shape))  # (n_phi, C, order + 1)

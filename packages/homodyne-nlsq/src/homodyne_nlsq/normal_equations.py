@@ -168,36 +168,46 @@ def cost_only(
     return total
 
 
+def derivative_tables(model: C2Model, theta, arrs: ProblemArrays):
+    """What every derivative pass needs once per call: the integral tables, their tangents
+    (one per parameter, ``P x n_t`` each), the shear prefactor ``(n_phi,)`` and its Jacobian
+    ``(n_phi, P)``."""
+    tables = integral_tables(model, theta, arrs.t)
+    dtables = jax.jacfwd(lambda th: integral_tables(model, th, arrs.t))(theta)  # 2 x (n_t, P)
+    k = shear_prefactor(model, theta, arrs.phi)
+    dk = jax.jacfwd(lambda th: shear_prefactor(model, th, arrs.phi))(theta)
+    return tables, (dtables[0].T, dtables[1].T), k, dk
+
+
+def g_and_gradient(model: C2Model, derivs, i, j):
+    """G = g1^2 ``(n_phi, C)`` and dG/dtheta ``(n_phi, C, P)`` at the pairs ``(i, j)``, from
+    :func:`derivative_tables`: only the two pair integrals carry tangents."""
+    tables, dtables_t, k, dk = derivs
+    (i_d, i_g), (di_d, di_g) = jax.vmap(
+        lambda tan: jax.jvp(lambda tb: pair_integrals(model, tb, i, j), (tables,), (tan,)),
+        out_axes=(None, 0),
+    )(dtables_t)  # primal (C,), tangents (P, C)
+    x = k[:, None] * i_g[None]
+    i_d_b = jnp.broadcast_to(i_d[None], x.shape)
+    ones = jnp.ones_like(x)
+    g, g_d = jax.jvp(lambda a: g1sq_from_integrals(model, a, x), (i_d_b,), (ones,))
+    _, g_x = jax.jvp(lambda b: g1sq_from_integrals(model, i_d_b, b), (x,), (ones,))
+    dx = k[:, None, None] * di_g.T[None] + i_g[None, :, None] * dk[:, None, :]
+    return g, g_d[..., None] * di_d.T[None] + g_x[..., None] * dx
+
+
 @partial(jax.jit, static_argnames=("model", "chunk", "loss"))
 def _moments(model: C2Model, theta, contrast, offset, arrs: ProblemArrays, chunk, loss, f_scale):
     """Per-angle moments M_a = sum w v v^T, b_a = sum w r v with v = (dG/dtheta, G, 1)."""
     n_phi = arrs.phi.shape[0]
     n_par = model.n_params
-    tables = integral_tables(model, theta, arrs.t)
-    dtables = jax.jacfwd(lambda th: integral_tables(model, th, arrs.t))(theta)  # 2 x (n_t, P)
-    dtables_t = (dtables[0].T, dtables[1].T)  # P x n_t each, one tangent per parameter
-    k = shear_prefactor(model, theta, arrs.phi)
-    dk = jax.jacfwd(lambda th: shear_prefactor(model, th, arrs.phi))(theta)  # (n_phi, P)
+    derivs = derivative_tables(model, theta, arrs)
     size, n_chunks = _chunk_bounds(arrs.i.shape[0], chunk)
 
     def body(carry, kk):
         m_acc, b_acc, c_acc = carry
         i, j, y, fresh = _chunk_slice(arrs, kk, size)
-
-        def integrals(tabs):
-            return pair_integrals(model, tabs, i, j)
-
-        (i_d, i_g), (di_d, di_g) = jax.vmap(
-            lambda tan: jax.jvp(integrals, (tables,), (tan,)), out_axes=(None, 0)
-        )(dtables_t)  # primal (C,), tangents (P, C)
-        x = k[:, None] * i_g[None]
-        i_d_b = jnp.broadcast_to(i_d[None], x.shape)
-        ones = jnp.ones_like(x)
-        g, g_d = jax.jvp(lambda a: g1sq_from_integrals(model, a, x), (i_d_b,), (ones,))
-        _, g_x = jax.jvp(lambda b: g1sq_from_integrals(model, i_d_b, b), (x,), (ones,))
-        # dG/dtheta, shape (n_phi, C, P)
-        dx = k[:, None, None] * di_g.T[None] + i_g[None, :, None] * dk[:, None, :]
-        dg = g_d[..., None] * di_d.T[None] + g_x[..., None] * dx
+        g, dg = g_and_gradient(model, derivs, i, j)
         v = jnp.concatenate([dg, g[..., None], jnp.ones_like(g)[..., None]], axis=-1)
         r, w, cost = _weights(
             y,

@@ -27,7 +27,15 @@ from homodyne_physics import (
     shear_prefactor,
 )
 
-from .normal_equations import ProblemArrays, _chunk_bounds, _chunk_slice, _weights, loss_rho
+from .normal_equations import (
+    ProblemArrays,
+    _chunk_bounds,
+    _chunk_slice,
+    _weights,
+    derivative_tables,
+    g_and_gradient,
+    loss_rho,
+)
 
 __all__ = [
     "ERROR_MODES",
@@ -164,11 +172,7 @@ def line_statistics(r: np.ndarray, valid: np.ndarray, top: int):
 @partial(jax.jit, static_argnames=("model", "chunk", "loss", "n_blocks"))
 def _score_core(model, theta, contrast, offset, arrs, ids, rows, chunk, loss, f_scale, n_blocks):
     n_phi, n_v = arrs.phi.shape[0], model.n_params + 2
-    tables = integral_tables(model, theta, arrs.t)
-    dtables = jax.jacfwd(lambda th: integral_tables(model, th, arrs.t))(theta)
-    dtables_t = (dtables[0].T, dtables[1].T)
-    k = shear_prefactor(model, theta, arrs.phi)
-    dk = jax.jacfwd(lambda th: shear_prefactor(model, th, arrs.phi))(theta)
+    derivs = derivative_tables(model, theta, arrs)
     size, n_chunks = _chunk_bounds(arrs.i.shape[0], chunk)
 
     def body(carry, kk):
@@ -176,18 +180,8 @@ def _score_core(model, theta, contrast, offset, arrs, ids, rows, chunk, loss, f_
         i, j, y, fresh = _chunk_slice(arrs, kk, size)
         start = jnp.minimum(kk * size, arrs.i.shape[0] - size)
         blk = jax.lax.dynamic_slice(ids, (start,), (size,))
-        (i_d, i_g), (di_d, di_g) = jax.vmap(
-            lambda tan: jax.jvp(lambda tb: pair_integrals(model, tb, i, j), (tables,), (tan,)),
-            out_axes=(None, 0),
-        )(dtables_t)
-        x = k[:, None] * i_g[None]
-        i_d_b = jnp.broadcast_to(i_d[None], x.shape)
-        ones = jnp.ones_like(x)
-        g, g_d = jax.jvp(lambda a: g1sq_from_integrals(model, a, x), (i_d_b,), (ones,))
-        _, g_x = jax.jvp(lambda b: g1sq_from_integrals(model, i_d_b, b), (x,), (ones,))
-        dx = k[:, None, None] * di_g.T[None] + i_g[None, :, None] * dk[:, None, :]
-        dg = g_d[..., None] * di_d.T[None] + g_x[..., None] * dx
-        v = jnp.concatenate([dg, g[..., None], ones[..., None]], axis=-1)
+        g, dg = g_and_gradient(model, derivs, i, j)
+        v = jnp.concatenate([dg, g[..., None], jnp.ones_like(g)[..., None]], axis=-1)
         r, w, _ = _weights(y, fresh[None], offset[:, None] + contrast[:, None] * g, loss, f_scale)
         wv = w[..., None] * v
         sc = r[..., None] * wv  # scores (n_phi, C, n_v)
