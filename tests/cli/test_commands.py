@@ -331,7 +331,12 @@ def test_ctrl_c_exits_130_without_traceback(sim_files, tmp_path):
         stdout=subprocess.PIPE,
         text=True,
     )
-    time.sleep(4.0)
+    # signal once the run holds its output folder's lock (a fixed sleep could land in the
+    # interpreter's imports on a loaded machine, before the command owns the signal)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None and not (tmp_path / ".o.lock").exists():
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before it could be interrupted"
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, (out, err)
