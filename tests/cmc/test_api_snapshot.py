@@ -60,6 +60,7 @@ def test_public_names():
         "plan_shards",
         "prepare",
         "prior_moments",
+        "quality_gate",
         "run_shard",
         "shard_log_density",
         "worker_setup",

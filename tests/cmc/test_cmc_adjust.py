@@ -64,8 +64,8 @@ def test_cmc_posterior_follows_the_robust_nlsq_errors(tmp_path, speckle_case):
 
     sim, nlsq = speckle_case
     assert nlsq.error_model["used"] == "frame-correlated"
-    # force: the quality gate's model-free noise level (neighbour differences) misses the
-    # smooth frame-correlated part of the noise and rejects speckle data (ratio ~13)
+    # no force: the quality gate does not enforce its neighbour-difference noise ratio (~13
+    # here) on frame-correlated residuals, which that noise level cannot see
     base = dict(
         num_warmup=300,
         num_samples=400,
@@ -73,9 +73,9 @@ def test_cmc_posterior_follows_the_robust_nlsq_errors(tmp_path, speckle_case):
         backend="sequential",
         num_shards=2,
         seed=1,
-        force=True,
     )
     cmc = fit_cmc(sim.data, nlsq, CMCConfig(**base))
+    assert cmc.gate["passed"] and not cmc.gate["enforced"] and cmc.gate["value"] > 10
     adj = cmc.combination["likelihood_adjustment"]
     assert adj["kind"] == "curvature" and "Chandler" in adj["reference"]
     ratios = {n: cmc.summary[n]["sd"] / nlsq.errors_robust[n] for n in NAMES}

@@ -330,9 +330,26 @@ def test_warm_start_gate_and_loading(tmp_path):
     gate = check_warm_start(ws, sim.data, 10.0, False)
     assert gate["passed"] and 0.5 < gate["value"] < 2.0
     bad = load_warm_start({**record, "sigma": 0.2})  # residuals 20x the noise: poor fit
-    with pytest.raises(WarmStartError, match="CMC skipped.*max_reduced_chi2"):
+    with pytest.raises(WarmStartError, match=r"CMC skipped.*optimization\.cmc\.max_noise_ratio"):
         check_warm_start(bad, sim.data, 10.0, False)
+    # its own threshold: max_reduced_chi2 does not gate an estimated sigma
+    assert check_warm_start(bad, sim.data, 1.0, False, max_noise_ratio=1e3)["passed"]
     assert check_warm_start(bad, sim.data, 10.0, True)["forced"]
+    user = load_warm_start({**record, "sigma_source": "user", "reduced_chi2": 30.0})
+    with pytest.raises(WarmStartError, match=r"reduced chi2 = 30 > 10.*max_reduced_chi2"):
+        check_warm_start(user, sim.data, 10.0, False, max_noise_ratio=1e3)
+    # frame-correlated NLSQ residuals: the neighbour-difference ratio is reported, not gated
+    corr = load_warm_start(
+        {
+            **record,
+            "sigma": 0.2,
+            "names": ["D0", "alpha", "D_offset"],
+            "error_model": {"used": "frame-correlated"},
+        }  # fmt: skip
+    )
+    gate = check_warm_start(corr, sim.data, 10.0, False)
+    assert gate["passed"] and not gate["enforced"] and not gate["forced"]
+    assert gate["value"] > 100 and "frame-correlated" in gate["note"]
     with pytest.raises(WarmStartError, match="bad model spec"):
         load_warm_start({**record, "spec": {"mode": "static", "convention": "x", "gap": 1.0}})
     with pytest.raises(WarmStartError, match="no NLSQ result found"):

@@ -28,6 +28,7 @@ from .config import CMCConfig
 from .dask_backend import DaskBackend, make_cluster
 from .dask_config import DaskConfig
 from .errors import CMCConfigError, CMCError, CMCWarning, ShardFailedError, WarmStartError
+from .gate import quality_gate
 from .laplace import LaplaceResult, laplace_fit
 from .parameterization import ParamSpace, build_space, prior_moments
 from .report import make_result
@@ -104,6 +105,7 @@ __all__ = [
     "make_shards",
     "noise_level",
     "prior_moments",
+    "quality_gate",
     "run_shard",
     "shard_log_density",
     "worker_setup",

@@ -61,7 +61,10 @@ class CMCConfig:
         (largest split R-hat and smallest bulk ESS accepted before a warning),
         ``prior_dominated_ratio`` (warn when a shard's posterior sd exceeds this fraction of its
         prior sd), ``heterogeneity_alpha`` (warn when the shard-consistency p-value is below),
-        ``max_reduced_chi2`` (NLSQ quality gate), ``force`` (sample even when the gate fails).
+        NLSQ quality gate (:mod:`homodyne_cmc.gate`): ``max_noise_ratio`` (largest
+        ``(sigma_nlsq / sigma_noise)^2`` when sigma is estimated; not enforced when the NLSQ
+        residuals are frame-correlated), ``max_reduced_chi2`` (largest reduced chi^2 when the
+        user gave sigma), ``force`` (sample even when the gate fails).
     Combination
         ``combination_space``: ``auto`` (power laws whose exponent is well away from zero are
         combined by their values at two reference times, the rest in the sampling space),
@@ -107,7 +110,10 @@ class CMCConfig:
     max_rhat: Number = Field(1.01, gt=1, description="largest accepted split R-hat")
     min_ess_bulk: Number = Field(400.0, gt=0, description="smallest accepted bulk ESS")
     combination_space: Literal[COMBINATION_SPACES] = Field("auto", description="combination")
-    max_reduced_chi2: Number = Field(10.0, gt=0, description="NLSQ quality gate")
+    max_reduced_chi2: Number = Field(10.0, gt=0, description="NLSQ gate, user-given sigma")
+    max_noise_ratio: Number = Field(
+        10.0, gt=0, description="NLSQ gate: (sigma_nlsq / sigma_noise)^2, estimated sigma"
+    )
     force: Flag = Field(False, description="sample even when the NLSQ gate fails")
     backend: Literal[BACKENDS] = Field("auto", description="where shards run")
     workers: Integer | None = Field(None, ge=1, description="parallel shards; null = machine")

@@ -97,7 +97,11 @@ def prepare(
 ) -> Prepared:
     """Load and gate the warm start; build model, scaling map, points and parameter space."""
     ws = _warm_start(data, warm_start, timing)
-    gate = check_warm_start(ws, data, cfg.max_reduced_chi2, cfg.force)
+    gate = check_warm_start(
+        ws, data, cfg.max_reduced_chi2, cfg.force, max_noise_ratio=cfg.max_noise_ratio
+    )
+    if gate.get("note"):
+        warn(f"quality gate: {gate['note']}", notes)
     if gate["forced"]:
         warn(
             f"the NLSQ warm start fails the quality gate ({gate['statistic']} = "

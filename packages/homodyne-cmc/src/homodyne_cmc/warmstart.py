@@ -9,11 +9,7 @@ priors, fixed parameters: CMC samples exactly the model NLSQ fitted), the starti
 computed from the full-data Laplace approximation started there. A ``parameters.json``
 written before the spec was recorded gets the spec of its mode, convention and gap.
 
-Quality gate: a poor least-squares fit means a misspecified model (wrong mode, bad frames,
-a local minimum) and sampling around it only wastes hours. The gate compares the fit's
-residual variance with a model-free noise level of the data (the robust spread of differences
-between neighbouring points of each matrix row): ``(sigma_nlsq / sigma_noise)^2`` is about 1
-for a good fit. When the user fixed sigma, the fit's own reduced chi^2 is used instead.
+Quality gate: :mod:`homodyne_cmc.gate` (the noise level it uses is :func:`noise_level`).
 """
 
 import json
@@ -235,14 +231,20 @@ def noise_level(data: XPCSData) -> float:
 
 
 def check_warm_start(
-    ws: WarmStart, data: XPCSData, max_reduced_chi2: float, force: bool
+    ws: WarmStart,
+    data: XPCSData,
+    max_reduced_chi2: float,
+    force: bool,
+    *,
+    max_noise_ratio: float = 10.0,
 ) -> dict[str, Any]:
-    """Check that the warm start fits these data and passes the quality gate.
+    """Check that the warm start fits these data and passes the quality gate
+    (:func:`homodyne_cmc.gate.quality_gate`: ``max_reduced_chi2`` for a user-given sigma,
+    ``max_noise_ratio`` for an estimated one; not enforced for frame-correlated noise).
 
-    Returns a dict (``statistic``, ``value``, ``threshold``, ``passed``, ``forced``) for the
-    report. Raises :class:`WarmStartError` on an angle mismatch, and when the gate fails
-    unless ``force``. (Mode, convention, gap and the rest of the model come from the warm
-    start's spec, so they cannot disagree.)
+    Returns the gate's dict for the report. Raises :class:`WarmStartError` on an angle
+    mismatch, and when the gate fails unless ``force``. (Mode, convention, gap and the rest of
+    the model come from the warm start's spec, so they cannot disagree.)
     """
     if ws.contrast.shape[0] != data.n_phi or ws.offset.shape[0] != data.n_phi:
         raise WarmStartError(
@@ -253,25 +255,8 @@ def check_warm_start(
         raise WarmStartError(
             f"the NLSQ warm start ({ws.source}) has non-finite values or sigma {ws.sigma!r}"
         )
-    if ws.sigma_source == "user":
-        stat, value = "nlsq reduced chi2", ws.reduced_chi2
-    else:
-        noise = noise_level(data)
-        stat, value = "(sigma_nlsq / sigma_noise)^2", (ws.sigma / noise) ** 2
-    passed = bool(np.isfinite(value) and value <= max_reduced_chi2)
-    gate = {
-        "statistic": stat,
-        "value": float(value),
-        "threshold": float(max_reduced_chi2),
-        "passed": passed,
-        "forced": bool(force and not passed),
-        "source": ws.source,
-    }
-    if not passed and not force:
-        raise WarmStartError(
-            f"CMC skipped: the NLSQ fit ({ws.source}) is poor, {stat} = {value:.3g} > "
-            f"{max_reduced_chi2:g} (optimization.cmc.max_reduced_chi2). Check the mode, the "
-            "frame range and the angles, improve the NLSQ fit, or set "
-            "optimization.cmc.force: true to sample anyway."
-        )
-    return gate
+    from .gate import quality_gate
+
+    return quality_gate(
+        ws, data, max_reduced_chi2=max_reduced_chi2, max_noise_ratio=max_noise_ratio, force=force
+    )
