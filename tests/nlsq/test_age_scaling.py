@@ -7,6 +7,8 @@ warning clears. The streamed normal equations of the age path are checked agains
 differences of its cost and against the constant path.
 """
 
+import importlib.util
+
 import numpy as np
 import pytest
 
@@ -139,3 +141,23 @@ def test_the_drift_hint_asks_for_the_next_order_when_one_is_fitted():
     assert "set contrast_age_order: 1" in s.warning
     fitted = SimpleNamespace(ages=True, contrast_age_order=1, offset_age_order=0)
     assert "raise contrast_age_order above 1" in _hint_orders(s, fitted).warning
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("nlsq") is None,
+    reason="the optional nlsq library is not installed (pip install 'homodyne-nlsq[nlsq]')",
+)
+@pytest.mark.slow  # about 30 s of CPU (two fits, one through the library's dense Jacobian)
+def test_nlsq_library_backend_with_age_orders_agrees_with_the_default_solver():
+    """``solver: nlsq`` with ``contrast_age_order: 1``: the same optimum and errors as ``lm``."""
+    data = drift_data(seed=1, drift=0.3)
+    cfg = {"contrast_age_order": 1, "offset_age_order": 1}
+    ours = fit_nlsq(data, ModelSpec.create("static"), NLSQConfig(**cfg))
+    theirs = fit_nlsq(data, ModelSpec.create("static"), NLSQConfig(**cfg, solver="nlsq"))
+    assert theirs.solver == "nlsq" and theirs.age_dependent
+    for name in ours.parameter_names:
+        assert abs(theirs.values[name] - ours.values[name]) < 0.05 * ours.errors[name], name
+        assert theirs.errors[name] == pytest.approx(ours.errors[name], rel=1e-2), name
+    assert theirs.cost == pytest.approx(ours.cost, rel=1e-6)
+    np.testing.assert_allclose(theirs.age_coefficients()["contrast"],
+                               ours.age_coefficients()["contrast"], rtol=1e-3)  # fmt: skip
