@@ -1,7 +1,14 @@
-"""Coverage of the CMC transport bands (``-m slow``): over 10 seeded static and 10 seeded
+"""Coverage of the CMC transport bands (``-m slow``): over 20 seeded static and 10 seeded
 laminar_flow datasets, how often the posterior 68 % and 95 % bands of D(t) (and gamma_dot(t))
-hold the truth at 5 ages. Small data and modest sampler settings keep it to minutes; the counts
-are printed (run with ``-s``)."""
+hold the truth at 5 ages, next to the NLSQ bands on the same datasets. The counts are printed
+(run with ``-s``).
+
+The priors are wide where the data are weak: the registry's alpha prior (TruncatedNormal 0.5,
+sd 0.5) sits two sd from the simulated alpha = -0.5, and in laminar flow (3 angles, 50 frames:
+NLSQ's alpha error 0.7-1.8) it pulled the posterior of alpha to -0.35 / -0.09 and the D(t)
+bands off the truth (95 % coverage 9 of 15 where NLSQ had 13; 13 of 15 with the wide prior).
+CMC's noise sigma is sampled and agrees with the simulated 0.02 to 2 % on every set.
+"""
 
 import warnings
 
@@ -14,14 +21,17 @@ pytestmark = pytest.mark.slow
 
 STATIC = {"D0": 2.0e4, "alpha": -0.5, "D_offset": 1000.0}
 LAMINAR = {**STATIC, "gamma_dot_t0": 2e-3, "beta": -0.3, "gamma_dot_t_offset": 1e-4, "phi0": 3.0}
-N_SETS = 10
 
 
-def _priors():
-    return {
+def _priors(mode):
+    wide = {
         "D0": Prior("TruncatedNormal", 1e4, 1e5, 100.0, 1e5),
         "D_offset": Prior("TruncatedNormal", 0.0, 1e4, -1e5, 1e5),
+        "alpha": Prior("TruncatedNormal", 0.0, 5.0, -2.0, 2.0),
     }
+    if mode == "laminar_flow":
+        wide["beta"] = Prior("TruncatedNormal", 0.0, 5.0, -2.0, 2.0)
+    return wide
 
 
 def _truth_curve(truth, key, t):
@@ -30,48 +40,65 @@ def _truth_curve(truth, key, t):
     return truth["gamma_dot_t0"] * t ** truth["beta"] + truth["gamma_dot_t_offset"]
 
 
-def _coverage(mode, truth, phi, n_frames, keys, seed0):
+def _hits(curves, key, want, lvl) -> int:
+    lo, hi = getattr(curves, f"{key}_lo{lvl}"), getattr(curves, f"{key}_hi{lvl}")
+    return int(np.sum((lo <= want) & (want <= hi)))
+
+
+def _coverage(mode, truth, phi, n_sets, keys, seed0):
+    """Band hits ``{(method, key, level): count}`` over ``n_sets`` datasets x 5 ages."""
     from homodyne_cmc import CMCConfig, fit_cmc
     from homodyne_data import simulate
     from homodyne_nlsq import fit_nlsq
 
-    counts = {(k, lvl): 0 for k in keys for lvl in (68, 95)}
-    total = 0
-    for n in range(N_SETS):
-        sim = simulate(mode, truth, phi=phi, n_frames=n_frames, noise=0.02, seed=seed0 + n)
+    counts = {(m, k, lvl): 0 for m in ("cmc", "nlsq") for k in keys for lvl in (68, 95)}
+    sigmas = []
+    for n in range(n_sets):
+        sim = simulate(mode, truth, phi=phi, n_frames=50, noise=0.02, seed=seed0 + n)
         t = np.asarray(sim.data.t)
         ages = np.geomspace(t[1], t[-1], 5)
-        nlsq = fit_nlsq(sim.data, ModelSpec.create(mode, initial=truth, priors=_priors()))
-        cfg = CMCConfig(num_shards=1, num_warmup=200, num_samples=300, num_chains=2,
+        nlsq = fit_nlsq(sim.data, ModelSpec.create(mode, initial=truth, priors=_priors(mode)))
+        cfg = CMCConfig(num_shards=1, num_warmup=300, num_samples=400, num_chains=2,
                         backend="sequential", dense_mass=True, seed=n)  # fmt: skip
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            tc = fit_cmc(sim.data, nlsq, cfg).transport(ages)
-        for k in keys:
-            want = _truth_curve(truth, k, ages)
-            for lvl in (68, 95):
-                lo, hi = getattr(tc, f"{k}_lo{lvl}"), getattr(tc, f"{k}_hi{lvl}")
-                counts[(k, lvl)] += int(np.sum((lo <= want) & (want <= hi)))
-        total += ages.size
-    return counts, total
+            cmc = fit_cmc(sim.data, nlsq, cfg)
+        sigmas.append(cmc.summary["sigma"]["mean"])
+        bands = {"cmc": cmc.transport(ages), "nlsq": nlsq.transport(ages)}
+        for m, k, lvl in counts:
+            counts[(m, k, lvl)] += _hits(bands[m], k, _truth_curve(truth, k, ages), lvl)
+    # (b) the noise level: sampled, it is the simulated one
+    np.testing.assert_allclose(sigmas, 0.02, rtol=0.05)
+    return counts, 5 * n_sets
 
 
-def _check(counts, total):
-    # ages of one dataset share its noise: about N_SETS independent draws, so wide limits
-    for (_, lvl), c in counts.items():
+def _report(mode, counts, total):
+    lines = [f"\n{mode}: band coverage over {total // 5} datasets x 5 ages"]
+    for (m, k, lvl), c in sorted(counts.items()):
+        lines.append(f"  {m:4s} {k:9s} {lvl} %: {c}/{total} = {c / total:.2f}")
+    print("\n".join(lines))
+
+
+def _check(counts, total, paired):
+    """Ages of one dataset share its noise (about n_sets independent draws): wide limits on
+    CMC's own coverage, and CMC within ``paired`` of NLSQ on the same datasets."""
+    for (m, k, lvl), c in counts.items():
+        if m != "cmc":
+            continue
         frac = c / total
-        assert (0.45 <= frac <= 0.9) if lvl == 68 else (0.8 <= frac), (counts, total)
+        assert (0.5 <= frac <= 0.86) if lvl == 68 else (0.84 <= frac), (counts, total)
+        assert abs(c - counts[("nlsq", k, lvl)]) <= paired * total, (counts, total)
 
 
 def test_cmc_band_coverage_static():
-    counts, total = _coverage("static", STATIC, (0.0,), 50, ["D"], 500)
-    print(f"\nstatic CMC coverage over {N_SETS} datasets x 5 ages: {counts} of {total}")
-    _check(counts, total)
+    counts, total = _coverage("static", STATIC, (0.0,), 20, ["D"], 500)
+    _report("static", counts, total)
+    _check(counts, total, paired=0.1)
 
 
 def test_cmc_band_coverage_laminar():
     counts, total = _coverage(
-        "laminar_flow", LAMINAR, (0.0, 60.0, 120.0), 50, ["D", "gamma_dot"], 700
+        "laminar_flow", LAMINAR, (0.0, 60.0, 120.0), 10, ["D", "gamma_dot"], 700
     )
-    print(f"\nlaminar_flow CMC coverage over {N_SETS} datasets x 5 ages: {counts} of {total}")
-    _check(counts, total)
+    _report("laminar_flow", counts, total)
+    _check(counts, total, paired=0.16)
