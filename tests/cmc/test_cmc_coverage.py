@@ -80,13 +80,18 @@ def _report(mode, counts, total):
 
 
 def _check(counts, total, paired):
-    """Ages of one dataset share its noise (about n_sets independent draws): wide limits on
-    CMC's own coverage, and CMC within ``paired`` of NLSQ on the same datasets."""
+    """Ages of one dataset share its noise (about n_sets independent draws, so the 68 %
+    coverage of one run scatters by about 0.15): wide limits on CMC's own coverage, and the
+    sharper paired check, CMC within ``paired`` of NLSQ on the same datasets.
+
+    Measured (2026-12-03): static 20 sets, 68 %: CMC 58 / NLSQ 56 of 100, 95 %: 96 / 96;
+    laminar_flow 10 sets, D 68 %: 34 / 34 of 50, 95 %: 45 / 46; gamma_dot 68 %: 25 / 24,
+    95 %: 48 / 49."""
     for (m, k, lvl), c in counts.items():
         if m != "cmc":
             continue
         frac = c / total
-        assert (0.5 <= frac <= 0.86) if lvl == 68 else (0.84 <= frac), (counts, total)
+        assert (0.4 <= frac <= 0.9) if lvl == 68 else (0.8 <= frac), (counts, total)
         assert abs(c - counts[("nlsq", k, lvl)]) <= paired * total, (counts, total)
 
 
@@ -101,4 +106,4 @@ def test_cmc_band_coverage_laminar():
         "laminar_flow", LAMINAR, (0.0, 60.0, 120.0), 10, ["D", "gamma_dot"], 700
     )
     _report("laminar_flow", counts, total)
-    _check(counts, total, paired=0.16)
+    _check(counts, total, paired=0.12)
