@@ -229,44 +229,47 @@ def block_layout(i, j, n_t: int, block: int, chunk: int) -> BlockLayout:
 
 
 @partial(jax.jit, static_argnames=("model", "loss", "cap", "per"))
-def _scores_core(model, theta, contrast, offset, arrs, perm, loss, f_scale, cap, per):
+def _scores_core(model, theta, contrast, offset, arrs, loss, f_scale, cap, per):
+    """The scored pass over ``arrs`` already in block order (NaN padding), ``cap * per``
+    positions (``per`` whole slots) a chunk."""
     n_phi, n_v = arrs.phi.shape[0], model.n_params + 2
     derivs = derivative_tables(model, theta, arrs)
     size = cap * per
 
     def body(carry, kk):
         h_acc, d_acc, b_acc, cost = carry
-        idx = jax.lax.dynamic_slice(perm, (kk * size,), (size,))
-        real = idx >= 0
-        k = jnp.where(real, idx, 0)
-        g, dg = g_and_gradient(model, derivs, arrs.i[k], arrs.j[k])
+        i = jax.lax.dynamic_slice(arrs.i, (kk * size,), (size,))
+        j = jax.lax.dynamic_slice(arrs.j, (kk * size,), (size,))
+        y = jax.lax.dynamic_slice(arrs.y, (0, kk * size), (n_phi, size))
+        g, dg = g_and_gradient(model, derivs, i, j)
         v = jnp.concatenate([dg, g[..., None], jnp.ones_like(g)[..., None]], axis=-1)
-        y = jnp.take(arrs.y, k, axis=1)
-        r, w, c = _weights(y, real[None], offset[:, None] + contrast[:, None] * g, loss, f_scale)
+        every = jnp.ones((1, size), bool)  # padding is NaN in y
+        r, w, c = _weights(y, every, offset[:, None] + contrast[:, None] * g, loss, f_scale)
         wv = w[..., None] * v
-        sc = r[..., None] * wv  # scores (n_phi, C, n_v)
         h_acc = h_acc + jnp.einsum("acp,acq->apq", wv, v)
         d_acc = d_acc + jnp.einsum("ac,acp,acq->apq", r * r * w, wv, v)
-        blocks = sc.reshape(n_phi, per, cap, n_v).sum(axis=2)
-        return (h_acc, d_acc, b_acc + blocks.sum(axis=1), cost + c), blocks
+        sc = r[..., None] * wv  # scores (n_phi, C, n_v)
+        blocks = jnp.transpose(sc.reshape(n_phi, per, cap, n_v).sum(axis=2), (1, 0, 2))
+        return (h_acc, d_acc, b_acc + blocks.sum(axis=0), cost + c), blocks
 
     zero = jnp.zeros((n_phi, n_v, n_v))
     init = (zero, zero, jnp.zeros((n_phi, n_v)), jnp.zeros(()))
-    (h, d0, b, cost), blocks = jax.lax.scan(body, init, jnp.arange(perm.shape[0] // size))
-    return h, d0, b, cost, blocks  # blocks (n_chunks, n_phi, per, n_v)
+    (h, d0, b, cost), blocks = jax.lax.scan(body, init, jnp.arange(arrs.i.shape[0] // size))
+    return h, d0, b, cost, blocks  # blocks (n_chunks, per, n_phi, n_v)
 
 
 @dataclass(frozen=True)
 class BlockScores:
     """Per-angle sums at one fitted vector, what the sandwich's middle term needs.
 
-    ``h`` = sum w v v^T and ``d0`` = sum g g^T ``(n_phi, n_v, n_v)``, and ``grid`` the score
-    sums over the layout's slots ``(n_phi, n_v, n_slots)``; ``v`` holds the free physical
-    rows, then G and 1 (``g = w r v``)."""
+    ``h`` = sum w v v^T and ``d0`` = sum g g^T ``(n_phi, n_v, n_v)`` over the rows ``keep``
+    of ``v`` (the free physical rows, then G and 1; ``g = w r v``), and ``grid`` the score
+    sums over the layout's slots ``(n_slots, n_phi, n_all)`` over every row of ``v``."""
 
     h: np.ndarray
     d0: np.ndarray
     grid: np.ndarray
+    keep: np.ndarray
     layout: BlockLayout
 
     def block_grid(self, angle: int, coarsen: int = 1) -> tuple[np.ndarray, int]:
@@ -274,21 +277,32 @@ class BlockScores:
         ``coarsen x coarsen`` at a time, and the block side of the result in frames."""
         lay, f = self.layout, max(int(coarsen), 1)
         nb = -(-lay.n_blocks // f) * f
-        full = np.zeros((self.grid.shape[1], nb, nb))
+        full = np.zeros((self.keep.size, nb, nb))
         real = lay.n_real
-        full[:, lay.slots[:real, 0], lay.slots[:real, 1]] = self.grid[angle][:, :real]
+        full[:, lay.slots[:real, 0], lay.slots[:real, 1]] = self.grid[:real, angle][:, self.keep].T
         if f > 1:
             full = full.reshape(full.shape[0], nb // f, f, nb // f, f).sum(axis=(2, 4))
         return full, lay.block * f
 
 
+def _in_block_order(arrs: ProblemArrays, layout: BlockLayout) -> ProblemArrays:
+    """``arrs`` in ``layout``'s order, NaN where a slot is padding (one copy of the data:
+    contiguous chunks in the pass instead of a gather per chunk)."""
+    perm = layout.perm
+    k = jnp.where(perm >= 0, perm, 0)
+    y = jnp.where(perm[None] >= 0, jnp.take(arrs.y, k, axis=1), jnp.nan)
+    return ProblemArrays(y, arrs.t, arrs.phi, jnp.take(arrs.i, k), jnp.take(arrs.j, k))
+
+
 def fused_with_scores(problem, layout: BlockLayout):
     """``x -> (cost, J^T J, J^T r, BlockScores)``: the fit's fused pass (same contract as
-    ``FitProblem.fused``) over the pairs in ``layout``'s order, that also returns what the
-    sandwich covariance needs (:class:`BlockScores`), so the LM's last pass at the solution
-    replaces a separate score pass. Call inside ``homodyne_physics.float64()``."""
-    arrs, cfg, p = problem.arrs, problem.config, problem.model.n_params
-    keep = jnp.asarray([*problem.spec.free_index, p, p + 1], jnp.int32)
+    ``FitProblem.fused``) over the pairs in ``layout``'s order (a copy of the data in that
+    order is made once), that also returns what the sandwich covariance needs
+    (:class:`BlockScores`), so the LM's last pass at the solution replaces a separate score
+    pass. Call inside ``homodyne_physics.float64()``."""
+    cfg, p = problem.config, problem.model.n_params
+    arrs = _in_block_order(problem.arrs, layout)
+    keep = np.asarray([*problem.spec.free_index, p, p + 1], np.int64)
     design_c = jnp.asarray(problem.scaling.design_contrast)
     design_o = jnp.asarray(problem.scaling.design_offset)
     rows = problem._free_rows()
@@ -304,21 +318,17 @@ def fused_with_scores(problem, layout: BlockLayout):
             contrast,
             offset,
             arrs,
-            layout.perm,
             cfg.loss,
             jnp.float64(cfg.f_scale),
             cap,
             layout.per_chunk,
         )
         jtj, jtr = _assemble(h, b, contrast, design_c, design_o)
-        blocks = jnp.transpose(blocks, (1, 3, 0, 2)).reshape(h.shape[0], h.shape[1], -1)
-        scores = BlockScores(
-            np.asarray(h[:, keep][:, :, keep]),
-            np.asarray(d0[:, keep][:, :, keep]),
-            np.asarray(blocks[:, keep]),
-            layout,
-        )
+        h, d0 = np.asarray(h)[:, keep][:, :, keep], np.asarray(d0)[:, keep][:, :, keep]
+        blocks = np.asarray(blocks)
+        grid = blocks.reshape(-1, blocks.shape[2], blocks.shape[3])
         jtj, jtr = np.asarray(jtj), np.asarray(jtr)
+        scores = BlockScores(h, d0, grid, keep, layout)
         return float(cost), jtj[np.ix_(rows, rows)], jtr[rows], scores
 
     return run
