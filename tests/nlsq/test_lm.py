@@ -70,3 +70,25 @@ def test_iteration_limit_is_reported():
     fused, cost = _linear(a, a @ np.ones(3))
     out = levenberg_marquardt(fused, cost, np.zeros(3), [-9] * 3, [9] * 3, max_iterations=1)
     assert out.reason == "max_iterations" and not out.converged and out.iterations == 1
+
+
+def test_final_fused_makes_the_last_pass_and_its_extras_come_back():
+    """The solver runs ``final_fused`` where the pass is likely the last; what it adds comes
+    back when it made the last pass, and the fit is the same as without it."""
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((200, 3))
+    b = a @ np.array([1.0, -2.0, 0.5]) + 0.01 * rng.standard_normal(200)
+    fused, cost = _linear(a, b)
+    calls = []
+
+    def final(x):
+        calls.append(x.copy())
+        return (*fused(x), {"at": x.copy()})
+
+    inf = np.full(3, np.inf)
+    plain = levenberg_marquardt(fused, cost, np.zeros(3), -inf, inf)
+    out = levenberg_marquardt(fused, cost, np.zeros(3), -inf, inf, final_fused=final)
+    np.testing.assert_allclose(out.x, plain.x, rtol=1e-12)
+    assert out.n_fused == plain.n_fused and calls
+    assert out.extras is not None and np.array_equal(out.extras["at"], out.x)
+    assert plain.extras is None

@@ -94,8 +94,9 @@ def test_static_coverage_over_20_speckle_seeds():
 @pytest.mark.xfail(
     strict=False,
     reason="measured 2026-12-03: corrected 68 % 7-11, 95 % 12-18 of 20 for D(t), gamma_dot(t), "
-    "phi0 (naive 0-5 and 0-7): under-covers about 1.5x; the per-angle bandwidths from the "
-    "diagonal autocorrelation are 9-30 frames in laminar (50, the n_t/2 cap, in static)",
+    "phi0 (naive 0-5 and 0-7): under-covers; the corrected pulls have sd 0.96-1.42 for D(10, "
+    "25) and gamma_dot(t) but mean +0.8..+1.05 for D(t) and -1.6 for phi0 (a bias of the fit, "
+    "not a width: bandwidths of n_t/2 move the counts by at most 2 of 20)",
 )
 def test_laminar_coverage_over_20_speckle_seeds():
     _check(_coverage("laminar_flow", LAMINAR, range(200, 220)), 20)

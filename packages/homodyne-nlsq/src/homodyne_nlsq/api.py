@@ -24,7 +24,7 @@ from .points import point_set_error_model
 from .problem import FitProblem, build_problem
 from .report import make_result
 from .result import NLSQResult
-from .robust_covariance import choose_error_model
+from .robust_covariance import choose_error_model, scored_pass
 from .start_search import search_start
 from .uncertainty import covariance_from_normal_matrix
 
@@ -32,7 +32,12 @@ __all__ = ["LocalRuns", "StartPlan", "fit_nlsq", "plan_starts", "run_local"]
 
 
 def _local(
-    problem: FitProblem, x0, progress, start_index: int, lambda_init: float | None = None
+    problem: FitProblem,
+    x0,
+    progress,
+    start_index: int,
+    lambda_init: float | None = None,
+    final_fused=None,
 ) -> LMOutcome:
     cfg = problem.config
     if cfg.solver == "nlsq":
@@ -58,6 +63,7 @@ def _local(
         lambda_init=cfg.lambda_init if lambda_init is None else lambda_init,
         max_rejections=cfg.max_rejections,
         progress=callback,
+        final_fused=final_fused,
     )
 
 
@@ -141,24 +147,37 @@ def plan_starts(problem: FitProblem, searching: bool) -> StartPlan:
 
 
 def run_local(problem: FitProblem, plan: StartPlan, progress) -> LocalRuns:
-    """Stage 2: the local solver from every start; the lowest cost wins."""
+    """Stage 2: the local solver from every start; the lowest cost wins. Unless the sandwich
+    is off or cannot apply, each run's last pass also returns the score sums it needs."""
+    scored = None
+    if problem.config.robust_covariance != "never" and _sandwich_applies(problem):
+        scored = scored_pass(problem)
     runs = [
-        (origin, x0, _local(problem, x0, progress, n, plan.lambda_first if n == 0 else None))
+        (
+            origin,
+            x0,
+            _local(problem, x0, progress, n, plan.lambda_first if n == 0 else None, scored),
+        )
         for n, (origin, x0) in enumerate(plan.candidates)
     ]
     best = min(range(len(runs)), key=lambda n: runs[n][2].cost)
     return LocalRuns(runs, best)
 
 
-def _error_model(problem, x, unc, cfg: NLSQConfig):
-    """Frame-correlated (sandwich) covariance, used instead when the residuals are correlated;
-    not for point sets (it needs a full frame grid) nor an age-dependent scaling (its blocks
-    assume a scaling constant in age). Returns ``(uncertainty, robust, error_model)``."""
+def _sandwich_applies(problem: FitProblem) -> bool:
+    """Not for point sets (it needs a full frame grid) nor an age-dependent scaling (its
+    blocks assume a scaling constant in age)."""
+    return problem.arrs.wt is None and not problem.scaling.ages
+
+
+def _error_model(problem, x, unc, cfg: NLSQConfig, scores=None):
+    """Frame-correlated (sandwich) covariance, used instead when the residuals are correlated
+    (see :func:`_sandwich_applies`). Returns ``(uncertainty, robust, error_model)``."""
     if problem.arrs.wt is not None:
         return unc, None, point_set_error_model()
     if problem.scaling.ages:
         return unc, None, age_scaling_error_model()
-    return choose_error_model(problem, x, unc, cfg.robust_covariance)
+    return choose_error_model(problem, x, unc, cfg.robust_covariance, scores)
 
 
 def fit_nlsq(
@@ -211,7 +230,9 @@ def fit_nlsq(
         sigma=cfg.sigma,
         names=problem.names,
     )
-    unc, robust, error_model = _error_model(problem, local.outcome.x, unc, cfg)
+    unc, robust, error_model = _error_model(
+        problem, local.outcome.x, unc, cfg, local.outcome.extras
+    )
     clock.lap("uncertainty")
     result = make_result(
         data, problem, plan, local, unc, shear_cost, clock.finish(), (robust, error_model)

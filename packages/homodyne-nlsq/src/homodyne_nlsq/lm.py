@@ -89,6 +89,7 @@ class LMOutcome:
     active: np.ndarray
     timing: dict[str, float] = field(default_factory=dict)
     history: list[IterationInfo] = field(default_factory=list)
+    extras: object = None  # what ``final_fused`` added when it made the last pass, else None
 
 
 def _solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -129,15 +130,20 @@ class _Passes:
 
     fused_fn: Callable[[np.ndarray], tuple[float, np.ndarray, np.ndarray]]
     cost_fn: Callable[[np.ndarray], float]
+    final_fn: Callable | None = None
+    extras: object = None
     timing: dict[str, float] = field(
         default_factory=lambda: {"fused": 0.0, "cost": 0.0, "linear_algebra": 0.0}
     )
     n_fused: int = 0
     n_cost: int = 0
 
-    def fused(self, x: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    def fused(self, x: np.ndarray, last: bool = False) -> tuple[float, np.ndarray, np.ndarray]:
         t0 = time.perf_counter()
-        c, a, g = self.fused_fn(x)
+        if last and self.final_fn is not None:
+            c, a, g, self.extras = self.final_fn(x)
+        else:
+            (c, a, g), self.extras = self.fused_fn(x), None
         self.timing["fused"] += time.perf_counter() - t0
         self.n_fused += 1
         return float(c), np.asarray(a, np.float64), np.asarray(g, np.float64)
@@ -222,9 +228,23 @@ def _limit_stop(iterations: int, max_iterations: int) -> _Stop | None:
     return _Stop("max_iterations", msg, converged=False)
 
 
+def _newton_decrement(sys_: _Scaled) -> float:
+    """The chi^2 decrease the undamped Gauss-Newton step predicts, ``g^T A^-1 g``."""
+    return float(sys_.g_s @ _solve(sys_.a_s + 1e-12 * np.eye(sys_.a_s.shape[0]), sys_.g_s))
+
+
+def _likely_last(sys_: _Scaled, trial: _Trial, f_old: float, ftol: float) -> bool:
+    """Will the pass at the accepted trial point probably be the last? When the step left
+    little of the decrease the Gauss-Newton model promised (the decrement stop will fire), or
+    decreased chi^2 by less than ``sqrt(ftol)`` (a stop is near)."""
+    decrease = f_old - trial.f
+    left = _newton_decrement(sys_) - decrease / trial.rho
+    return left <= 10.0 * ftol * trial.f or decrease <= np.sqrt(ftol) * f_old
+
+
 def _decrement_stop(sys_: _Scaled, f: float, ftol: float) -> _Stop | None:
     """``ftol`` by the Newton decrement: the decrease the undamped Gauss-Newton step predicts."""
-    decrement = float(sys_.g_s @ _solve(sys_.a_s + 1e-12 * np.eye(sys_.a_s.shape[0]), sys_.g_s))
+    decrement = _newton_decrement(sys_)
     if not 0.0 <= decrement <= ftol * f:
         return None
     return _Stop(
@@ -308,6 +328,7 @@ def levenberg_marquardt(
     lambda_init: float = 1e-3,
     max_rejections: int = 12,
     progress: Callable[[IterationInfo], None] | None = None,
+    final_fused: Callable | None = None,
 ) -> LMOutcome:
     """Minimise chi^2 inside the box ``[lower, upper]`` starting from ``x0`` (clipped to it).
 
@@ -325,6 +346,12 @@ def levenberg_marquardt(
         Consecutive rejected trial steps before stopping as ``stalled``.
     progress
         Called with an :class:`IterationInfo` at the start and after every accepted step.
+    final_fused
+        ``x -> (cost, JtJ, Jtr, extras)``: a fused pass that returns more, run instead of
+        ``fused`` where the pass is likely the last (the step test will stop after it, the
+        step took nearly all the decrease the Gauss-Newton model promised, or it decreased
+        chi^2 by less than ``sqrt(ftol)``); ``extras`` of the last pass come back in
+        :attr:`LMOutcome.extras` (None if the last pass was a plain one).
 
     Returns
     -------
@@ -333,7 +360,7 @@ def levenberg_marquardt(
     t_start = time.perf_counter()
     box = _Box.of(lower, upper)
     x = np.clip(np.asarray(x0, np.float64), box.lower, box.upper)
-    passes = _Passes(fused, cost)
+    passes = _Passes(fused, cost, final_fused)
     f, a, g = passes.fused(x)
     if not np.isfinite(f):
         raise NLSQFitError(
@@ -370,9 +397,13 @@ def levenberg_marquardt(
         iterations += 1
         step = float(np.max(np.abs(trial.dx) / (np.abs(x) + box.typical)))
         x, f_old = trial.x, f
-        f, a, g = passes.fused(x)
+        stop = _step_stop(f_old - trial.f, f_old, trial.rho, step, ftol, xtol)
+        last = bool(stop) or iterations >= max_iterations
+        if final_fused is not None and not last:
+            last = _likely_last(sys_, trial, f_old, ftol)
+        f, a, g = passes.fused(x, last=last)
         report(iterations, step, trial.rejected)
-        if stop := _step_stop(f_old - trial.f, f_old, trial.rho, step, ftol, xtol):
+        if stop:
             break
     passes.timing["total"] = time.perf_counter() - t_start
     return LMOutcome(
@@ -389,4 +420,5 @@ def levenberg_marquardt(
         active=_active_set(x, g, box),
         timing=passes.timing,
         history=history,
+        extras=passes.extras,
     )

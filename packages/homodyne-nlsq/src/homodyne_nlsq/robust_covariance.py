@@ -13,10 +13,10 @@ independent-noise covariance ``s^2 (J^T J)^-1`` then claims far too much. This m
   and ``M = sum_{k,l} w(k, l) g_k g_l^T`` over the per-point scores ``g_k = w_k r_k J_k``,
   with ``w`` a 2-D Bartlett (product of triangles) kernel in the frame offsets
   ``(d1, d2)`` of half-width ``bandwidth`` frames (a HAC estimator, Newey-West in two
-  dimensions). The N x p Jacobian is never formed: one chunked score pass sums the scores
-  over square blocks of frames, the block grid is filtered by the block-averaged triangle,
-  and the per-angle blocks are mapped to the fitted vector through the scaling design, as
-  the normal equations are;
+  dimensions). The N x p Jacobian is never formed: the fit's last fused pass (run in
+  block-major order, :func:`scored_pass`) also sums the scores over square blocks of frames,
+  the block grid is filtered by the block-averaged triangle, and the per-angle blocks are
+  mapped to the fitted vector through the scaling design, as the normal equations are;
 * the bandwidth, when not given, from the data, per angle (bins do not share pixels, so their
   scores are independent and each angle's middle term has its own correlation length; shear
   decorrelates bins along the flow much faster than bins across it): ``3 x`` the shift at
@@ -34,16 +34,19 @@ import numpy as np
 
 from homodyne_physics import float64
 
-from .normal_equations import ProblemArrays, _assemble
 from .problem import FitProblem
 from .robust_passes import (
     ERROR_MODES,
     SHIFTS,
+    BlockScores,
+    _middle_term,
+    _to_fitted,
+    block_layout,
+    fused_with_scores,
     line_pairs,
     line_statistics,
     pad_lines,
     residual_lines,
-    score_pass,
 )
 from .uncertainty import Uncertainty, covariance_from_normal_matrix
 
@@ -82,7 +85,9 @@ class RobustCovariance:
         Residual correlation per angle along the diagonal shift d = 1, 2, ...
         ``(n_phi, n_shifts)`` (used for the bandwidths).
     seconds
-        Wall time of the residual test (``'test'``) and of the sandwich (``'sandwich'``).
+        Wall time of the residual test (``'test'``), of the sandwich (``'sandwich'``) and
+        within it of the scored pass (``'score_pass'``, about 0 when the fit's last pass
+        returned the scores).
     """
 
     covariance: np.ndarray
@@ -184,51 +189,29 @@ def _block_size(bandwidth: int, n_t: int) -> int:
     return int(max(1, min(b, n_t // 16)))
 
 
-def _block_kernel(bandwidth: int, block: int) -> tuple[np.ndarray, float]:
-    """Bartlett weights between blocks of ``block`` frames, averaged over the frame pairs of
-    the two blocks: 1-D weights ``w1(D)`` for block offsets ``D = -K..K``, and the 2-D weight
-    ``c0`` of the distinct point pairs inside one block (the point with itself has weight 1
-    and is added exactly)."""
-    b, n = int(bandwidth), int(block)
-    k = -(-(b + n - 2) // n)
-    a = np.arange(n)
-    d = np.subtract.outer(a, a)  # a - a'
-    offs = np.arange(-k, k + 1)
-    w1 = np.array([np.clip(1.0 - np.abs(o * n + d) / b, 0.0, None).mean() for o in offs])
-    if n == 1:
-        return w1, 1.0
-    s1 = w1[k] * n * n
-    return w1, float((s1 * s1 - n * n) / (n**4 - n * n))
+# largest block-sum grid (floats: slots x angles x rows) the scored fused pass returns
+_MAX_GRID = 1 << 23
 
 
-def _correlate(grid: np.ndarray, weights: np.ndarray, axis: int) -> np.ndarray:
-    """``sum_D weights[D + K] grid[.., i + D, ..]`` along ``axis`` (zeros outside)."""
-    k = (weights.size - 1) // 2
-    out = weights[k] * grid
-    n = grid.shape[axis]
-    for o in range(1, min(k, n - 1) + 1):
-        if weights[k + o] == 0.0 and weights[k - o] == 0.0:
-            continue
-        lo = [slice(None)] * grid.ndim
-        hi = [slice(None)] * grid.ndim
-        lo[axis], hi[axis] = slice(0, n - o), slice(o, n)
-        out[tuple(lo)] += weights[k + o] * grid[tuple(hi)]
-        out[tuple(hi)] += weights[k - o] * grid[tuple(lo)]
-    return out
+def score_block(n_phi: int, n_t: int, n_v: int) -> int:
+    """Frames per block side of the scored fused pass: the finest blocks (at least 2 frames
+    from 128 frames on) whose ``nb (nb + 1) / 2`` upper-triangle slots keep the grid under
+    :data:`_MAX_GRID` floats; the middle term merges them to about a quarter of each angle's
+    bandwidth (:func:`_block_size`)."""
+    nb = int(np.floor((np.sqrt(1.0 + 8.0 * _MAX_GRID / (n_phi * n_v)) - 1.0) / 2.0))
+    b = -(-n_t // max(nb, 1))
+    return int(max(b, 2 if n_t >= 128 else 1))
 
 
-def _middle_term(grid, d0, bandwidth: int, block: int):
-    """``sum_{k,l} w(k - l) g_k g_l^T`` of one angle from the block sums ``grid``
-    ``(n_v, nb, nb)`` of its scores over ``block x block`` frame blocks and ``d0 = sum_k g_k
-    g_k^T``: exact for k = l, the other pairs weighted by the block-averaged 2-D Bartlett kernel
-    (exact when the scores' correlation is constant over a block; ``block = 1`` is the exact
-    point-by-point sum)."""
-    w1, c0 = _block_kernel(bandwidth, block)
-    smooth = _correlate(_correlate(grid, w1, 1), w1, 2)
-    flat = grid.reshape(grid.shape[0], -1)
-    m = flat @ smooth.reshape(grid.shape[0], -1).T
-    m += (c0 - w1[(w1.size - 1) // 2] ** 2) * (flat @ flat.T) + (1.0 - c0) * d0
-    return 0.5 * (m + m.T)
+def scored_pass(problem: FitProblem, block: int | None = None):
+    """The scored fused pass of ``problem`` (:func:`.robust_passes.fused_with_scores`) with
+    ``block``-frame blocks (default :func:`score_block`)."""
+    arrs = problem.arrs
+    n_t = int(arrs.t.shape[0])
+    if block is None:
+        block = score_block(int(arrs.phi.shape[0]), n_t, problem.n_theta + 2)
+    layout = block_layout(arrs.i, arrs.j, n_t, block, int(problem.config.chunk_size))
+    return fused_with_scores(problem, layout)
 
 
 def choose_bandwidth(rho_diagonal: np.ndarray, n_t: int) -> int:
@@ -296,31 +279,15 @@ def residual_evidence(problem: FitProblem, x, *, bandwidth: int | None = None):
     )
 
 
-# largest block-sum grid (floats) one score pass accumulates; more angles run in batches
-_MAX_GRID = 1 << 23
-
-
-def _middle_terms(problem: FitProblem, x, bws, block: int):
-    """``(H_a, M_a)`` per angle ``(n_phi, n_v, n_v)`` from score passes over batches of angles
-    (as many as keep the block grid under :data:`_MAX_GRID` floats)."""
-    theta, contrast, offset = _at(problem, x)
-    arrs = problem.arrs
-    n_phi, n_t = arrs.phi.shape[0], arrs.t.shape[0]
-    n_v = problem.n_theta + 2
-    nb = -(-n_t // block)
-    per = max(1, _MAX_GRID // (nb * nb * n_v))
-    h_a, m_a = np.empty((n_phi, n_v, n_v)), np.empty((n_phi, n_v, n_v))
-    for lo in range(0, n_phi, per):
-        sl = slice(lo, min(lo + per, n_phi))
-        sub = problem
-        if per < n_phi:
-            sub_arrs = ProblemArrays(arrs.y[sl], arrs.t, arrs.phi[sl], arrs.i, arrs.j)
-            sub = replace(problem, arrs=sub_arrs)
-        h, d0, grids = score_pass(sub, theta, contrast[sl], offset[sl], block)
-        for k, a in enumerate(range(sl.start, sl.stop)):
-            h_a[a] = h[k]
-            m_a[a] = _middle_term(grids[k], d0[k], bws[a], block)
-    return h_a, m_a
+def _middle_terms(scores: BlockScores, bws, n_t: int) -> np.ndarray:
+    """``M_a`` per angle ``(n_phi, n_v, n_v)`` from the block sums of the scored pass, merged
+    per angle to about a quarter of its bandwidth (:func:`_block_size`)."""
+    out = np.empty_like(scores.h)
+    for a, bw in enumerate(bws):
+        merge = max(1, int(round(_block_size(bw, n_t) / scores.layout.block)))
+        grid, block = scores.block_grid(a, merge)
+        out[a] = _middle_term(grid, scores.d0[a], bw, block)
+    return out
 
 
 def robust_covariance(
@@ -330,12 +297,14 @@ def robust_covariance(
     bandwidth: int | None = None,
     block_size: int | None = None,
     evidence: ResidualEvidence | None = None,
+    scores: BlockScores | None = None,
 ) -> RobustCovariance:
     """Sandwich covariance of the fitted vector ``x`` with a 2-D Bartlett middle term.
 
     Call inside ``homodyne_physics.float64()``. Cost: one residual pass for the test (unless
-    ``evidence`` is given) and one chunked score pass, about the cost of one fused pass of the
-    fit.
+    ``evidence`` is given), one scored fused pass (unless ``scores`` is given: the fit's last
+    pass at ``x`` already returns them, see :func:`scored_pass`) and the host sums over the
+    block grid.
 
     Parameters
     ----------
@@ -348,12 +317,13 @@ def robust_covariance(
         residuals (:func:`choose_bandwidth`). ``1`` gives the heteroscedasticity-robust
         (White) form.
     block_size
-        Frames per block side for the pairs at different points of the middle term; ``None``
-        chooses about a quarter of the smallest bandwidth (:func:`_block_size`), or coarser
-        when the block grid of all angles would exceed :data:`_MAX_GRID` floats (one score
-        pass then still does); ``1`` is the exact point-by-point Bartlett sum.
+        Frames per block side of the score sums; ``None`` uses ``scores`` or the
+        :func:`score_block` grid, merged per angle to about a quarter of its bandwidth;
+        ``1`` is the exact point-by-point Bartlett sum (a pass of its own).
     evidence
         The :func:`residual_evidence` at ``x`` when already computed.
+    scores
+        The :class:`.robust_passes.BlockScores` at ``x`` of the fit's last pass, if any.
 
     Returns
     -------
@@ -364,24 +334,27 @@ def robust_covariance(
     t0 = time.perf_counter()
     n_phi, n_t = problem.arrs.phi.shape[0], problem.arrs.t.shape[0]
     bws = evidence.bandwidths
-    if block_size is None:  # coarse enough for one score pass over all angles
-        n_v = problem.n_theta + 2
-        one_pass = int(np.ceil(n_t / np.sqrt(_MAX_GRID / (n_phi * n_v))))
-        block = max(_block_size(min(bws), n_t), one_pass)
+    if scores is None or block_size is not None:
+        scores = scored_pass(problem, block_size)(x)[3]
+    t_pass = time.perf_counter() - t0
+    if block_size is not None:  # exactly this block: no merging
+        m_a = np.stack(
+            [
+                _middle_term(scores.block_grid(a)[0], scores.d0[a], bws[a], scores.layout.block)
+                for a in range(n_phi)
+            ]
+        )
     else:
-        block = max(int(block_size), 1)
-    h_a, m_a = _middle_terms(problem, x, bws, block)
+        m_a = _middle_terms(scores, bws, n_t)
     _, contrast, _ = _at(problem, x)
-    design_c = jnp.asarray(problem.scaling.design_contrast)
-    design_o = jnp.asarray(problem.scaling.design_offset)
-    zeros = jnp.zeros((n_phi, h_a.shape[1]))
-    h, _ = _assemble(jnp.asarray(h_a), zeros, contrast, design_c, design_o)
-    m, _ = _assemble(jnp.asarray(m_a), zeros, contrast, design_c, design_o)
+    h, m = (_to_fitted(problem, np.asarray(contrast), v) for v in (scores.h, m_a))
     n_points, p = problem.n_valid, h.shape[0]
-    h_inv = covariance_from_normal_matrix(np.asarray(h), 1.0, n_points, sigma=1.0).covariance
-    cov = h_inv @ np.asarray(m) @ h_inv * (n_points / max(n_points - p, 1))
+    h_inv = covariance_from_normal_matrix(h, 1.0, n_points, sigma=1.0).covariance
+    cov = h_inv @ m @ h_inv * (n_points / max(n_points - p, 1))
     cov = 0.5 * (cov + cov.T)
     errors = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+    seconds = {"test": evidence.seconds, "sandwich": time.perf_counter() - t0}
+    seconds["score_pass"] = t_pass
     return RobustCovariance(
         covariance=cov,
         errors=errors,
@@ -391,7 +364,7 @@ def robust_covariance(
         z=evidence.z,
         correlated=evidence.correlated,
         rho_diagonal=evidence.rho_diagonal,
-        seconds={"test": evidence.seconds, "sandwich": time.perf_counter() - t0},
+        seconds=seconds,
     )
 
 
@@ -425,13 +398,16 @@ def _quiet(problem: FitProblem, unc: Uncertainty, ev: ResidualEvidence, robust, 
     return info
 
 
-def choose_error_model(problem: FitProblem, x, unc: Uncertainty, mode: str = "auto"):
+def choose_error_model(
+    problem: FitProblem, x, unc: Uncertainty, mode: str = "auto", scores: BlockScores | None = None
+):
     """Test the residuals for frame correlation and pick the covariance.
 
     ``mode`` (``NLSQConfig.robust_covariance``): ``'auto'`` runs the cheap residual test
     (one pass without derivatives) and computes the sandwich only when it fires (max z above
     :data:`Z_THRESHOLD`), then uses it; ``'always'`` also computes the sandwich when the test
-    is quiet (reported beside, not used); ``'never'`` does neither.
+    is quiet (reported beside, not used); ``'never'`` does neither. ``scores``: the
+    :class:`.robust_passes.BlockScores` at ``x`` from the fit's last pass (else one more pass).
 
     Returns
     -------
@@ -451,7 +427,7 @@ def choose_error_model(problem: FitProblem, x, unc: Uncertainty, mode: str = "au
             ev = residual_evidence(problem, x)
             robust = None
             if ev.correlated or mode == "always":
-                robust = robust_covariance(problem, x, evidence=ev)
+                robust = robust_covariance(problem, x, evidence=ev, scores=scores)
     except (ValueError, FloatingPointError, np.linalg.LinAlgError, MemoryError) as exc:
         reason = f"the frame-correlated covariance could not be computed ({exc})"
         return unc, None, {"used": "independent", "reason": reason}

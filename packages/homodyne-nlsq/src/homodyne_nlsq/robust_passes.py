@@ -8,13 +8,16 @@
   then geometrically spaced ones): about 10 % of the points of a 1000-frame matrix, one pass
   without derivatives. :func:`line_statistics` does the sums (``lines`` from a full grid give
   the exact statistics of every point);
-* :func:`score_pass`: one chunked pass of the same structure as the fit's fused pass
-  (:mod:`.normal_equations`) that forms, per angle, ``H_a = sum w v v^T``, the self term
-  ``D_a = sum g g^T`` and the sums of the scores ``g = w r v`` over square blocks of frames
-  (``jax.ops.segment_sum``), so the N x p score matrix never exists.
+* :func:`fused_with_scores`: the fit's fused pass (cost, J^T J, J^T r) over the pairs in
+  block-major order (:func:`block_layout`) that also forms, per angle, ``H_a = sum w v v^T``,
+  the self term ``D_a = sum g g^T`` and the sums of the scores ``g = w r v`` over square
+  blocks of frames (a reshape and sum per chunk, no scatter), so the N x p score matrix
+  never exists. The Levenberg-Marquardt solver runs it as its last pass at the solution, and
+  the sandwich then needs no pass of its own.
 """
 
-from functools import partial
+from dataclasses import dataclass
+from functools import lru_cache, partial
 
 import jax
 import jax.numpy as jnp
@@ -29,8 +32,7 @@ from homodyne_physics import (
 
 from .normal_equations import (
     ProblemArrays,
-    _chunk_bounds,
-    _chunk_slice,
+    _assemble,
     _weights,
     derivative_tables,
     g_and_gradient,
@@ -40,11 +42,14 @@ from .normal_equations import (
 __all__ = [
     "ERROR_MODES",
     "SHIFTS",
+    "BlockLayout",
+    "BlockScores",
+    "block_layout",
+    "fused_with_scores",
     "line_pairs",
     "line_statistics",
     "pad_lines",
     "residual_lines",
-    "score_pass",
     "test_lags",
 ]
 
@@ -169,67 +174,225 @@ def line_statistics(r: np.ndarray, valid: np.ndarray, top: int):
     return sums, moments, rho_diag
 
 
-@partial(jax.jit, static_argnames=("model", "chunk", "loss", "n_blocks"))
-def _score_core(model, theta, contrast, offset, arrs, ids, rows, chunk, loss, f_scale, n_blocks):
+@dataclass(frozen=True)
+class BlockLayout:
+    """The frame pairs in block-major order, for a fused pass that also sums the scores over
+    square blocks of frames without a scatter.
+
+    Every block ``(I, J)`` (``I <= J``, frames ``[I b, (I + 1) b)`` x ``[J b, (J + 1) b)``)
+    that holds a pair gets a slot of ``b^2`` positions; ``perm`` gives the pair at each
+    position (-1: padding, masked). A chunk is ``per_chunk`` whole slots, so the block sums of
+    a chunk are one reshape and sum.
+
+    Attributes
+    ----------
+    block
+        Frames per block side ``b``.
+    n_blocks
+        Blocks per axis ``ceil(n_t / b)``.
+    slots
+        ``(n_slots, 2)`` block indices ``(I, J)`` of each slot (padding slots: ``(0, 0)``
+        with no points).
+    perm
+        ``(n_slots b^2,)`` pair index per position, -1 for padding.
+    per_chunk
+        Slots per chunk.
+    n_real
+        Slots that hold pairs (the first ones; the rest pad the last chunk).
+    """
+
+    block: int
+    n_blocks: int
+    slots: np.ndarray
+    perm: jax.Array
+    per_chunk: int
+    n_real: int
+
+
+def block_layout(i, j, n_t: int, block: int, chunk: int) -> BlockLayout:
+    """:class:`BlockLayout` of the pairs ``(i, j)`` for ``block``-frame blocks and about
+    ``chunk`` positions per chunk."""
+    b = max(int(block), 1)
+    nb = -(-int(n_t) // b)
+    key = (np.asarray(i, np.int64) // b) * nb + np.asarray(j, np.int64) // b
+    order = np.argsort(key, kind="stable")
+    uniq, first, counts = np.unique(key[order], return_index=True, return_counts=True)
+    cap = b * b
+    per = max(1, int(chunk) // cap)
+    n_slots = -(-uniq.size // per) * per
+    perm = np.full(n_slots * cap, -1, np.int64)
+    slot_of = np.repeat(np.arange(uniq.size), counts)
+    perm[slot_of * cap + np.arange(order.size) - np.repeat(first, counts)] = order
+    slots = np.zeros((n_slots, 2), np.int64)
+    slots[: uniq.size] = np.stack([uniq // nb, uniq % nb], axis=1)
+    return BlockLayout(b, nb, slots, jnp.asarray(perm, jnp.int32), per, int(uniq.size))
+
+
+@partial(jax.jit, static_argnames=("model", "loss", "cap", "per"))
+def _scores_core(model, theta, contrast, offset, arrs, loss, f_scale, cap, per):
+    """The scored pass over ``arrs`` already in block order (NaN padding), ``cap * per``
+    positions (``per`` whole slots) a chunk."""
     n_phi, n_v = arrs.phi.shape[0], model.n_params + 2
     derivs = derivative_tables(model, theta, arrs)
-    size, n_chunks = _chunk_bounds(arrs.i.shape[0], chunk)
+    size = cap * per
 
     def body(carry, kk):
-        h_acc, d_acc, b_acc = carry
-        i, j, y, fresh = _chunk_slice(arrs, kk, size)
-        start = jnp.minimum(kk * size, arrs.i.shape[0] - size)
-        blk = jax.lax.dynamic_slice(ids, (start,), (size,))
+        h_acc, d_acc, b_acc, cost = carry
+        i = jax.lax.dynamic_slice(arrs.i, (kk * size,), (size,))
+        j = jax.lax.dynamic_slice(arrs.j, (kk * size,), (size,))
+        y = jax.lax.dynamic_slice(arrs.y, (0, kk * size), (n_phi, size))
         g, dg = g_and_gradient(model, derivs, i, j)
         v = jnp.concatenate([dg, g[..., None], jnp.ones_like(g)[..., None]], axis=-1)
-        r, w, _ = _weights(y, fresh[None], offset[:, None] + contrast[:, None] * g, loss, f_scale)
+        every = jnp.ones((1, size), bool)  # padding is NaN in y
+        r, w, c = _weights(y, every, offset[:, None] + contrast[:, None] * g, loss, f_scale)
         wv = w[..., None] * v
-        sc = r[..., None] * wv  # scores (n_phi, C, n_v)
         h_acc = h_acc + jnp.einsum("acp,acq->apq", wv, v)
         d_acc = d_acc + jnp.einsum("ac,acp,acq->apq", r * r * w, wv, v)
-        flat = jnp.transpose(sc, (1, 0, 2)).reshape(size, n_phi * n_v)
-        b_acc = b_acc + jax.ops.segment_sum(flat, blk, num_segments=n_blocks)
-        return (h_acc, d_acc, b_acc), None
+        sc = r[..., None] * wv  # scores (n_phi, C, n_v)
+        blocks = jnp.transpose(sc.reshape(n_phi, per, cap, n_v).sum(axis=2), (1, 0, 2))
+        return (h_acc, d_acc, b_acc + blocks.sum(axis=0), cost + c), blocks
 
-    init = (
-        jnp.zeros((n_phi, n_v, n_v)),
-        jnp.zeros((n_phi, n_v, n_v)),
-        jnp.zeros((n_blocks, n_phi * n_v)),
-    )
-    (h, d0, b), _ = jax.lax.scan(body, init, jnp.arange(n_chunks))
-    # the free physical rows, then G and 1
-    return (
-        h[:, rows][:, :, rows],
-        d0[:, rows][:, :, rows],
-        b.reshape(n_blocks, n_phi, n_v)[..., rows],
-    )
+    zero = jnp.zeros((n_phi, n_v, n_v))
+    init = (zero, zero, jnp.zeros((n_phi, n_v)), jnp.zeros(()))
+    (h, d0, b, cost), blocks = jax.lax.scan(body, init, jnp.arange(arrs.i.shape[0] // size))
+    return h, d0, b, cost, blocks  # blocks (n_chunks, per, n_phi, n_v)
 
 
-def score_pass(problem, theta_full, contrast, offset, block: int):
-    """``(H_a, D_a, B_a)`` per angle: ``H_a = sum w v v^T`` and ``D_a = sum g g^T``
-    ``(n_phi, n_v, n_v)``, and the block sums of the scores ``(n_phi, n_v, nb, nb)`` over
-    ``block x block`` frame blocks (``nb = ceil(n_t / block)``); ``v`` holds the free physical
-    rows, then G and 1."""
-    arrs, cfg = problem.arrs, problem.config
-    n_t = arrs.t.shape[0]
-    nb = -(-n_t // block)
-    i = np.asarray(arrs.i, np.int64)
-    j = np.asarray(arrs.j, np.int64)
-    ids = jnp.asarray((i // block) * nb + (j // block), jnp.int32)
-    p = problem.model.n_params
-    rows = jnp.asarray([*problem.spec.free_index, p, p + 1], jnp.int32)
-    h, d0, b = _score_core(
-        problem.model,
-        theta_full,
-        contrast,
-        offset,
-        arrs,
-        ids,
-        rows,
-        int(cfg.chunk_size),
-        cfg.loss,
-        jnp.float64(cfg.f_scale),
-        nb * nb,
-    )
-    b = np.asarray(b).reshape(nb, nb, b.shape[1], b.shape[2])
-    return np.asarray(h), np.asarray(d0), np.transpose(b, (2, 3, 0, 1))
+@dataclass(frozen=True)
+class BlockScores:
+    """Per-angle sums at one fitted vector, what the sandwich's middle term needs.
+
+    ``h`` = sum w v v^T and ``d0`` = sum g g^T ``(n_phi, n_v, n_v)`` over the rows ``keep``
+    of ``v`` (the free physical rows, then G and 1; ``g = w r v``), and ``grid`` the score
+    sums over the layout's slots ``(n_slots, n_phi, n_all)`` over every row of ``v``."""
+
+    h: np.ndarray
+    d0: np.ndarray
+    grid: np.ndarray
+    keep: np.ndarray
+    layout: BlockLayout
+
+    def block_grid(self, angle: int, coarsen: int = 1) -> tuple[np.ndarray, int]:
+        """``(n_v, nb, nb)`` block sums of one angle (zero below the diagonal), merged
+        ``coarsen x coarsen`` at a time, and the block side of the result in frames."""
+        lay, f = self.layout, max(int(coarsen), 1)
+        nb = -(-lay.n_blocks // f) * f
+        full = np.zeros((self.keep.size, nb, nb))
+        real = lay.n_real
+        full[:, lay.slots[:real, 0], lay.slots[:real, 1]] = self.grid[:real, angle][:, self.keep].T
+        if f > 1:
+            full = full.reshape(full.shape[0], nb // f, f, nb // f, f).sum(axis=(2, 4))
+        return full, lay.block * f
+
+
+def _in_block_order(arrs: ProblemArrays, layout: BlockLayout) -> ProblemArrays:
+    """``arrs`` in ``layout``'s order, NaN where a slot is padding (one copy of the data:
+    contiguous chunks in the pass instead of a gather per chunk)."""
+    perm = layout.perm
+    k = jnp.where(perm >= 0, perm, 0)
+    y = jnp.where(perm[None] >= 0, jnp.take(arrs.y, k, axis=1), jnp.nan)
+    return ProblemArrays(y, arrs.t, arrs.phi, jnp.take(arrs.i, k), jnp.take(arrs.j, k))
+
+
+def fused_with_scores(problem, layout: BlockLayout):
+    """``x -> (cost, J^T J, J^T r, BlockScores)``: the fit's fused pass (same contract as
+    ``FitProblem.fused``) over the pairs in ``layout``'s order (a copy of the data in that
+    order is made once), that also returns what the sandwich covariance needs
+    (:class:`BlockScores`), so the LM's last pass at the solution replaces a separate score
+    pass. Call inside ``homodyne_physics.float64()``."""
+    cfg, p = problem.config, problem.model.n_params
+    arrs = _in_block_order(problem.arrs, layout)
+    keep = np.asarray([*problem.spec.free_index, p, p + 1], np.int64)
+    design_c = jnp.asarray(problem.scaling.design_contrast)
+    design_o = jnp.asarray(problem.scaling.design_offset)
+    rows = problem._free_rows()
+    cap = layout.block * layout.block
+
+    def run(x):
+        theta, s = problem.split(x)
+        contrast, offset = problem.scaling.apply(jnp.asarray(s, jnp.float64), xp=jnp)
+        theta_full = jnp.asarray(problem.full_theta(theta), jnp.float64)
+        h, d0, b, cost, blocks = _scores_core(
+            problem.model,
+            theta_full,
+            contrast,
+            offset,
+            arrs,
+            cfg.loss,
+            jnp.float64(cfg.f_scale),
+            cap,
+            layout.per_chunk,
+        )
+        jtj, jtr = _assemble(h, b, contrast, design_c, design_o)
+        h, d0 = np.asarray(h)[:, keep][:, :, keep], np.asarray(d0)[:, keep][:, :, keep]
+        blocks = np.asarray(blocks)
+        grid = blocks.reshape(-1, blocks.shape[2], blocks.shape[3])
+        jtj, jtr = np.asarray(jtj), np.asarray(jtr)
+        scores = BlockScores(h, d0, grid, keep, layout)
+        return float(cost), jtj[np.ix_(rows, rows)], jtr[rows], scores
+
+    return run
+
+
+@lru_cache(maxsize=64)
+def _block_kernel(bandwidth: int, block: int) -> tuple[np.ndarray, float]:
+    """Bartlett weights between blocks of ``block`` frames, averaged over the frame pairs of
+    the two blocks: 1-D weights ``w1(D)`` for block offsets ``D = -K..K``, and the 2-D weight
+    ``c0`` of the distinct point pairs inside one block (the point with itself has weight 1
+    and is added exactly)."""
+    b, n = int(bandwidth), int(block)
+    k = -(-(b + n - 2) // n)
+    a = np.arange(n)
+    d = np.subtract.outer(a, a)  # a - a'
+    offs = np.arange(-k, k + 1)
+    w1 = np.array([np.clip(1.0 - np.abs(o * n + d) / b, 0.0, None).mean() for o in offs])
+    if n == 1:
+        return w1, 1.0
+    s1 = w1[k] * n * n
+    return w1, float((s1 * s1 - n * n) / (n**4 - n * n))
+
+
+def _correlate(grid: np.ndarray, weights: np.ndarray, axis: int) -> np.ndarray:
+    """``sum_D weights[D + K] grid[.., i + D, ..]`` along ``axis`` (zeros outside)."""
+    k = (weights.size - 1) // 2
+    out = weights[k] * grid
+    n = grid.shape[axis]
+    for o in range(1, min(k, n - 1) + 1):
+        if weights[k + o] == 0.0 and weights[k - o] == 0.0:
+            continue
+        lo = [slice(None)] * grid.ndim
+        hi = [slice(None)] * grid.ndim
+        lo[axis], hi[axis] = slice(0, n - o), slice(o, n)
+        out[tuple(lo)] += weights[k + o] * grid[tuple(hi)]
+        out[tuple(hi)] += weights[k - o] * grid[tuple(lo)]
+    return out
+
+
+def _middle_term(grid, d0, bandwidth: int, block: int):
+    """``sum_{k,l} w(k - l) g_k g_l^T`` of one angle from the block sums ``grid``
+    ``(n_v, nb, nb)`` of its scores over ``block x block`` frame blocks and ``d0 = sum_k g_k
+    g_k^T``: exact for k = l, the other pairs weighted by the block-averaged 2-D Bartlett kernel
+    (exact when the scores' correlation is constant over a block; ``block = 1`` is the exact
+    point-by-point sum)."""
+    w1, c0 = _block_kernel(bandwidth, block)
+    smooth = _correlate(_correlate(grid, w1, 1), w1, 2)
+    flat = grid.reshape(grid.shape[0], -1)
+    # einsum, not BLAS: these thin products are slower threaded on a busy machine
+    m = np.einsum("pk,qk->pq", flat, smooth.reshape(grid.shape[0], -1))
+    m += (c0 - w1[(w1.size - 1) // 2] ** 2) * np.einsum("pk,qk->pq", flat, flat)
+    m += (1.0 - c0) * d0
+    return 0.5 * (m + m.T)
+
+
+def _to_fitted(problem, contrast: np.ndarray, per_angle: np.ndarray) -> np.ndarray:
+    """Per-angle ``(n_phi, n_v, n_v)`` sums over ``v = (dG/dtheta, G, 1)`` -> the matrix over
+    the fitted vector (theta, s), through the scaling design (as the normal equations)."""
+    n_phi, n_v, _ = per_angle.shape
+    p = n_v - 2
+    d_c, d_o = problem.scaling.design_contrast, problem.scaling.design_offset
+    kc = d_c.shape[1]
+    t = np.zeros((n_phi, p + kc + d_o.shape[1], n_v))
+    t[:, :p, :p] = contrast[:, None, None] * np.eye(p)[None]
+    t[:, p : p + kc, p] = d_c
+    t[:, p + kc :, p + 1] = d_o
+    return np.einsum("aiv,avw,ajw->ij", t, per_angle, t, optimize=True)
