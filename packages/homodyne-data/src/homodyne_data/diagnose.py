@@ -111,7 +111,7 @@ def _point_nan_locations(points, bad: np.ndarray) -> str:
     )
     if points.level is not None:
         levels, counts = np.unique(points.level[bad], return_counts=True)
-        text += "; per level " + ", ".join(f"{v}: {c}" for v, c in zip(levels, counts))
+        text += "; per level " + ", ".join(f"{v}: {c}" for v, c in zip(levels, counts, strict=True))
     return text
 
 
