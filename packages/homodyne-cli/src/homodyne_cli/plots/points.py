@@ -88,6 +88,7 @@ def plot_point_maps(
             title="residual",
             cbar=rlab,
         )
+        axes[2].set_facecolor("0.85")  # near-zero residuals are white: keep them visible
         axes[0].set_ylabel("lag t2 - t1 (s)")
         qtxt = f"q = {q:.4g} 1/A, " if q else ""
         fig.suptitle(
