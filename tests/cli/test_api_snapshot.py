@@ -13,6 +13,7 @@ def test_public_names():
         "app",
         "load_config",
         "main",
+        "point_table",
         "render_template",
         "run_pipeline",
     ]

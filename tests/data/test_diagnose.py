@@ -93,3 +93,33 @@ def test_writers_list_what_they_invented(tmp_path, hand):
         paths = [i["path"] for i in hd.invented_values(f)]
     assert not any(p.startswith("entry/instrument") and "count_time" not in p for p in paths)
     assert "xpcs/qmap/dynamic_roi_map" in paths
+
+
+def test_point_set_nan_fraction_and_place(tmp_path):
+    """A multi-tau file whose angle 90 lost 40 % of its points above level 0."""
+    sim = hd.simulate(
+        "static",
+        {"D0": 2e4, "alpha": -0.5, "D_offset": 1e3},
+        phi=(0.0, 90.0),
+        n_frames=48,
+        noise=0.01,
+        seed=2,
+    )
+    mt = hd.coarsen_multitau(sim.data, 4, 4)
+    ps = mt.points
+    values = ps.values.copy()
+    deep = np.flatnonzero(ps.level >= 1)
+    kill = int(0.4 * deep.size)
+    values[1, deep[:kill]] = np.nan
+    broken = hd.XPCSData.from_points(
+        hd.PointSet(ps.t, ps.i, ps.j, values, ps.weights, kind="multitau", level=ps.level),
+        mt.phi,
+        q=mt.q,
+        dt=mt.dt,
+    )
+    frac = kill / ps.n_points
+    diag = hd.diagnose(hd.write_multitau(tmp_path / "mt.h5", broken))
+    (problem,) = [p for p in diag.problems if p.kind == "nan"]
+    assert problem.what.startswith(f"phi = 90 deg: {100 * frac:.3g}% of the values are NaN")
+    assert "per level 1:" in problem.what and "0:" not in problem.what.split("per level")[1]
+    assert problem.severity == ("error" if frac > 0.05 else "warning")

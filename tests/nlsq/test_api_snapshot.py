@@ -49,6 +49,7 @@ def test_public_names():
         "residual_correlation_test",
         "residual_evidence",
         "residual_structure",
+        "residual_structure_points",
         "robust_covariance",
         "run_local",
         "scaling_cost",

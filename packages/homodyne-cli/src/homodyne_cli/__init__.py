@@ -13,6 +13,7 @@ _LAZY = {
     "RunConfig": ("homodyne_cli.config", "RunConfig"),
     "render_template": ("homodyne_cli.config", "render_template"),
     "run_pipeline": ("homodyne_cli.pipeline", "run_pipeline"),
+    "point_table": ("homodyne_cli.results_points", "point_table"),
 }
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "app",
     "load_config",
     "main",
+    "point_table",
     "render_template",
     "run_pipeline",
 ]

@@ -115,13 +115,6 @@ def load_stage(run: RunConfig, file: str, q: float | None, ui: UI, timings: Timi
     ui.info(f"[bold]data[/bold] {file}" + (f"  (q = {q:g} 1/A)" if q is not None else ""))
     with _timed(timings, "load"), ui.phase("load data"):
         data = load_data(with_array_options(data_config(run, file, q), run))
-    if not data.is_dense:  # the result writers and plots still expect full matrices
-        raise ConfigError(
-            f"{file} holds {data.provenance.layout} point-set data ({data.n_points} (t1, t2) "
-            "values per angle): `homodyne run` does not write results or plots for point sets "
-            "yet; fit them from Python with homodyne_nlsq.fit_nlsq(homodyne_data.load(file), "
-            "spec) (and homodyne_cmc.fit_cmc), or inspect them with `homodyne inspect`"
-        )
     check_model_memory(data)  # model matrices for fitted_data.npz and plots
     return data
 
@@ -130,7 +123,8 @@ def check_data(data: Any, file: str, ui: UI) -> DataCheck:
     """Report the data's notes and quality flags; refuse constant c2, flag c2 flat in noise."""
     from homodyne_data import quality_report
 
-    ui.info(f"  {data.n_phi} angles, {data.n_t} frames, q = {data.q:.5g} 1/A, dt = {data.dt:g} s")
+    size = f"{data.n_t} frames" if data.is_dense else f"{data.n_points} points per angle"
+    ui.info(f"  {data.n_phi} angles, {size}, q = {data.q:.5g} 1/A, dt = {data.dt:g} s")
     for note in data.provenance.notes:
         ui.detail(f"  {note}")
     for warning in data.provenance.warnings:

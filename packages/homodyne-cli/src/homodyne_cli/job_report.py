@@ -21,6 +21,13 @@ __all__ = [
 def provenance(data: Any, file: str) -> dict[str, Any]:
     """Where the job's data came from and what was selected (``summary.json`` ``data``)."""
     p = data.provenance
+    if data.is_dense:
+        size: dict[str, Any] = {
+            "n_frames": data.n_t,
+            "frames": [int(data.frames[0]), int(data.frames[-1])],
+        }
+    else:  # point sets: no frame grid; their points and time range
+        size = {"n_points": data.n_points, "time_range_s": [float(data.t[0]), float(data.t[-1])]}
     return {
         "file": str(Path(file).resolve()),
         "sha256": file_sha256(file),
@@ -31,8 +38,7 @@ def provenance(data: Any, file: str) -> dict[str, Any]:
         "notes": list(p.notes),
         "n_phi": data.n_phi,
         "phi": data.phi,
-        "n_frames": data.n_t,
-        "frames": [int(data.frames[0]), int(data.frames[-1])],
+        **size,
         "dt": data.dt,
     }
 

@@ -77,7 +77,15 @@ def check_memory(what: str, need: int, hint: str) -> None:
 
 def check_model_memory(data) -> None:
     """``run``, after the load: room for the model matrices of ``fitted_data.npz`` and the
-    plots (same shape as the data)."""
+    plots (same shape as the data; for point sets, one value per point)."""
+    if not data.is_dense:
+        check_memory(
+            f"model values for {data.n_phi} angle(s) x {data.n_points} points "
+            "(fitted_data.npz, plots)",
+            RUN_MODEL_COPIES * data.n_phi * data.n_points * 8,
+            "select fewer angles (--phi-range)",
+        )
+        return
     check_memory(
         f"model matrices for {data.n_phi} angle(s) x {data.n_t} x {data.n_t} frames "
         "(fitted_data.npz, plots)",

@@ -93,6 +93,10 @@ def write_nlsq(
     ``c2_fit``, ``residuals`` (``c2_exp - c2_fit``; diagonal NaN: not fitted), all
     ``(n_phi, n_t, n_t)`` float32, and the per-angle ``contrast``, ``offset`` with errors.
     """
+    if not data.is_dense:  # point sets: per-angle point tables (results_points)
+        from .results_points import write_nlsq_points
+
+        return write_nlsq_points(folder, res, data, c2_fit, extra)
     out = folder / "nlsq"
     resid = np.asarray(data.c2, dtype=np.float64) - c2_fit
     idx = np.arange(data.n_t)
@@ -136,6 +140,10 @@ def write_fit_plots(
         plot_residual_histogram,
     )
 
+    if not data.is_dense:  # point sets: age x lag scatter plots (results_points)
+        from .results_points import write_point_plots
+
+        return write_point_plots(folder, data, c2_fit, sigma, label=label)
     folder.mkdir(parents=True, exist_ok=True)
     t, phi = data.t, data.phi
     paths = plot_fit_heatmaps_all(

@@ -100,20 +100,40 @@ def _problem(exc: DataError, default: str) -> Problem:
     return Problem(kind, exc.what, exc.dataset)
 
 
+def _point_nan_locations(points, bad: np.ndarray) -> str:
+    """Where the missing values of one angle of a point set sit: lag and age ranges (and the
+    multi-tau levels)."""
+    lag, age = points.lag[bad], points.age[bad]
+    text = (
+        f"at lags {lag.min():.4g}-{lag.max():.4g} s and ages {age.min():.4g}-{age.max():.4g} s "
+        f"(of {points.lag.min():.4g}-{points.lag.max():.4g} s and "
+        f"{points.age.min():.4g}-{points.age.max():.4g} s)"
+    )
+    if points.level is not None:
+        levels, counts = np.unique(points.level[bad], return_counts=True)
+        text += "; per level " + ", ".join(f"{v}: {c}" for v, c in zip(levels, counts, strict=True))
+    return text
+
+
 def _nan_problems(data: XPCSData, threshold: float) -> list[Problem]:
     out = []
-    iu = np.triu_indices(data.n_t, 1)
+    iu = np.triu_indices(data.n_t, 1) if data.is_dense else None
     for k, phi in enumerate(data.phi):
-        c = data.c2[k]
-        frac = float(np.mean(~np.isfinite(c[iu]))) if iu[0].size else 0.0
+        if data.is_dense:
+            c = data.c2[k]
+            frac = float(np.mean(~np.isfinite(c[iu]))) if iu[0].size else 0.0
+        else:  # point sets: every (t1, t2) value of the angle
+            bad = ~np.isfinite(data.points.values[k])
+            frac = float(np.mean(bad)) if bad.size else 0.0
         if frac <= NAN_FLAG:
             continue
+        where = nan_locations(c) if data.is_dense else _point_nan_locations(data.points, bad)
         severity = "error" if frac > threshold else "warning"
         out.append(
             Problem(
                 "nan",
                 f"phi = {phi:g} deg: {100 * frac:.3g}% of the values are NaN/inf (threshold "
-                f"{100 * threshold:g}%); {nan_locations(c)}",
+                f"{100 * threshold:g}%); {where}",
                 data.provenance.selection.get("datasets", [None] * data.n_phi)[k],
                 severity,
             )

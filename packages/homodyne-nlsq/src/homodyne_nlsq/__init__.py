@@ -17,6 +17,7 @@ from .goodness import (
     goodness_of_fit,
     noise_from_differences,
     residual_structure,
+    residual_structure_points,
 )
 from .identifiability import IdentifiabilityReport, identifiability_report
 from .informative import flag_uninformative, uninformative_reason
@@ -87,6 +88,7 @@ __all__ = [
     "residual_evidence",
     "robust_covariance",
     "residual_structure",
+    "residual_structure_points",
     "plan_starts",
     "run_local",
     "scaling_cost",

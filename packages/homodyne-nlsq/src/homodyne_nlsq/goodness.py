@@ -30,6 +30,7 @@ __all__ = [
     "goodness_of_fit",
     "noise_from_differences",
     "residual_structure",
+    "residual_structure_points",
 ]
 
 P_LIMIT = 1e-3
@@ -110,16 +111,23 @@ class ResidualStructure:
         }
 
 
-def _binned(idx, r, n_bins):
-    """Mean, standard error and count of ``r`` per bin index (NaN where < 2 points)."""
+def _binned(idx, r, n_bins, w=None, pooled=None):
+    """Mean, standard error and count of ``r`` per bin index (NaN where < 2 points).
+
+    With weights ``w`` (1/variance multipliers) the mean is weighted and the standard error is
+    that of a weighted mean; its unit-weight variance is ``pooled`` when given (point sets,
+    whose bins can hold a handful of points: a scatter from 2 or 3 values would make the test
+    far too eager), else the bin's own scatter."""
+    w = np.ones_like(r) if w is None else w
     count = np.bincount(idx, minlength=n_bins).astype(np.float64)
-    s1 = np.bincount(idx, weights=r, minlength=n_bins)
-    s2 = np.bincount(idx, weights=r * r, minlength=n_bins)
+    sw = np.bincount(idx, weights=w, minlength=n_bins)
+    s1 = np.bincount(idx, weights=w * r, minlength=n_bins)
+    s2 = np.bincount(idx, weights=w * r * r, minlength=n_bins)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = s1 / count
-        var = (s2 - count * mean * mean) / (count - 1)
-        se = np.sqrt(np.clip(var, 0.0, None) / count)
-    bad = count < 2
+        mean = s1 / sw
+        var = (s2 - sw * mean * mean) / (count - 1) if pooled is None else pooled
+        se = np.sqrt(np.clip(var, 0.0, None) / sw)
+    bad = (count < 2) | ~(sw > 0)
     mean[bad], se[bad] = np.nan, np.nan
     return mean, se, count
 
@@ -131,12 +139,16 @@ def _chi2(mean, se):
     return chi2, dof, float(stats.chi2.sf(chi2, dof)) if dof else 1.0
 
 
-def _drift(r, g, age):
+def _drift(r, g, age, w=None):
     """Least-squares drifts over the run: contrast (coefficient of g1^2 a) and baseline (of a),
-    a = (age - mean) / (max - min); returns coefficients and their z-scores."""
+    a = (age - mean) / (max - min); returns coefficients and their z-scores (weighted least
+    squares with weights ``w``)."""
     span = max(float(np.ptp(age)), 1e-300)
     a = (age - age.mean()) / span
     x = np.stack([g * a, a, g, np.ones_like(a)], axis=1)
+    if w is not None:
+        sw = np.sqrt(w)
+        x, r = x * sw[:, None], r * sw
     coef, *_ = np.linalg.lstsq(x, r, rcond=None)
     res = r - x @ coef
     s2 = float(res @ res) / max(r.size - 4, 1)
@@ -233,19 +245,55 @@ def residual_structure(
     g = ((fit[:, i, j] - offs) / np.where(cons == 0, 1.0, cons)).ravel()
     age = np.tile(0.5 * (t[i] + t[j]), n_phi)
     lag = np.tile(t[j] - t[i], n_phi)
+    return _structure(r, g, age, lag, None, n_age, n_lag)
+
+
+def residual_structure_points(
+    points, c2_fit, *, contrast=None, offset=None, n_age: int = 8, n_lag: int = 8
+) -> ResidualStructure:
+    """:func:`residual_structure` of point-set data (``homodyne_data.PointSet``).
+
+    ``c2_fit`` is the model at the points, ``(n_phi, n_points)``; ``contrast``/``offset`` are
+    per angle ``(n_phi,)`` or per point ``(n_phi, n_points)``. Bins use each point's age and
+    lag; the point weights make the bin means weighted means (a multi-tau point that averages
+    many frame pairs counts for more) and their standard errors follow.
+    """
+    y = np.asarray(points.values, np.float64)
+    fit = np.asarray(c2_fit, np.float64)
+    n_phi = y.shape[0]
+    cons = np.broadcast_to(
+        np.asarray(1.0 if contrast is None else contrast, np.float64).reshape(n_phi, -1), y.shape
+    )
+    offs = np.broadcast_to(
+        np.asarray(0.0 if offset is None else offset, np.float64).reshape(n_phi, -1), y.shape
+    )
+    r = (y - fit).ravel()
+    g = ((fit - offs) / np.where(cons == 0, 1.0, cons)).ravel()
+    age = np.tile(points.age, n_phi)
+    lag = np.tile(points.lag, n_phi)
+    w = np.asarray(points.weights, np.float64).ravel()
+    return _structure(r, g, age, lag, w, n_age, n_lag)
+
+
+def _structure(r, g, age, lag, w, n_age: int, n_lag: int) -> ResidualStructure:
+    """Binned tests on residuals ``r`` (model g1^2 ``g``) at ``age``, ``lag`` (weights ``w``)."""
     ok = np.isfinite(r) & np.isfinite(g)
+    if w is not None:
+        ok &= w > 0
+        w = w[ok]
     r, g, age, lag = r[ok], g[ok], age[ok], lag[ok]
     age_edges = np.linspace(age.min(), age.max(), n_age + 1)
     lag_edges = np.geomspace(lag.min(), lag.max(), n_lag + 1)
     ia = np.clip(np.searchsorted(age_edges, age, side="right") - 1, 0, n_age - 1)
     il = np.clip(np.searchsorted(lag_edges, lag, side="right") - 1, 0, n_lag - 1)
-    m2, s2, c2d = _binned(ia * n_lag + il, r, n_age * n_lag)
-    am, ase, _ = _binned(ia, r, n_age)
-    lm, lse, _ = _binned(il, r, n_lag)
+    pooled = None if w is None else float(np.sum(w * r * r) / max(r.size - 1, 1))
+    m2, s2, c2d = _binned(ia * n_lag + il, r, n_age * n_lag, w, pooled)
+    am, ase, _ = _binned(ia, r, n_age, w, pooled)
+    lm, lse, _ = _binned(il, r, n_lag, w, pooled)
     chi2, dof, p = {}, {}, {}
     for key, (m, s) in {"age": (am, ase), "lag": (lm, lse), "map": (m2, s2)}.items():
         chi2[key], dof[key], p[key] = _chi2(m, s)
-    drift = _drift(r, g, age)
+    drift = _drift(r, g, age, w)
     pats = _patterns(p["age"] < P_LIMIT, p["lag"] < P_LIMIT, p["map"] < P_LIMIT, drift, lm, lse)
     warning = None
     if pats:
@@ -330,8 +378,10 @@ def goodness_of_fit(result, data, c2_fit=None) -> GoodnessOfFit:
     """Goodness of fit of an :class:`NLSQResult` (or any result with ``model``, ``sigma``,
     ``contrast``, ``offset``, ``fitted_c2``) on its data."""
     fit = result.fitted_c2(data) if c2_fit is None else np.asarray(c2_fit)
-    first = result.model.first_fitted_frame
     source = getattr(result, "sigma_source", "estimated")
+    if not data.is_dense:
+        return _goodness_points(result, data.points, fit, source)
+    first = result.model.first_fitted_frame
     contrast, offset = result.contrast, result.offset
     if getattr(result, "age_dependent", False):
         t = np.asarray(data.t, np.float64)
@@ -348,3 +398,25 @@ def goodness_of_fit(result, data, c2_fit=None) -> GoodnessOfFit:
     resid_sd = float(np.sqrt(np.nansum(r * r) / max(n - n_par, 1)))
     red = getattr(result, "reduced_chi2", None) if source == "user" else None
     return GoodnessOfFit(source, resid_sd, noise_from_differences(data.c2, first), red, structure)
+
+
+def _goodness_points(result, points, fit, source: str) -> GoodnessOfFit:
+    """:func:`goodness_of_fit` of point-set data: residuals scaled by sqrt(weight) to one
+    unit-weight point, compared with the point set's model-free noise level
+    (``PointSet.noise_level``: differences of neighbours at the same lag and weight)."""
+    contrast, offset = result.contrast, result.offset
+    if getattr(result, "age_dependent", False):
+        contrast, offset = result.scaling_at(points.age)
+    structure = _hint_orders(
+        residual_structure_points(points, fit, contrast=contrast, offset=offset),
+        getattr(result, "scaling", None),
+    )
+    r = (np.asarray(points.values) - fit) * np.sqrt(points.weights)
+    n_par = len(getattr(result, "names", ())) or 0
+    n = int(np.isfinite(r).sum())
+    resid_sd = float(np.sqrt(np.nansum(r * r) / max(n - n_par, 1)))
+    levels = [points.noise_level(k) for k in range(points.values.shape[0])]
+    levels = [v for v in levels if np.isfinite(v)]
+    noise = float(np.sqrt(np.mean(np.square(levels)))) if levels else float("nan")
+    red = getattr(result, "reduced_chi2", None) if source == "user" else None
+    return GoodnessOfFit(source, resid_sd, noise, red, structure)

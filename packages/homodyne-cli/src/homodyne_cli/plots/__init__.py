@@ -8,6 +8,7 @@ every point.
 from .cuts import plot_lag_cuts
 from .data import plot_data_all, plot_data_heatmap, plot_lag_profiles
 from .heatmaps import plot_fit_heatmaps, plot_fit_heatmaps_all, plot_overview
+from .points import plot_point_lag_cuts, plot_point_maps
 from .posterior import plot_cmc_all, plot_convergence
 from .residual_structure import plot_residual_structure
 from .residuals import plot_residual_histogram
@@ -23,6 +24,8 @@ __all__ = [
     "plot_lag_cuts",
     "plot_lag_profiles",
     "plot_overview",
+    "plot_point_lag_cuts",
+    "plot_point_maps",
     "plot_residual_histogram",
     "plot_residual_structure",
     "plot_transport",

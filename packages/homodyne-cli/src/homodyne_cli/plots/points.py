@@ -1,0 +1,181 @@
+"""Figures of point-set data ((age, lag) grids, multi-tau two-time): no matrices to draw, so
+each point is drawn where it lies, at its age (t1 + t2)/2 and lag t2 - t1.
+
+* ``plot_point_maps``: per angle, data, fit and normalised residual as age x lag scatter plots
+  (log lag axis) in place of the heatmaps of full matrices;
+* ``plot_point_lag_cuts``: c2 against lag along the cuts the point set holds (points sharing one
+  t1, or one age), data against fit.
+"""
+
+from pathlib import Path
+
+import numpy as np
+
+from ._common import figure, robust_limits, save
+
+__all__ = ["cut_groups", "display_subset", "plot_point_lag_cuts", "plot_point_maps"]
+
+#: points drawn per panel at most (an even, seeded subset beyond: the title says so)
+MAX_SCATTER = 60_000
+
+
+def display_subset(n: int, limit: int = MAX_SCATTER) -> tuple[np.ndarray, str]:
+    """Indices of the points drawn (all, or a fixed random subset) and a title note."""
+    if n <= limit:
+        return np.arange(n), ""
+    keep = np.sort(np.random.default_rng(0).choice(n, limit, replace=False))
+    return keep, f"; display only: {limit:,} of {n:,} points"
+
+
+def _scatter(ax, fig, age, lag, colour, *, cmap, lims, title, cbar):
+    sc = ax.scatter(
+        age, lag, c=colour, s=6, cmap=cmap, vmin=lims[0], vmax=lims[1], lw=0, rasterized=True
+    )
+    ax.set_yscale("log")
+    ax.set_xlabel("age (t1 + t2)/2 (s)")
+    ax.set_title(title, fontsize=9)
+    fig.colorbar(sc, ax=ax, label=cbar, shrink=0.9)
+
+
+def plot_point_maps(
+    paths: list[Path],
+    *,
+    points,
+    c2_fit: np.ndarray,
+    phi: np.ndarray,
+    sigma: float | None,
+    q: float | None = None,
+    label: str = "",
+) -> list[Path]:
+    """Write one PNG per angle: data, fit and residual of a point set on age x lag axes.
+
+    Parameters
+    ----------
+    paths
+        One PNG per angle.
+    points
+        The data's ``homodyne_data.PointSet`` (values, weights, times).
+    c2_fit
+        Model at the points, ``(n_phi, n_points)``.
+    sigma
+        Noise of a unit-weight point; residuals are shown as
+        ``(data - fit) sqrt(weight) / sigma`` (standard deviations), raw when None.
+    """
+    age, lag = points.age, points.lag
+    keep, note = display_subset(age.size)
+    order = keep[np.argsort(points.weights.mean(axis=0)[keep], kind="stable")]
+    scale = np.sqrt(points.weights) / (sigma if sigma else 1.0)
+    rlab = "(data - fit) sqrt(w) / sigma" if sigma else "(data - fit) sqrt(w)"
+    out = []
+    for k, path in enumerate(paths):
+        data, fit = points.values[k, order], np.asarray(c2_fit)[k, order]
+        resid = (data - fit) * scale[k, order]
+        lims = robust_limits(data, fit)
+        rmax = max(abs(v) for v in robust_limits(resid, lo=0.5, hi=99.5)) or 1.0
+        fig = figure(figsize=(15, 4.4), layout="constrained")
+        axes = fig.subplots(1, 3, sharex=True, sharey=True)
+        a, tau = age[order], lag[order]
+        _scatter(axes[0], fig, a, tau, data, cmap="viridis", lims=lims, title="data", cbar="c2")
+        _scatter(axes[1], fig, a, tau, fit, cmap="viridis", lims=lims, title="fit", cbar="c2")
+        _scatter(
+            axes[2],
+            fig,
+            a,
+            tau,
+            resid,
+            cmap="RdBu_r",
+            lims=(-rmax, rmax),
+            title="residual",
+            cbar=rlab,
+        )
+        axes[2].set_facecolor("0.85")  # near-zero residuals are white: keep them visible
+        axes[0].set_ylabel("lag t2 - t1 (s)")
+        qtxt = f"q = {q:.4g} 1/A, " if q else ""
+        fig.suptitle(
+            f"{label + ': ' if label else ''}{qtxt}phi = {phi[k]:.2f} deg, "
+            f"{points.kind} points on age x lag{note}",
+            fontsize=10,
+        )
+        out.append(save(fig, path))
+    return out
+
+
+def cut_groups(points, n_cuts: int = 3, min_points: int = 4) -> tuple[str, list[np.ndarray]]:
+    """Up to ``n_cuts`` groups of point indices that form lag cuts, sorted by lag.
+
+    A cut is a set of points sharing one t1 (as c2(t1, t1 + tau) of a matrix) or, when no t1
+    holds ``min_points`` lags, one age; the fuller of the two is used. Returns the key
+    (``'t1'`` or ``'age'``) and the groups (early, middle, late); no groups when none exists.
+    """
+    best: tuple[str, list[np.ndarray]] = ("t1", [])
+    best_n = 0
+    for key, x in (("t1", points.t1), ("age", points.age)):
+        vals, inv, counts = np.unique(np.round(x, 12), return_inverse=True, return_counts=True)
+        full = np.flatnonzero(counts >= max(min_points, 0.5 * counts.max()))
+        if full.size == 0 or counts.max() < min_points or counts.max() <= best_n:
+            continue
+        span = vals[full[-1]] - vals[full[0]]
+        targets = vals[full[0]] + np.linspace(0.05, 0.6, n_cuts) * span
+        picked = np.unique([full[np.argmin(np.abs(vals[full] - tg))] for tg in targets])
+        groups = []
+        for g in picked:
+            idx = np.flatnonzero(inv == g)
+            groups.append(idx[np.argsort(points.lag[idx])])
+        best, best_n = (key, groups), int(counts.max())
+    return best
+
+
+def plot_point_lag_cuts(
+    path: str | Path,
+    *,
+    points,
+    c2_fit: np.ndarray,
+    phi: np.ndarray,
+    q: float | None = None,
+    max_angles: int = 24,
+) -> Path | None:
+    """Write c2 against lag along the point set's cuts (see :func:`cut_groups`): data points,
+    fit lines, one panel per angle. Returns None (nothing written) when no cut exists."""
+    key, groups = cut_groups(points)
+    if not groups:
+        return None
+    n_phi = points.values.shape[0]
+    chosen = np.arange(n_phi)
+    note = ""
+    if n_phi > max_angles:
+        chosen = np.unique(np.linspace(0, n_phi - 1, max_angles).round().astype(int))
+        note = f" ({len(chosen)} of {n_phi} angles shown)"
+    ncol = min(4, len(chosen))
+    nrow = int(np.ceil(len(chosen) / ncol))
+    width = max(3.6 * ncol + 0.6, 6.4)
+    fig = figure(figsize=(width, 2.9 * nrow + 0.9), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(nrow, ncol, sharex=True, squeeze=False)).ravel()
+    where = points.t1 if key == "t1" else points.age
+    for a, ax in enumerate(axes):
+        if a >= len(chosen):
+            ax.set_visible(False)
+            continue
+        k = chosen[a]
+        for c, idx in enumerate(groups):
+            col = f"C{c}"
+            text = f"{key} = {where[idx[0]]:.3g} s"
+            lag = points.lag[idx]
+            ax.plot(lag, points.values[k, idx], ".", ms=3, color=col, label=f"data, {text}")
+            ax.plot(lag, np.asarray(c2_fit)[k, idx], "-", lw=1.4, color=col, label=f"fit, {text}")
+        ax.set_xscale("log")
+        ax.set_title(f"phi = {phi[k]:.1f} deg", fontsize=9)
+        if a % ncol == 0:
+            ax.set_ylabel("c2")
+        if a >= len(chosen) - ncol:
+            ax.set_xlabel("lag t2 - t1 (s)")
+            ax.tick_params(labelbottom=True)
+    handles, labels = axes[0].get_legend_handles_labels()
+    per_row = max(1, min(len(labels), int(width // 2.1)))
+    fig.legend(handles, labels, loc="outside lower center", ncol=per_row, fontsize=8)
+    qtxt = f"q = {q:.4g} 1/A; " if q else ""
+    fig.suptitle(
+        f"{qtxt}c2 against lag at {len(groups)} fixed {key} values of the point set: "
+        f"points = data, lines = fit{note}",
+        fontsize=10,
+    )
+    return save(fig, path)
