@@ -315,7 +315,7 @@ def _middle_terms(problem: FitProblem, x, bws, block: int):
         sub = problem
         if per < n_phi:
             sub_arrs = ProblemArrays(arrs.y[sl], arrs.t, arrs.phi[sl], arrs.i, arrs.j)
-            sub = replace(problem, arrs=sub_arrs)
+            sub = replace(problem, arrs=sub_arrs, model=problem.model.for_angles(sl))
         h, d0, grids = score_pass(sub, theta, contrast[sl], offset[sl], block)
         for k, a in enumerate(range(sl.start, sl.stop)):
             h_a[a] = h[k]
