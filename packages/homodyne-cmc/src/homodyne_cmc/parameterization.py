@@ -123,6 +123,7 @@ def _scaling_prior(name: str, spec: ModelSpec) -> Prior:
     order k >= 1 of the Legendre polynomial in age) a zero-centred normal (no drift is the
     centre) whose sd is that of the spec's contrast/offset prior divided by ``2k + 1``, so
     that the coefficients of higher orders are held closer to 0."""
+    name = name.split("@")[0]  # '@r<k>': the ring of a joint fit over q rings
     base = "contrast" if name.startswith("contrast") else "offset"
     if "_age" in name:
         order = int(name.split("_age")[1][0])

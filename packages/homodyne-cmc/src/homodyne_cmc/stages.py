@@ -128,6 +128,7 @@ def prepare(
         contrast_age_order=orders[0],
         offset_age_order=orders[1],
         age_range=(float(ages.min()), float(ages.max())),
+        ring=data.ring,
     )
     y = data.flat(first)
     space = build_space(

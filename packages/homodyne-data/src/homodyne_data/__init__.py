@@ -43,6 +43,7 @@ from .multitau import MultitauSimulation, coarsen_multitau, simulate_multitau, w
 from .nexus_writer import write_nxxpcs
 from .quality import QualityReport, quality_report
 from .reader import load, load_data
+from .rings import join_rings, load_rings, ring_values, split_rings
 from .selection import diagonal_corrected, normalize_angle, select_angles
 from .speckle import SpeckleSimulation, simulate_speckle
 from .summary import FileSummary, inspect_file
@@ -87,14 +88,18 @@ __all__ = [
     "diagonal_corrected",
     "inspect_file",
     "invented_values",
+    "join_rings",
     "load",
     "load_data",
+    "load_rings",
     "normalize_angle",
     "quality_report",
+    "ring_values",
     "select_angles",
     "simulate",
     "simulate_multitau",
     "simulate_speckle",
+    "split_rings",
     "write_agelag",
     "write_aps_legacy",
     "write_aps_u",

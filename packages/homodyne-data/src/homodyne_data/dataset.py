@@ -63,7 +63,8 @@ class XPCSData:
     phi
         Azimuthal angle of each matrix, degrees, shape ``(n_phi,)``.
     q
-        Wavevector the physics uses, 1/Angstrom.
+        Wavevector the physics uses, 1/Angstrom: a float for one ring; for a joint dataset of
+        several rings (:func:`homodyne_data.join_rings`) a read-only array, one q per angle.
     dt
         Time between frames of the matrix, s.
     frames
@@ -74,16 +75,20 @@ class XPCSData:
         :class:`Provenance`.
     points
         The :class:`PointSet` of point-set data, ``None`` for dense matrices.
+    ring
+        Ring index of each angle (``0..n_rings-1``, rings in the order of :attr:`q_rings`);
+        ``None`` for one ring.
     """
 
     c2: np.ndarray
     phi: np.ndarray
-    q: float
+    q: float | np.ndarray
     dt: float
     frames: np.ndarray
     metadata: Mapping[str, Any] = field(default_factory=dict)
     provenance: Provenance = field(default_factory=lambda: Provenance(None, "array"))
     points: PointSet | None = None
+    ring: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         c2 = np.asarray(self.c2, dtype=np.float64)
@@ -111,9 +116,55 @@ class XPCSData:
         object.__setattr__(self, "c2", c2)
         object.__setattr__(self, "phi", phi)
         object.__setattr__(self, "frames", frames)
-        object.__setattr__(self, "q", float(self.q))
+        self._set_q()
         object.__setattr__(self, "dt", float(self.dt))
         object.__setattr__(self, "metadata", MappingProxyType(dict(self.metadata)))
+
+    def _set_q(self) -> None:
+        q = np.asarray(self.q, dtype=np.float64)
+        if self.ring is None and q.ndim == 0:
+            object.__setattr__(self, "q", float(q))
+            return
+        n_phi = self.c2.shape[0]
+        q = np.broadcast_to(q, (n_phi,)).copy() if q.ndim == 0 else q
+        if q.shape != (n_phi,):
+            raise ShapeMismatchError(
+                f"q must be a number or one value per angle ({n_phi}), got {q.shape}"
+            )
+        rings = dict.fromkeys(q.tolist())
+        order = {v: k for k, v in enumerate(rings)}
+        ring = np.array([order[v] for v in q.tolist()], np.int64)
+        if self.ring is not None and not np.array_equal(np.asarray(self.ring), ring):
+            raise ShapeMismatchError(
+                "ring must number the distinct q values in order of first appearance "
+                f"({ring.tolist()}), got {np.asarray(self.ring).tolist()}"
+            )
+        for arr in (q, ring):
+            arr.setflags(write=False)
+        object.__setattr__(self, "q", q)
+        object.__setattr__(self, "ring", ring)
+
+    @property
+    def is_joint(self) -> bool:
+        """True for several q rings in one dataset (q per angle)."""
+        return self.ring is not None
+
+    @property
+    def n_rings(self) -> int:
+        """Number of q rings (1 unless joint)."""
+        return len(self.q_rings)
+
+    @property
+    def q_rings(self) -> tuple[float, ...]:
+        """q of each ring, 1/Angstrom, in ring order."""
+        if self.ring is None:
+            return (float(self.q),)
+        return tuple(dict.fromkeys(float(v) for v in self.q))
+
+    @property
+    def q_per_angle(self) -> np.ndarray:
+        """q of each angle, shape ``(n_phi,)``."""
+        return np.broadcast_to(np.asarray(self.q, np.float64), (self.n_phi,))
 
     @classmethod
     def from_points(

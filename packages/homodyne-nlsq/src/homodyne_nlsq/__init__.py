@@ -31,6 +31,7 @@ from .normal_equations import (
     scaling_moments,
 )
 from .problem import FitProblem, build_problem
+from .q_consistency import QConsistency, q_consistency
 from .report import make_result
 from .result import NLSQResult
 from .robust_covariance import (
@@ -63,6 +64,7 @@ __all__ = [
     "NLSQFitError",
     "NLSQResult",
     "ProblemArrays",
+    "QConsistency",
     "ResidualEvidence",
     "RobustCovariance",
     "BootstrapResult",
@@ -84,6 +86,7 @@ __all__ = [
     "noise_from_differences",
     "parametric_bootstrap",
     "profile_scaling",
+    "q_consistency",
     "residual_correlation_test",
     "residual_evidence",
     "robust_covariance",

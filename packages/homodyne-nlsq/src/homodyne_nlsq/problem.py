@@ -177,7 +177,7 @@ def _scaling_bounds(scaling: ScalingMap, spec: ModelSpec):
     c_lo, c_hi = spec.bounds["contrast"]
     o_lo, o_hi = spec.bounds["offset"]
     lo, hi = [], []
-    for name in scaling.names:
+    for name in (n.split("@")[0] for n in scaling.names):  # '@r<k>': the ring of a joint fit
         base = name.split("[")[0].split("_")[0]
         harmonic = scaling.mode == "fourier" and not name.endswith("_c0")
         if harmonic or "_age" in name:  # harmonics and age coefficients: centred at 0
@@ -273,6 +273,7 @@ def build_problem(
         contrast_age_order=config.contrast_age_order,
         offset_age_order=config.offset_age_order,
         age_range=_age_range(data, i, j),
+        ring=data.ring,
     )
     s_lo, s_hi = _scaling_bounds(scaling, spec)
     s0 = np.clip(scaling.fit_vector(c_est, o_est), s_lo, s_hi)

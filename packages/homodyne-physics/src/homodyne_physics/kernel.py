@@ -26,7 +26,7 @@ a static argument.
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 import jax
@@ -61,7 +61,11 @@ class C2Model:
     mode
         ``'static'`` or ``'laminar_flow'`` (aliases accepted).
     q
-        Scattering wavevector of the ring, 1/Angstrom.
+        Scattering wavevector, 1/Angstrom: a number (one ring, every angle) or one value per
+        angle (a joint fit over several rings: the angles of all rings, each with its own q;
+        stored as a tuple). Per-angle q joins the per-angle prefactors (``q^2`` of the decay and
+        ``q h`` of the shear), so a point costs the same, but the decay is no longer shared by
+        the angles of a pair.
     dt
         Time between frames of the two-time matrix, s.
     gap
@@ -71,7 +75,7 @@ class C2Model:
     """
 
     mode: str
-    q: float
+    q: float | tuple[float, ...]
     dt: float
     gap: float = 2.0e6
     convention: Convention = "physical"
@@ -79,7 +83,8 @@ class C2Model:
     def __post_init__(self) -> None:
         object.__setattr__(self, "mode", canonical_mode(self.mode))
         check_convention(self.convention)
-        for name in ("q", "dt", "gap"):
+        object.__setattr__(self, "q", _check_q(self.q))
+        for name in ("dt", "gap"):
             val = float(getattr(self, name))
             if not (math.isfinite(val) and val > 0):
                 raise ModeError(f"C2Model.{name} must be a positive finite number, got {val!r}")
@@ -101,9 +106,61 @@ class C2Model:
         return self.mode == "laminar_flow"
 
     @property
+    def per_angle_q(self) -> bool:
+        """True when q is given per angle (a joint fit over several rings)."""
+        return isinstance(self.q, tuple)
+
+    @property
+    def q_values(self) -> np.ndarray:
+        """q as an array: shape ``(n_phi,)`` per angle, else ``(1,)``."""
+        return np.atleast_1d(np.asarray(self.q, np.float64))
+
+    @property
+    def q_rings(self) -> tuple[float, ...]:
+        """The distinct q values in order of first appearance (one per ring)."""
+        return tuple(dict.fromkeys(float(v) for v in self.q_values))
+
+    def q_column(self, ndim: int, xp=jnp):
+        """q shaped to broadcast against ``ndim``-dimensional per-point arrays whose leading
+        axis is the angle: a scalar for one ring, ``(n_phi, 1, ..., 1)`` per angle."""
+        if not self.per_angle_q:
+            return self.q
+        if ndim < 1:
+            raise ModeError("a per-angle q needs per-point arrays with a leading angle axis")
+        return xp.asarray(self.q, dtype=xp.float64).reshape((-1,) + (1,) * (ndim - 1))
+
+    def for_angles(self, index) -> "C2Model":
+        """The model of a subset of the angles (``index``: slice, mask or indices); the same
+        model for a scalar q."""
+        if not self.per_angle_q:
+            return self
+        return replace(self, q=np.asarray(self.q)[index])
+
+    def check_angles(self, n_phi: int) -> None:
+        """Raise :class:`ModeError` when a per-angle q does not have one value per angle."""
+        if self.per_angle_q and len(self.q) != int(n_phi):
+            raise ModeError(
+                f"C2Model.q holds {len(self.q)} per-angle values but {int(n_phi)} angles were "
+                "given (a joint fit needs one q per angle)"
+            )
+
+    @property
     def first_fitted_frame(self) -> int:
         """Index of the first selected frame that enters a fit (homodyne2 drops its t = 0)."""
         return 1 if self.convention == "homodyne2" else 0
+
+
+def _check_q(q):
+    """A positive finite float, or a tuple of them (one per angle; a 0-d array is a float)."""
+    arr = np.asarray(q, dtype=np.float64) if not isinstance(q, float) else None
+    if arr is not None and arr.ndim > 1:
+        raise ModeError(f"C2Model.q must be a number or a 1-D array (one per angle), got {q!r}")
+    vals = np.atleast_1d(np.float64(q) if arr is None else arr)
+    if vals.size == 0 or not np.all(np.isfinite(vals) & (vals > 0)):
+        raise ModeError(f"C2Model.q must hold positive finite numbers, got {q!r}")
+    if arr is None or arr.ndim == 0:
+        return float(vals[0])
+    return tuple(float(v) for v in vals)
 
 
 # --------------------------------------------------------------------------- safe elementwise
@@ -207,15 +264,18 @@ def shear_prefactor(model: C2Model, theta, phi):
     """Per-angle factor k(phi) such that the sinc argument is ``k(phi) * I_g``.
 
     Physical: ``(q h / 2) cos(phi0 - phi)``; homodyne2: ``q h cos(phi0 - phi) / (2 pi)``.
-    Angles in degrees. Zero in static mode. Shape ``(n_phi,)``.
+    Angles in degrees. Zero in static mode. Shape ``(n_phi,)``; a per-angle q enters here.
     """
     phi = jnp.asarray(phi, dtype=jnp.float64)
+    if model.per_angle_q:
+        model.check_angles(phi.reshape(-1).shape[0])
     if not model.has_shear:
         return jnp.zeros_like(phi)
     theta = jnp.asarray(theta, dtype=jnp.float64)
-    scale = 0.5 * model.q * model.gap
+    q = model.q_column(phi.ndim)
+    scale = 0.5 * q * model.gap
     if model.convention == "homodyne2":
-        scale = model.q * model.gap / (2.0 * math.pi)
+        scale = q * model.gap / (2.0 * math.pi)
     return scale * jnp.cos(jnp.deg2rad(theta[6] - phi))
 
 
@@ -224,8 +284,14 @@ def g1sq_from_integrals(model: C2Model, i_d, x):
 
     Physical: ``exp(-q^2 I_D) sinc(x)^2``. homodyne2: ``(max(exp(max(-q^2 I_D/2, -700))
     sinc(x)^2, 1e-10))^2`` (sinc squared inside g1).
+
+    With a per-angle q the leading axis of ``i_d`` / ``x`` is the angle (size 1 or n_phi).
     """
-    q2 = model.q * model.q
+    if model.per_angle_q:
+        q = model.q_column(max(jnp.ndim(i_d), jnp.ndim(x)))
+    else:
+        q = model.q
+    q2 = q * q
     if model.convention == "physical":
         decay = jnp.exp(jnp.clip(-q2 * i_d, _EXP_MIN, _EXP_MAX))
         if not model.has_shear:

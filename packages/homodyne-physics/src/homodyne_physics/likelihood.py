@@ -132,28 +132,30 @@ def _point_terms(model: C2Model, tabs, k, i, j):
 
     With ``g1d = decay(I_D) shape(X)`` (shape = sinc^2, or 1 in static mode) and G = g1d
     (physical) or max(g1d, floor)^2 (homodyne2), returns ``g`` and a dict with
-    ``ddecay`` = d log(decay)/d diff_d per pair, ``dg`` = dG/d g1d (None when 1), ``g1d``, and
+    ``ddecay`` = d log(decay)/d diff_d per pair ``(1, C)`` (per point ``(n_phi, C)`` with a
+    per-angle q), ``dg`` = dG/d g1d (None when 1), ``g1d``, and
     for shear ``dshape`` = d shape/dX (times decay: d g1d/dX), ``i_g`` and ``dig`` = dI_g/d diff_g.
     """
-    q2 = model.q * model.q
+    q2 = model.q_column(2) ** 2  # scalar, or (n_phi, 1) for a per-angle q
     sgn = jnp.sign(j - i).astype(tabs[0].dtype)
     i_d, did = _integral(model, tabs[0][j] - tabs[0][i], sgn)
     if model.convention == "physical":
-        arg = -q2 * i_d
+        arg = -q2 * i_d[None]
         live = ((arg > _EXP_MIN) & (arg < _EXP_MAX)).astype(arg.dtype)
         decay = jnp.exp(jnp.clip(arg, _EXP_MIN, _EXP_MAX))
     else:
-        arg = -0.5 * q2 * i_d
+        arg = -0.5 * q2 * i_d[None]
         live = (arg > _H2_EXP_MIN).astype(arg.dtype)
         decay = jnp.exp(jnp.maximum(arg, _H2_EXP_MIN))
         q2 = 0.5 * q2
-    parts = {"ddecay": -q2 * did * live}
-    g1d = decay[None]
+    # (1, C) shared by the angles of a pair, or (n_phi, C) with a per-angle q
+    parts = {"ddecay": -q2 * did[None] * live}
+    g1d = decay
     if model.has_shear:
         i_g, parts["dig"] = _integral(model, tabs[1][j] - tabs[1][i], sgn)
         _, _, sinc, dsinc = _sincos(k[:, None] * i_g[None])
         g1d = g1d * (sinc * sinc)
-        parts["dshape"] = decay[None] * (2.0 * sinc * dsinc)
+        parts["dshape"] = decay * (2.0 * sinc * dsinc)
         parts["i_g"] = i_g
     shape = (k.shape[0], i.shape[0])
     g1d = jnp.broadcast_to(g1d, shape)
@@ -235,7 +237,10 @@ def _grad_pass(model: C2Model, chunk: int, params, data):
         if parts["dg"] is not None:
             h = h * parts["dg"]  # ... / d g1d
         sums = [r * r, u, u * g]  # accumulated elementwise, reduced after the loop
-        cots = [parts["ddecay"] * jnp.sum(h * parts["g1d"], axis=0)]
+        if model.per_angle_q:
+            cots = [jnp.sum(parts["ddecay"] * h * parts["g1d"], axis=0)]
+        else:
+            cots = [parts["ddecay"][0] * jnp.sum(h * parts["g1d"], axis=0)]
         if model.has_shear:
             cot_x = h * parts["dshape"]
             cots.append(parts["dig"] * jnp.sum(cot_x * k[:, None], axis=0))

@@ -10,6 +10,10 @@ Every mode is the same shape of map::
 * ``constant``: no free entries, per-angle values fixed (from :func:`quantile_estimate`);
 * ``fourier``: columns 1, cos(k phi), sin(k phi) for k = 1..K (needs n_phi >= 2K + 1).
 
+**Several q rings** (a joint fit; ``ring``: the ring index of each angle): ``auto`` and
+``fourier`` act per ring (block-diagonal designs, names suffixed ``@r<ring>``), ``individual``
+and ``constant`` are per angle already.
+
 **Age dependence** (``contrast_age_order``, ``offset_age_order``; 0 = constant in age): the
 contrast (offset) of an angle at a point of age ``a = (t1 + t2)/2`` is
 ``sum_k C[phi, k] P_k(u)``, with ``P_k`` the Legendre polynomials and ``u`` the age mapped
@@ -57,6 +61,8 @@ class ScalingMap:
         Legendre order of the age dependence (0: constant in age).
     age_range
         ``(age_min, age_max)`` in s, mapped onto u in [-1, 1].
+    ring
+        Ring index of each angle (joint fits over several q rings), ``None`` for one ring.
     """
 
     mode: str
@@ -70,6 +76,7 @@ class ScalingMap:
     contrast_age_order: int = 0
     offset_age_order: int = 0
     age_range: tuple[float, float] = (0.0, 1.0)
+    ring: np.ndarray | None = None
 
     @property
     def n_phi(self) -> int:
@@ -237,16 +244,77 @@ def make_scaling(
     contrast_age_order: int = 0,
     offset_age_order: int = 0,
     age_range=None,
+    ring=None,
 ) -> ScalingMap:
     """Build the :class:`ScalingMap` of a scaling mode for the given angles (degrees).
 
     ``constant`` needs ``fixed_contrast``/``fixed_offset`` (per angle or scalar), typically
     from :func:`quantile_estimate`. ``contrast_age_order``/``offset_age_order`` (0-3) add a
     Legendre age dependence over ``age_range = (age_min, age_max)`` in s (not with
-    ``constant``).
+    ``constant``). ``ring`` (one integer per angle) makes ``auto`` and ``fourier`` act per q
+    ring (a joint fit over several rings).
     """
-    base = _make_base(mode, phi, fourier_order, fixed_contrast, fixed_offset)
+    if ring is None or np.unique(np.asarray(ring)).size <= 1:
+        base = _make_base(mode, phi, fourier_order, fixed_contrast, fixed_offset)
+        if ring is not None:
+            base = replace(base, ring=np.asarray(ring, np.int64).reshape(-1))
+    else:
+        base = _per_ring(mode, phi, fourier_order, fixed_contrast, fixed_offset, ring)
     return _with_ages(base, contrast_age_order, offset_age_order, age_range)
+
+
+def _per_ring(mode, phi, fourier_order, fixed_contrast, fixed_offset, ring) -> ScalingMap:
+    """Block-diagonal map: the mode's design for the angles of each ring (joint fits)."""
+    phi = np.atleast_1d(np.asarray(phi, dtype=np.float64))
+    ring = np.asarray(ring, np.int64).reshape(-1)
+    if ring.shape != phi.shape:
+        raise ModeError(f"ring must hold one index per angle ({phi.size}), got {ring.size}")
+    n = phi.size
+    fc = None if fixed_contrast is None else np.broadcast_to(fixed_contrast, (n,))
+    fo = None if fixed_offset is None else np.broadcast_to(fixed_offset, (n,))
+    blocks = []
+    for r in np.unique(ring):
+        sel = ring == r
+        part = _make_base(
+            mode,
+            phi[sel],
+            fourier_order,
+            None if fc is None else fc[sel],
+            None if fo is None else fo[sel],
+        )
+        blocks.append((r, sel, part))
+    designs, names = [], {"contrast": [], "offset": []}
+    for which in ("contrast", "offset"):
+        cols = []
+        for r, sel, part in blocks:
+            d = getattr(part, f"design_{which}")
+            full = np.zeros((n, d.shape[1]))
+            full[sel] = d
+            cols.append(full)
+            kc = part.design_contrast.shape[1]
+            own = part.names[:kc] if which == "contrast" else part.names[kc:]
+            if part.mode == "individual":  # per angle: global angle indices
+                idx = np.flatnonzero(sel)
+                names[which] += [f"{which}[{a}]" for a in idx]
+            else:
+                names[which] += [f"{x}@r{r}" for x in own]
+        designs.append(np.concatenate(cols, axis=1))
+    fixed = [np.zeros(n), np.zeros(n)]
+    for _, sel, part in blocks:
+        fixed[0][sel], fixed[1][sel] = part.fixed_contrast, part.fixed_offset
+    modes = {part.mode for _, _, part in blocks}
+    resolved = modes.pop() if len(modes) == 1 else "auto"
+    return ScalingMap(
+        resolved,
+        mode,
+        phi,
+        designs[0],
+        designs[1],
+        fixed[0],
+        fixed[1],
+        tuple(names["contrast"] + names["offset"]),
+        ring=ring,
+    )
 
 
 def _make_base(mode, phi, fourier_order, fixed_contrast, fixed_offset) -> ScalingMap:

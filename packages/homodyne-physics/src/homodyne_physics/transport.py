@@ -178,7 +178,11 @@ def _n_grid(model: C2Model, times, t_first: float) -> int:
 @partial(jax.jit, static_argnames=("model", "n_grid"))
 def _values(model: C2Model, theta, t, t_first, n_grid: int):
     d, g = _rates(model, theta, t, t_first)
-    out = {"D": d, "Gamma": 0.5 * model.q**2 * d}
+    rings = model.q_rings
+    if len(rings) == 1:
+        out = {"D": d, "Gamma": 0.5 * rings[0] ** 2 * d}
+    else:  # a joint fit over rings: one Gamma(t) per ring
+        out = {"D": d} | {f"Gamma[{k}]": 0.5 * q**2 * d for k, q in enumerate(rings)}
     if g is not None:
         out["gamma_dot"] = g
         out["strain"] = _strain(model, theta, t, t_first, n_grid)
@@ -191,6 +195,9 @@ _batched = jax.jit(jax.vmap(_values, in_axes=(None, 0, None, None, None)), stati
 
 def transport_values(model: C2Model, theta, times, t_first: float | None = None) -> dict:
     """The curves at ``times`` for one parameter vector (jit-compiled, differentiable).
+
+    With a per-angle q (a joint fit over rings) ``Gamma`` is replaced by ``Gamma[k]``, one per
+    distinct q in :attr:`C2Model.q_rings` order.
 
     Parameters
     ----------
