@@ -81,7 +81,9 @@ def simulate_laminar(folder: Path, n_phi: int, n_t: int, *, seed: int = 1) -> Pa
     cmd += ["--phi=" + ",".join(f"{a:g}" for a in angles(n_phi)), "--n-frames", str(n_t)]
     cmd += ["--contrast", "0.27", "--noise", "0.011", "--q", "0.0054", "--dt", "0.1"]
     cmd += ["--seed", str(seed), "--write-config", "--force"]
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=child_env())
+    done = subprocess.run(cmd, capture_output=True, text=True, env=child_env())
+    if done.returncode != 0:
+        raise SystemExit(f"homodyne simulate failed for {path}:\n{done.stderr}")
     return path
 
 
