@@ -9,6 +9,7 @@ import dataclasses
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -175,17 +176,23 @@ def write_nlsq_stage(
     """``nlsq/`` results, the fit-quality files and (``run.plots``) the fit plots."""
     res = review.result
     with _timed(timings, "write_nlsq"), ui.phase("write NLSQ results"):
-        write_nlsq(folder, res, data, review.c2_fit, extra=review.quality["json"])
-        write_nlsq_quality(folder, review.quality, data.q, run.plots)
-        if run.plots:
-            write_fit_plots(
-                folder / "plots",
-                data,
-                review.c2_fit,
-                res.sigma,
-                max_display=run.max_display,
-                label="NLSQ",
+        # the result files (mostly disk writes, which release the GIL) are written by a
+        # second thread while this one draws the plots
+        with ThreadPoolExecutor(1, thread_name_prefix="homodyne-write") as pool:
+            files = pool.submit(
+                write_nlsq, folder, res, data, review.c2_fit, extra=review.quality["json"]
             )
+            write_nlsq_quality(folder, review.quality, data.q, run.plots)
+            if run.plots:
+                write_fit_plots(
+                    folder / "plots",
+                    data,
+                    review.c2_fit,
+                    res.sigma,
+                    max_display=run.max_display,
+                    label="NLSQ",
+                )
+            files.result()  # re-raises a failed write here
 
 
 def cmc_fit(run: RunConfig, data: Any, warm: Any, ui: UI, timings: Timings) -> Any:
@@ -300,7 +307,8 @@ def run_job(
     curves: dict[str, Any] = {}
     if method in ("nlsq", "both", "cmc"):
         job.nlsq = nlsq_fit(run, job.data, spec, ui, timings, warm_start=method == "cmc")
-        review = nlsq_review(job.nlsq, job.data, run, ui)
+        with _timed(timings, "review_nlsq"):  # model matrices, goodness of fit, transport
+            review = nlsq_review(job.nlsq, job.data, run, ui)
         curves = review.curves
         _absorb(job, review)
         write_nlsq_stage(folder, review, job.data, run, ui, timings)

@@ -4,51 +4,72 @@ The entry point is :func:`fit_cmc`, configured by :class:`CMCConfig`, returning 
 :class:`CMCResult`. Shards run on a :class:`Backend` (in-process :class:`SequentialBackend`,
 process-pool :class:`LocalBackend`, or :class:`DaskBackend` on a Dask cluster: local, a
 scheduler address, Slurm or PBS).
+
+Every public name loads its module on first use (as in ``homodyne_physics``): ``import
+homodyne_cmc`` or ``homodyne_cmc.config`` (the CLI's configuration check) does not pay for
+JAX, NumPyro and ArviZ.
 """
 
+from importlib import import_module
 from importlib.metadata import version as _dist_version
 
-from .api import fit_cmc, make_backend
-from .backends import (
-    Backend,
-    LocalBackend,
-    Progress,
-    SequentialBackend,
-    machine_workers,
-    worker_setup,
-)
-from .combination_space import (
-    CombinationSpace,
-    CombinedPosterior,
-    choose_reference_laws,
-    combine_shards,
-)
-from .combine import Combination, consensus_combine, heterogeneity_test
-from .config import CMCConfig
-from .dask_backend import DaskBackend, make_cluster
-from .dask_config import DaskConfig
-from .errors import CMCConfigError, CMCError, CMCWarning, ShardFailedError, WarmStartError
-from .gate import quality_gate
-from .laplace import LaplaceResult, laplace_fit
-from .parameterization import ParamSpace, build_space, prior_moments
-from .report import make_result
-from .result import CMCResult
-from .sampler import ShardResult, ShardTask, run_shard, shard_log_density
-from .sharding import Shard, choose_num_shards, make_shards
-from .stages import (
-    Consensus,
-    Execution,
-    Prepared,
-    ShardPlan,
-    consensus,
-    execute,
-    laplace_stage,
-    plan_shards,
-    prepare,
-)
-from .store import ShardStore
-from .transport import cmc_identifiability, cmc_transport
-from .warmstart import WarmStart, check_warm_start, load_warm_start, noise_level
+_LAZY_MODULES = {
+    ".api": ("fit_cmc", "make_backend"),
+    ".backends": (
+        "Backend",
+        "LocalBackend",
+        "Progress",
+        "SequentialBackend",
+        "machine_workers",
+        "worker_setup",
+    ),
+    ".combination_space": (
+        "CombinationSpace",
+        "CombinedPosterior",
+        "choose_reference_laws",
+        "combine_shards",
+    ),
+    ".combine": ("Combination", "consensus_combine", "heterogeneity_test"),
+    ".config": ("CMCConfig",),
+    ".dask_backend": ("DaskBackend", "make_cluster"),
+    ".dask_config": ("DaskConfig",),
+    ".errors": ("CMCConfigError", "CMCError", "CMCWarning", "ShardFailedError", "WarmStartError"),
+    ".gate": ("quality_gate",),
+    ".laplace": ("LaplaceResult", "laplace_fit"),
+    ".parameterization": ("ParamSpace", "build_space", "prior_moments"),
+    ".report": ("make_result",),
+    ".result": ("CMCResult",),
+    ".sampler": ("ShardResult", "ShardTask", "run_shard", "shard_log_density"),
+    ".sharding": ("Shard", "choose_num_shards", "make_shards"),
+    ".stages": (
+        "Consensus",
+        "Execution",
+        "Prepared",
+        "ShardPlan",
+        "consensus",
+        "execute",
+        "laplace_stage",
+        "plan_shards",
+        "prepare",
+    ),
+    ".store": ("ShardStore",),
+    ".transport": ("cmc_identifiability", "cmc_transport"),
+    ".warmstart": ("WarmStart", "check_warm_start", "load_warm_start", "noise_level"),
+}
+_LAZY = {name: module for module, names in _LAZY_MODULES.items() for name in names}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __version__ = _dist_version("homodyne-cmc")  # pyproject.toml, via the installed metadata
 

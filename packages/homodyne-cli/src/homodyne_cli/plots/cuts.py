@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import figure, save
+from ._common import figure, log_scale, save
 
 __all__ = ["age_indices", "plot_lag_cuts"]
 
@@ -75,7 +75,7 @@ def plot_lag_cuts(
             ax.plot(
                 lag, c2_fit[k, r, r + 1 :], "-", lw=1.4, color=col, label=f"fit, t1 = {t[r]:.3g} s"
             )
-        ax.set_xscale("log")
+        log_scale(ax)
         ax.set_title(f"phi = {phi[k]:.1f} deg", fontsize=9)
         if a % ncol == 0:
             ax.set_ylabel("c2(t1, t1 + tau)")

@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy as np
 
-from ._common import figure, save
+from ._common import figure, log_scale, save
 
 __all__ = ["plot_residual_structure"]
 
@@ -25,7 +25,7 @@ def plot_residual_structure(path: str | Path, structure: Any, *, label: str = ""
     mesh = ax_map.pcolormesh(
         s.lag_edges, s.age_edges, z, cmap="RdBu_r", vmin=-lim, vmax=lim, shading="flat"
     )
-    ax_map.set_xscale("log")
+    log_scale(ax_map)
     ax_map.set_xlabel("lag t2 - t1 (s)")
     ax_map.set_ylabel("age (t1 + t2)/2 (s)")
     ax_map.set_title("mean residual / standard error per bin", fontsize=9)
@@ -38,7 +38,7 @@ def plot_residual_structure(path: str | Path, structure: Any, *, label: str = ""
         ax.errorbar(centres, mean, yerr=2 * se, fmt="o-", ms=4, capsize=2, label="mean +- 2 se")
         ax.axhline(0.0, color="0.4", lw=0.8)
         if logx:
-            ax.set_xscale("log")
+            log_scale(ax)
         ax.set_xlabel(xlabel)
         ax.set_ylabel("mean residual (data - fit)")
         key = "age" if not logx else "lag"

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import figure, save
+from ._common import figure, log_scale, save
 
 __all__ = ["plot_residual_histogram"]
 
@@ -54,7 +54,7 @@ def plot_residual_histogram(
                 lw=2,
                 label=f"normal, fitted sigma = {sigma:.3g}",
             )
-        ax.set_yscale("log")
+        log_scale(ax, "y")
         ax.set_ylim(bottom=max(1e-3 / lim, 0.5 / (flat.size * (bins[1] - bins[0]))))
         stats = f"mean = {np.mean(flat):.2e}, std = {np.std(flat):.3g}"
         if inside < 1:

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ._common import figure, save
+from ._common import figure, log_scale, save
 
 __all__ = ["plot_transport"]
 
@@ -31,9 +31,9 @@ def _panel(ax, key: str, curves: Mapping[str, Any], age_range) -> None:
         centre = "best fit" if tc.method == "delta" else "posterior median"
         ax.plot(t, tc.curves[key], ls, color=color, lw=1.6, label=f"{method} {centre}")
         positive &= bool(np.all(tc.curves[key] > 0))
-    ax.set_xscale("log")
+    log_scale(ax)
     if positive:
-        ax.set_yscale("log")
+        log_scale(ax, "y")
     if age_range is not None:
         ax.axvline(age_range[0], color="0.4", lw=0.8, ls=":")
         ax.axvline(age_range[1], color="0.4", lw=0.8, ls=":", label="data age range")
