@@ -33,6 +33,7 @@ from .parameterization import ParamSpace, build_space, prior_moments
 from .report import make_result
 from .result import CMCResult
 from .sampler import ShardResult, ShardTask, run_shard, shard_log_density
+from .sampling_space import SamplingSpace, choose_sampling_laws
 from .sharding import Shard, choose_num_shards, make_shards
 from .stages import (
     Consensus,
@@ -72,6 +73,7 @@ __all__ = [
     "DaskConfig",
     "Combination",
     "CombinationSpace",
+    "SamplingSpace",
     "CombinedPosterior",
     "LaplaceResult",
     "LocalBackend",
@@ -90,6 +92,7 @@ __all__ = [
     "check_warm_start",
     "choose_num_shards",
     "choose_reference_laws",
+    "choose_sampling_laws",
     "cmc_identifiability",
     "cmc_transport",
     "combine_shards",

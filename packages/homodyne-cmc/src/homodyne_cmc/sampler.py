@@ -39,7 +39,15 @@ from homodyne_physics import C2Model, float64, gaussian_loglik
 
 from .age_likelihood import age_coefficients, age_gaussian_loglik
 from .combination_space import CombinationSpace, log_det_dv_du
-from .parameterization import SpaceArrays, SpaceStatic, full_theta, log_prior, to_physical
+from .parameterization import (
+    SpaceArrays,
+    SpaceStatic,
+    full_theta,
+    log_prior,
+    to_physical,
+    to_unconstrained,
+)
+from .sampling_space import SamplingSpace, from_sampling
 from .sharding import Shard
 
 __all__ = [
@@ -102,6 +110,7 @@ class SamplerSettings:
     dense_mass: bool = False
     combination: CombinationSpace = CombinationSpace()
     age_orders: tuple[int, int] = (0, 0)
+    sampling: SamplingSpace = SamplingSpace()
 
 
 @dataclass(frozen=True, eq=False)
@@ -154,8 +163,21 @@ class ShardResult:
 
 
 def _params_from_z(z, common: CommonArrays, settings: SamplerSettings):
-    u = common.u0 + common.chol @ z
-    return to_physical(u, settings.space, common.space)
+    """``(x, log|det dx/du|, u, correction, inside)`` at whitened ``z``.
+
+    ``u0 + chol z`` are the sampling coordinates: u itself, or w of
+    :mod:`homodyne_cmc.sampling_space`; then ``correction = log|det du/dw|`` turns the
+    density over u into the density over w, and ``inside`` says whether x is in the support.
+    """
+    w = common.u0 + common.chol @ z
+    sp = settings.space
+    if not settings.sampling.laws:
+        x, logdet = to_physical(w, sp, common.space)
+        return x, logdet, w, jnp.zeros((), w.dtype), jnp.array(True)
+    x, logdet_xw, inside = from_sampling(w, sp, common.space, settings.sampling)
+    u = to_unconstrained(x, sp, common.space)
+    _, logdet_xu = to_physical(u, sp, common.space)
+    return x, logdet_xu, u, logdet_xw - logdet_xu, inside
 
 
 def _adjusted(x, common: CommonArrays):
@@ -171,8 +193,9 @@ def _adjusted(x, common: CommonArrays):
 
 
 def shard_log_density(z, shard: ShardArrays, common: CommonArrays, settings: SamplerSettings):
-    """Log density (up to a constant) of the shard's tempered posterior at whitened ``z``."""
-    x, logdet = _params_from_z(z, common, settings)
+    """Log density (up to a constant) of the shard's tempered posterior at whitened ``z``
+    (-inf outside the prior support of the sampling coordinates)."""
+    x, logdet, u, correction, inside = _params_from_z(z, common, settings)
     sp = settings.space
     theta = full_theta(_adjusted(x, common), sp, common.space)
     s = x[sp.n_theta : sp.n_theta + sp.n_scaling]
@@ -191,12 +214,13 @@ def shard_log_density(z, shard: ShardArrays, common: CommonArrays, settings: Sam
         contrast = common.fixed_c + common.design_c @ s[:kc]
         offset = common.fixed_o + common.design_o @ s[kc:]
         loglik = gaussian_loglik(settings.model, theta, contrast, offset, sigma, *data)
-    logp = loglik + common.prior_power * (log_prior(x, sp, common.space) + logdet)
+    logp = loglik + common.prior_power * (log_prior(x, sp, common.space) + logdet) + correction
     if settings.combination.laws:
-        u = common.u0 + common.chol @ z
         logp = logp + common.jac_power * log_det_dv_du(
             u, sp, common.space, settings.combination, common.t_ref
         )
+    if settings.sampling.laws:
+        logp = jnp.where(inside & jnp.isfinite(logp), logp, -jnp.inf)
     return logp
 
 
@@ -245,10 +269,11 @@ def _run_vectorized(settings, shard, common, keys, z0s):
 
 
 @partial(jax.jit, static_argnums=0)
-def _to_physical_draws(settings, common, z):
+def _draws(settings, common, z):
+    """Physical and unconstrained draws from whitened ones."""
     flat = z.reshape(-1, z.shape[-1])
-    x, _ = jax.vmap(lambda zz: _params_from_z(zz, common, settings))(flat)
-    return x.reshape(z.shape[:-1] + (x.shape[-1],))
+    x, _, u, _, _ = jax.vmap(lambda zz: _params_from_z(zz, common, settings))(flat)
+    return x.reshape(z.shape[:-1] + (x.shape[-1],)), u.reshape(z.shape[:-1] + (u.shape[-1],))
 
 
 def _device(tree):
@@ -281,8 +306,7 @@ def run_shard(task: ShardTask) -> ShardResult:
                 outs.append(tuple(np.asarray(a) for a in out))
         w = st.num_warmup
         z = np.stack([o[0][w:] for o in outs])
-        draws = np.asarray(_to_physical_draws(st, common, jnp.asarray(z)))
-        udraws = np.asarray(common.u0) + z @ np.asarray(common.chol).T
+        draws, udraws = (np.asarray(a) for a in _draws(st, common, jnp.asarray(z)))
     stats = {name: np.stack([o[k + 1][w:] for o in outs]) for k, name in enumerate(STAT_FIELDS)}
     stats["diverging"] = stats["diverging"].astype(bool)
     warm_div = np.array([int(np.sum(o[1][:w])) for o in outs])
