@@ -6,6 +6,10 @@ The potential of shard ``s`` of ``S`` in whitened coordinates ``z`` is::
     x = T^-1(u)                          (bijection onto the support, log|det| = J(u))
     -log p_s(z) = -[loglik_s(x) + (1/S) (log prior(x) + J(u)) + (1 - 1/S) K(u)]
 
+When :mod:`homodyne_cmc.sampling_space` chose other coordinates w for some power laws, the
+whitening is ``w = u0 + L z`` (``CommonArrays.u0``/``chol`` are then in w), ``x = x(w)``,
+``u = T(x)``, and ``log|det dx/dw| - J(u)`` is added: the same target, expressed over w.
+
 ``loglik_s`` is the Gaussian log likelihood of the shard's (t1 < t2) points (at the curvature-
 adjusted physical parameters when the noise is frame-correlated, :mod:`homodyne_cmc.adjust`),
 evaluated with
