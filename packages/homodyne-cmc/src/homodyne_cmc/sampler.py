@@ -280,6 +280,24 @@ def _draws(settings, common, z):
     return x.reshape(z.shape[:-1] + (x.shape[-1],)), u.reshape(z.shape[:-1] + (u.shape[-1],))
 
 
+@partial(jax.jit, static_argnums=0)
+def _inside(settings, common, z):
+    return jax.vmap(lambda zz: _params_from_z(zz, common, settings)[4])(z)
+
+
+def _start_inside(settings: SamplerSettings, common, z0):
+    """Chain starts moved towards the whitening centre (halving) until each lies in the
+    support of the sampling coordinates (always true in u)."""
+    if not settings.sampling.laws:
+        return z0
+    for _ in range(30):
+        ok = _inside(settings, common, z0)
+        if bool(jnp.all(ok)):
+            break
+        z0 = jnp.where(ok[:, None], z0, 0.5 * z0)
+    return z0
+
+
 def _device(tree):
     return jax.tree.map(lambda a: jnp.asarray(a), tree)
 
@@ -295,7 +313,7 @@ def run_shard(task: ShardTask) -> ShardResult:
         shard = _device(ShardArrays(task.shard.y, task.shard.w, task.shard.i, task.shard.j))
         common = _device(task.common)
         keys = jax.random.split(jax.random.PRNGKey(task.seed), st.num_chains)
-        z0 = jnp.asarray(task.init_z, jnp.float64)
+        z0 = _start_inside(st, common, jnp.asarray(task.init_z, jnp.float64))
         outs, times = [], []
         if st.chain_method == "vectorized":
             t0 = time.perf_counter()
