@@ -170,7 +170,7 @@ class CMCConfig:
             + [f"per_shard_mcmc.{k}" for k in ("min_samples", "enable_jax_profiling")],
             "",
         ),
-        "reparameterization": "'reparameterization' (2.x) is replaced by 'sampling_space' "
+        "reparameterization": "'reparameterization' is replaced by 'sampling_space' "
         "(auto | reference | unconstrained); ignored",
         **dict.fromkeys(
             ["prior_tempering", "per_shard_timeout", "sharding.strategy", "combination.method"]
