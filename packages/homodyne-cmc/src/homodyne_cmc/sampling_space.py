@@ -42,7 +42,6 @@ __all__ = [
 
 SAMPLING_SPACES = ("auto", "reference", "unconstrained")
 _RIDGE_CORR = 0.9
-_BOUND_FRACTION = 1e-3
 _BISECTION_STEPS = 64
 _MARGIN = 1e-12
 
@@ -82,7 +81,7 @@ def choose_sampling_laws(
 
     ``auto``: a law qualifies when the full-data Laplace covariance (``mean``, ``cov`` over the
     leading physical entries) correlates two of its entries beyond 0.9 in absolute value, or
-    one of them lies within 0.1 % of its range from a bound; ``reference``: every eligible law;
+    one of them lies within one Laplace sd of a bound; ``reference``: every eligible law;
     ``unconstrained``: none. Eligible: all three entries sampled, finite exponent bounds, a
     prefactor bounded below, and ``t_min <= 1 s <= t_max`` (the exponent map is monotone).
     Returns the static space and law symbol -> reason.
@@ -109,9 +108,8 @@ def choose_sampling_laws(
         sd = np.sqrt(np.maximum(np.diag(cov)[idx], 1e-300))
         corr = cov[np.ix_(idx, idx)] / np.outer(sd, sd)
         worst = float(np.max(np.abs(corr - np.eye(3))))
-        span = np.where(np.isfinite(high[idx] - low[idx]), high[idx] - low[idx], np.inf)
-        gap = np.minimum(mean[idx] - low[idx], high[idx] - mean[idx]) / span
-        at_bound = [names[k] for k, g in zip(idx, gap, strict=True) if g < _BOUND_FRACTION]
+        gap = np.minimum(mean[idx] - low[idx], high[idx] - mean[idx])
+        at_bound = [names[k] for k, g, s in zip(idx, gap, sd, strict=True) if g < s]
         if setting == "reference":
             why = "reference (config)"
         elif at_bound:
