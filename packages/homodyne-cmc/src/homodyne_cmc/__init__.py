@@ -40,6 +40,7 @@ _LAZY_MODULES = {
     ".report": ("make_result",),
     ".result": ("CMCResult",),
     ".sampler": ("ShardResult", "ShardTask", "run_shard", "shard_log_density"),
+    ".sampling_space": ("SamplingSpace", "choose_sampling_laws"),
     ".sharding": ("Shard", "choose_num_shards", "make_shards"),
     ".stages": (
         "Consensus",
@@ -94,6 +95,7 @@ __all__ = [
     "DaskConfig",
     "Combination",
     "CombinationSpace",
+    "SamplingSpace",
     "CombinedPosterior",
     "LaplaceResult",
     "LocalBackend",
@@ -112,6 +114,7 @@ __all__ = [
     "check_warm_start",
     "choose_num_shards",
     "choose_reference_laws",
+    "choose_sampling_laws",
     "cmc_identifiability",
     "cmc_transport",
     "combine_shards",

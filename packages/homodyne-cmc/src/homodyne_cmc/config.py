@@ -20,8 +20,9 @@ from homodyne_physics import SCALING_MODES
 from .adjust import ADJUSTMENTS
 from .dask_config import DaskConfig, settings_error
 from .errors import CMCConfigError
+from .sampling_space import SAMPLING_SPACES
 
-__all__ = ["BACKENDS", "CHAIN_METHODS", "COMBINATION_SPACES", "CMCConfig"]
+__all__ = ["BACKENDS", "CHAIN_METHODS", "COMBINATION_SPACES", "SAMPLING_SPACES", "CMCConfig"]
 
 BACKENDS = ("auto", "local", "sequential", "dask")
 CHAIN_METHODS = ("sequential", "vectorized")
@@ -65,6 +66,13 @@ class CMCConfig:
         ``(sigma_nlsq / sigma_noise)^2`` when sigma is estimated; not enforced when the NLSQ
         residuals are frame-correlated), ``max_reduced_chi2`` (largest reduced chi^2 when the
         user gave sigma), ``force`` (sample even when the gate fails).
+    Sampling coordinates
+        ``sampling_space``: ``auto`` (a power law whose entries the full-data Laplace
+        covariance shows on a ridge, or with an entry at a bound, is sampled by its values at
+        the ends of the data's time range plus its prefactor; the rest in u), ``reference``
+        (every eligible law) or ``unconstrained`` (none); see
+        :mod:`homodyne_cmc.sampling_space`. The prior stays the one on the physical
+        parameters.
     Combination
         ``combination_space``: ``auto`` (power laws whose exponent is well away from zero are
         combined by their values at two reference times, the rest in the sampling space),
@@ -110,6 +118,7 @@ class CMCConfig:
     max_rhat: Number = Field(1.01, gt=1, description="largest accepted split R-hat")
     min_ess_bulk: Number = Field(400.0, gt=0, description="smallest accepted bulk ESS")
     combination_space: Literal[COMBINATION_SPACES] = Field("auto", description="combination")
+    sampling_space: Literal[SAMPLING_SPACES] = Field("auto", description="sampling coordinates")
     max_reduced_chi2: Number = Field(10.0, gt=0, description="NLSQ gate, user-given sigma")
     max_noise_ratio: Number = Field(
         10.0, gt=0, description="NLSQ gate: (sigma_nlsq / sigma_noise)^2, estimated sigma"
@@ -163,11 +172,12 @@ class CMCConfig:
         **dict.fromkeys(
             ["min_points_for_cmc", "constant_scaling_threshold", "heartbeat_timeout"]
             + ["sharding.min_points_per_param", "combination.min_success_rate_warning"]
-            + ["reparameterization"]
             + [f"per_shard_mcmc.{k}" for k in ("adaptive_sampling", "min_warmup")]
             + [f"per_shard_mcmc.{k}" for k in ("min_samples", "enable_jax_profiling")],
             "",
         ),
+        "reparameterization": "'reparameterization' is replaced by 'sampling_space' "
+        "(auto | reference | unconstrained); ignored",
         **dict.fromkeys(
             ["prior_tempering", "per_shard_timeout", "sharding.strategy", "combination.method"]
             + ["combination.min_success_rate", "validation.*"],

@@ -6,6 +6,10 @@ The potential of shard ``s`` of ``S`` in whitened coordinates ``z`` is::
     x = T^-1(u)                          (bijection onto the support, log|det| = J(u))
     -log p_s(z) = -[loglik_s(x) + (1/S) (log prior(x) + J(u)) + (1 - 1/S) K(u)]
 
+When :mod:`homodyne_cmc.sampling_space` chose other coordinates w for some power laws, the
+whitening is ``w = u0 + L z`` (``CommonArrays.u0``/``chol`` are then in w), ``x = x(w)``,
+``u = T(x)``, and ``log|det dx/dw| - J(u)`` is added: the same target, expressed over w.
+
 ``loglik_s`` is the Gaussian log likelihood of the shard's (t1 < t2) points (at the curvature-
 adjusted physical parameters when the noise is frame-correlated, :mod:`homodyne_cmc.adjust`),
 evaluated with
@@ -39,7 +43,15 @@ from homodyne_physics import C2Model, float64, gaussian_loglik
 
 from .age_likelihood import age_coefficients, age_gaussian_loglik
 from .combination_space import CombinationSpace, log_det_dv_du
-from .parameterization import SpaceArrays, SpaceStatic, full_theta, log_prior, to_physical
+from .parameterization import (
+    SpaceArrays,
+    SpaceStatic,
+    full_theta,
+    log_prior,
+    to_physical,
+    to_unconstrained,
+)
+from .sampling_space import SamplingSpace, from_sampling
 from .sharding import Shard
 
 __all__ = [
@@ -102,6 +114,7 @@ class SamplerSettings:
     dense_mass: bool = False
     combination: CombinationSpace = CombinationSpace()
     age_orders: tuple[int, int] = (0, 0)
+    sampling: SamplingSpace = SamplingSpace()
 
 
 @dataclass(frozen=True, eq=False)
@@ -154,8 +167,21 @@ class ShardResult:
 
 
 def _params_from_z(z, common: CommonArrays, settings: SamplerSettings):
-    u = common.u0 + common.chol @ z
-    return to_physical(u, settings.space, common.space)
+    """``(x, log|det dx/du|, u, correction, inside)`` at whitened ``z``.
+
+    ``u0 + chol z`` are the sampling coordinates: u itself, or w of
+    :mod:`homodyne_cmc.sampling_space`; then ``correction = log|det du/dw|`` turns the
+    density over u into the density over w, and ``inside`` says whether x is in the support.
+    """
+    w = common.u0 + common.chol @ z
+    sp = settings.space
+    if not settings.sampling.laws:
+        x, logdet = to_physical(w, sp, common.space)
+        return x, logdet, w, jnp.zeros((), w.dtype), jnp.array(True)
+    x, logdet_xw, inside = from_sampling(w, sp, common.space, settings.sampling)
+    u = to_unconstrained(x, sp, common.space)
+    _, logdet_xu = to_physical(u, sp, common.space)
+    return x, logdet_xu, u, logdet_xw - logdet_xu, inside
 
 
 def _adjusted(x, common: CommonArrays):
@@ -171,8 +197,9 @@ def _adjusted(x, common: CommonArrays):
 
 
 def shard_log_density(z, shard: ShardArrays, common: CommonArrays, settings: SamplerSettings):
-    """Log density (up to a constant) of the shard's tempered posterior at whitened ``z``."""
-    x, logdet = _params_from_z(z, common, settings)
+    """Log density (up to a constant) of the shard's tempered posterior at whitened ``z``
+    (-inf outside the prior support of the sampling coordinates)."""
+    x, logdet, u, correction, inside = _params_from_z(z, common, settings)
     sp = settings.space
     theta = full_theta(_adjusted(x, common), sp, common.space)
     s = x[sp.n_theta : sp.n_theta + sp.n_scaling]
@@ -191,12 +218,13 @@ def shard_log_density(z, shard: ShardArrays, common: CommonArrays, settings: Sam
         contrast = common.fixed_c + common.design_c @ s[:kc]
         offset = common.fixed_o + common.design_o @ s[kc:]
         loglik = gaussian_loglik(settings.model, theta, contrast, offset, sigma, *data)
-    logp = loglik + common.prior_power * (log_prior(x, sp, common.space) + logdet)
+    logp = loglik + common.prior_power * (log_prior(x, sp, common.space) + logdet) + correction
     if settings.combination.laws:
-        u = common.u0 + common.chol @ z
         logp = logp + common.jac_power * log_det_dv_du(
             u, sp, common.space, settings.combination, common.t_ref
         )
+    if settings.sampling.laws:
+        logp = jnp.where(inside & jnp.isfinite(logp), logp, -jnp.inf)
     return logp
 
 
@@ -245,10 +273,29 @@ def _run_vectorized(settings, shard, common, keys, z0s):
 
 
 @partial(jax.jit, static_argnums=0)
-def _to_physical_draws(settings, common, z):
+def _draws(settings, common, z):
+    """Physical and unconstrained draws from whitened ones."""
     flat = z.reshape(-1, z.shape[-1])
-    x, _ = jax.vmap(lambda zz: _params_from_z(zz, common, settings))(flat)
-    return x.reshape(z.shape[:-1] + (x.shape[-1],))
+    x, _, u, _, _ = jax.vmap(lambda zz: _params_from_z(zz, common, settings))(flat)
+    return x.reshape(z.shape[:-1] + (x.shape[-1],)), u.reshape(z.shape[:-1] + (u.shape[-1],))
+
+
+@partial(jax.jit, static_argnums=0)
+def _inside(settings, common, z):
+    return jax.vmap(lambda zz: _params_from_z(zz, common, settings)[4])(z)
+
+
+def _start_inside(settings: SamplerSettings, common, z0):
+    """Chain starts moved towards the whitening centre (halving) until each lies in the
+    support of the sampling coordinates (always true in u)."""
+    if not settings.sampling.laws:
+        return z0
+    for _ in range(30):
+        ok = _inside(settings, common, z0)
+        if bool(jnp.all(ok)):
+            break
+        z0 = jnp.where(ok[:, None], z0, 0.5 * z0)
+    return z0
 
 
 def _device(tree):
@@ -266,7 +313,7 @@ def run_shard(task: ShardTask) -> ShardResult:
         shard = _device(ShardArrays(task.shard.y, task.shard.w, task.shard.i, task.shard.j))
         common = _device(task.common)
         keys = jax.random.split(jax.random.PRNGKey(task.seed), st.num_chains)
-        z0 = jnp.asarray(task.init_z, jnp.float64)
+        z0 = _start_inside(st, common, jnp.asarray(task.init_z, jnp.float64))
         outs, times = [], []
         if st.chain_method == "vectorized":
             t0 = time.perf_counter()
@@ -281,8 +328,7 @@ def run_shard(task: ShardTask) -> ShardResult:
                 outs.append(tuple(np.asarray(a) for a in out))
         w = st.num_warmup
         z = np.stack([o[0][w:] for o in outs])
-        draws = np.asarray(_to_physical_draws(st, common, jnp.asarray(z)))
-        udraws = np.asarray(common.u0) + z @ np.asarray(common.chol).T
+        draws, udraws = (np.asarray(a) for a in _draws(st, common, jnp.asarray(z)))
     stats = {name: np.stack([o[k + 1][w:] for o in outs]) for k, name in enumerate(STAT_FIELDS)}
     stats["diverging"] = stats["diverging"].astype(bool)
     warm_div = np.array([int(np.sum(o[1][:w])) for o in outs])

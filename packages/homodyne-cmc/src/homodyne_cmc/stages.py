@@ -37,6 +37,7 @@ from .errors import CMCWarning, ShardFailedError, WarmStartError
 from .laplace import LaplaceResult, laplace_fit
 from .parameterization import ParamSpace, build_space, to_unconstrained
 from .sampler import CommonArrays, SamplerSettings, ShardResult, ShardTask
+from .sampling_space import choose_sampling_laws, to_sampling
 from .sharding import Shard, choose_num_shards, data_fingerprint, make_shards
 from .store import ShardStore
 from .warmstart import WarmStart, check_warm_start, load_warm_start
@@ -196,6 +197,7 @@ class ShardPlan:
     comb_reasons: dict[str, str]
     t_ref: np.ndarray
     run_key: str
+    sampling: dict[str, Any] | None = None
 
 
 def _whitening(prep: Prepared, lap: LaplaceResult, cfg: CMCConfig):
@@ -206,11 +208,30 @@ def _whitening(prep: Prepared, lap: LaplaceResult, cfg: CMCConfig):
         cov_x[-1, -1] = lap.sigma**2 / (2.0 * lap.n_points)
     space = prep.space
     arrays = space.jax_arrays()
-    u0 = to_unconstrained(jnp.asarray(x_c), space.static, arrays)
-    jac = jax.jacfwd(lambda v: to_unconstrained(v, space.static, arrays))(jnp.asarray(x_c))
-    cov_u = np.asarray(jac @ cov_x @ jac.T)
-    cov_u = 0.5 * (cov_u + cov_u.T) + 1e-12 * np.diag(np.diag(cov_u))
-    return np.asarray(u0), cov_u
+    u0, cov_u = _carried(lambda v: to_unconstrained(v, space.static, arrays), x_c, cov_x)
+    return u0, cov_u, x_c, cov_x
+
+
+def _carried(fn, x_c, cov_x):
+    """Centre and covariance of a Gaussian at ``x_c`` carried through ``fn`` (linearised)."""
+    centre = fn(jnp.asarray(x_c))
+    jac = jax.jacfwd(fn)(jnp.asarray(x_c))
+    cov = np.asarray(jac @ cov_x @ jac.T)
+    return np.asarray(centre), 0.5 * (cov + cov.T) + 1e-12 * np.diag(np.diag(cov))
+
+
+def _sampling_whitening(prep: Prepared, lap: LaplaceResult, cfg: CMCConfig, x_c, cov_x):
+    """Sampling coordinates (:mod:`homodyne_cmc.sampling_space`), the whitening centre and
+    covariance in them, and the record for the result."""
+    space = prep.space
+    arrays = space.jax_arrays()
+    samp, reasons = choose_sampling_laws(
+        space.names, space.static.kinds, space.arrays, lap.mean, lap.cov, cfg.sampling_space
+    )
+    w0, cov_w = _carried(lambda v: to_sampling(v, space.static, arrays, samp), x_c, cov_x)
+    info = {"setting": cfg.sampling_space, "names": list(samp.names(space.names)),
+            "laws": reasons}  # fmt: skip
+    return samp, w0, cov_w, info
 
 
 def plan_shards(
@@ -236,8 +257,9 @@ def plan_shards(
     n_shards = min(n_shards, i.shape[0])
     wt = None if arrs.wt is None else np.asarray(arrs.wt)
     shards = make_shards(y, i, j, n_shards, cfg.seed, wt)
-    u0, cov_u = _whitening(prep, lap, cfg)
-    chol = cfg.whitening_inflation * np.sqrt(n_shards) * np.linalg.cholesky(cov_u)
+    u0, cov_u, x_c, cov_x = _whitening(prep, lap, cfg)
+    samp, w0, cov_w, samp_info = _sampling_whitening(prep, lap, cfg, x_c, cov_x)
+    chol = cfg.whitening_inflation * np.sqrt(n_shards) * np.linalg.cholesky(cov_w)
     comb_space, comb_reasons = choose_reference_laws(
         space.names, lap.mean, lap.cov, n_shards, cfg.combination_space
     )
@@ -251,7 +273,7 @@ def plan_shards(
         scaling.fixed_contrast,
         scaling.fixed_offset,
         space.arrays,
-        u0,
+        w0,
         chol,
         np.float64(1.0 / n_shards),
         np.float64(fixed_sigma or lap.sigma),
@@ -273,6 +295,7 @@ def plan_shards(
         cfg.dense_mass,
         comb_space,
         (scaling.contrast_age_order, scaling.offset_age_order),
+        samp,
     )
     run_key = data_fingerprint(
         *common[:6],
@@ -288,7 +311,7 @@ def plan_shards(
     )
     return ShardPlan(
         n_shards, reason, shards, common, settings, u0, cov_u, comb_space, comb_reasons, t_ref,
-        run_key,
+        run_key, samp_info,
     )  # fmt: skip
 
 
@@ -427,6 +450,7 @@ def consensus(
         "reference_times_s": [float(v) for v in plan.t_ref],
         "laws": plan.comb_reasons,
         "outside_support_fraction": post.outside_fraction,
+        "sampling": plan.sampling,
     }
     het = heterogeneity_test(post.consensus)
     if het["p_value"] < cfg.heterogeneity_alpha:
