@@ -138,6 +138,7 @@ def run_cmd(
     laminar_flow: ro.LaminarFlowOpt = False,
     convention: ro.ConventionOpt = None,
     q: ro.QOpt = None,
+    joint_q: ro.JointQOpt = False,
     phi_range: ro.PhiRangeOpt = None,
     start_frame: ro.StartFrameOpt = None,
     end_frame: ro.EndFrameOpt = None,

@@ -12,6 +12,8 @@ from typing import Any
 
 from homodyne_data.errors import DataError
 
+from .qrings import load_joint, q_text
+
 __all__ = ["DataCheckFailed", "NEEDS_DATA", "check_with_data"]
 
 NEEDS_DATA = (
@@ -58,9 +60,12 @@ def check_with_data(run: Any, ui: Any) -> list[str]:
             ui.error(msg)
             continue
         for q in run.q:
-            label = file + (f" (q = {q:g} 1/A)" if q is not None else "")
+            label = file + (f" (q = {q_text(q)} 1/A)" if q is not None else "")
             try:
-                data = load_data(data_config(run, file, q))
+                if isinstance(q, tuple) or run.q_range is not None:
+                    data = load_joint(run, file, q)
+                else:
+                    data = load_data(data_config(run, file, q))
                 check_signal(data, file)
                 check_model_memory(data)
             except (DataError, CLIError) as exc:
@@ -69,7 +74,7 @@ def check_with_data(run: Any, ui: Any) -> list[str]:
                 continue
             ui.info(
                 f"  data ok: {label}: {data.n_phi} angle(s), {data.n_t} frames "
-                f"({int(data.frames[0])}..{int(data.frames[-1])}), q = {data.q:.5g} 1/A, "
+                f"({int(data.frames[0])}..{int(data.frames[-1])}), q = {q_text(data.q)} 1/A, "
                 f"dt = {data.dt:g} s"
             )
     if problems:

@@ -34,6 +34,8 @@ from .job_report import cmc_brief, fit_brief, provenance, report_cmc, report_nls
 from .memory import check_model_memory
 from .model_spec import spec_from_run
 from .outputs import atomic_write_json, default_shard_cache, utc_now, versions
+from .q_report import q_consistency_record, write_q_consistency_plot
+from .qrings import load_joint, plot_q, q_text
 from .results import write_cmc_plots, write_fit_plots, write_nlsq
 from .run_outcome import job_status
 from .signal_check import check_signal, flat_within_noise
@@ -63,7 +65,7 @@ class JobResult:
     """Outcome of one (data file, q ring) job."""
 
     file: str
-    q_requested: float | None
+    q_requested: float | tuple[float, ...] | None
     folder: Path
     nlsq: Any = None
     cmc: Any = None
@@ -109,13 +111,16 @@ def _timed(timings: Timings, key: str) -> Iterator[None]:
     timings[key] = time.perf_counter() - t0
 
 
-def load_stage(run: RunConfig, file: str, q: float | None, ui: UI, timings: Timings) -> Any:
-    """Load one data set; refuse early when its model matrices would not fit in memory."""
+def load_stage(run: RunConfig, file: str, q: Any, ui: UI, timings: Timings) -> Any:
+    """Load one data set (several rings: jointly); refuse early when it would not fit in memory."""
     from homodyne_data import load_data
 
-    ui.info(f"[bold]data[/bold] {file}" + (f"  (q = {q:g} 1/A)" if q is not None else ""))
+    ui.info(f"[bold]data[/bold] {file}" + (f"  (q = {q_text(q)} 1/A)" if q is not None else ""))
     with _timed(timings, "load"), ui.phase("load data"):
-        data = load_data(with_array_options(data_config(run, file, q), run))
+        if isinstance(q, tuple) or run.q_range is not None:
+            data = load_joint(run, file, q)
+        else:
+            data = load_data(with_array_options(data_config(run, file, q), run))
     check_model_memory(data)  # model matrices for fitted_data.npz and plots
     return data
 
@@ -125,7 +130,7 @@ def check_data(data: Any, file: str, ui: UI) -> DataCheck:
     from homodyne_data import quality_report
 
     size = f"{data.n_t} frames" if data.is_dense else f"{data.n_points} points per angle"
-    ui.info(f"  {data.n_phi} angles, {size}, q = {data.q:.5g} 1/A, dt = {data.dt:g} s")
+    ui.info(f"  {data.n_phi} angles, {size}, q = {q_text(data.q)} 1/A, dt = {data.dt:g} s")
     for note in data.provenance.notes:
         ui.detail(f"  {note}")
     for warning in data.provenance.warnings:
@@ -163,6 +168,9 @@ def nlsq_review(res: Any, data: Any, run: RunConfig, ui: UI) -> NLSQReview:
     fitq = nlsq_quality(res, data, c2_fit, ui)
     curves = {"NLSQ": fitq["transport"]}
     print_transport_table(curves, ui)
+    qc = q_consistency_record(res, data, nlsq_config(run), ui)
+    if qc is not None:
+        fitq["json"]["q_consistency"] = qc
     problems = [] if res.converged else [f"NLSQ did not converge: {res.message}"]
     gate = quality_gate(res, fitq["goodness"], run.max_reduced_chi2)
     if gate:
@@ -182,7 +190,9 @@ def write_nlsq_stage(
             files = pool.submit(
                 write_nlsq, folder, res, data, review.c2_fit, extra=review.quality["json"]
             )
-            write_nlsq_quality(folder, review.quality, data.q, run.plots)
+            write_nlsq_quality(folder, review.quality, plot_q(data), run.plots)
+            if run.plots and "q_consistency" in review.quality["json"]:
+                write_q_consistency_plot(folder, review.quality["json"]["q_consistency"])
             if run.plots:
                 write_fit_plots(
                     folder / "plots",
@@ -235,7 +245,7 @@ def write_cmc_stage(
     with _timed(timings, "write_cmc"), ui.phase("write CMC results"):
         cres.write(folder, data)
         if review.curves is not None:
-            write_cmc_quality(folder, review.curves, data.q, run.plots)
+            write_cmc_quality(folder, review.curves, plot_q(data), run.plots)
         if run.plots:
             write_cmc_plots(folder / "plots" / "cmc", data, cres, max_display=run.max_display)
 

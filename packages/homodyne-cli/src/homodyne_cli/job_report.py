@@ -7,6 +7,7 @@ from typing import Any
 
 from .console import UI
 from .outputs import file_sha256
+from .qrings import q_json
 
 __all__ = [
     "cmc_brief",
@@ -33,7 +34,7 @@ def provenance(data: Any, file: str) -> dict[str, Any]:
         "sha256": file_sha256(file),
         "layout": p.layout,
         "selection": dict(p.selection),
-        "q_used": data.q,
+        "q_used": q_json(data),
         "q_available": list(p.q_available),
         "notes": list(p.notes),
         "n_phi": data.n_phi,

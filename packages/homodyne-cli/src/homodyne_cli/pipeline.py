@@ -17,6 +17,7 @@ from .console import UI
 from .errors import AnalysisFailed
 from .job import JobResult, run_job
 from .outputs import atomic_write_csv
+from .qrings import q_text
 from .run_folder import RunFolder
 from .run_outcome import failure_status, job_status, outcome_line, write_failure_summary
 
@@ -27,6 +28,8 @@ def _job_folder(root: Path, file: str, q: float | None, multi: bool) -> Path:
     if not multi:
         return root
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(file).stem)
+    if isinstance(q, tuple):
+        return root / (stem + "_q" + "-".join(f"{v:.5g}" for v in q))
     return root / (stem + (f"_q{q:.5g}" if q is not None else ""))
 
 
@@ -151,7 +154,7 @@ def _write_table(root: Path, results: list[JobResult], ui: UI) -> None:
         row = [
             r.folder.name,
             r.file,
-            r.data.q if r.data is not None else r.q_requested,
+            _q_cell(r.data.q if r.data is not None else r.q_requested),
             r.data.n_phi if r.data is not None else None,
             r.converged,
             res.reduced_chi2 if res is not None else None,
@@ -175,6 +178,11 @@ def _write_table(root: Path, results: list[JobResult], ui: UI) -> None:
         table.add_row(*cells)
     if ui.verbosity >= 0:
         ui.out.print(table)
+
+
+def _q_cell(q: Any) -> Any:
+    """One ring's q as it is; several rings (a joint job) as their list."""
+    return q_text(q) if q is not None and np.ndim(q) > 0 else q
 
 
 def _fmt(v: Any) -> str:

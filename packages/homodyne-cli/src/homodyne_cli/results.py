@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from .outputs import atomic_write_json, atomic_write_npz, utc_now
+from .qrings import plot_q
 
 __all__ = ["nlsq_parameters", "write_cmc_plots", "write_fit_plots", "write_nlsq"]
 
@@ -111,7 +112,7 @@ def write_nlsq(
             phi=data.phi,
             t=data.t,
             frames=data.frames,
-            q=np.float64(data.q),
+            q=np.asarray(data.q, dtype=np.float64),
             dt=np.float64(data.dt),
             c2_exp=np.asarray(data.c2, dtype=np.float32),
             c2_fit=np.asarray(c2_fit, dtype=np.float32),
@@ -155,7 +156,7 @@ def write_fit_plots(
         c2_data=data.c2,
         c2_fit=c2_fit,
         phi=phi,
-        q=data.q,
+        q=plot_q(data),
         max_display=max_display,
         label=label,
     )
@@ -166,13 +167,13 @@ def write_fit_plots(
             phi=phi,
             c2_data=data.c2,
             c2_fit=c2_fit,
-            q=data.q,
+            q=plot_q(data),
             title=label,
         )
     )
     paths.append(
         plot_lag_cuts(
-            folder / "lag_cuts.png", t=t, phi=phi, c2_data=data.c2, c2_fit=c2_fit, q=data.q
+            folder / "lag_cuts.png", t=t, phi=phi, c2_data=data.c2, c2_fit=c2_fit, q=plot_q(data)
         )
     )
     i, j = np.triu_indices(data.n_t, 1)

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from .outputs import atomic_write_json, atomic_write_npz
+from .qrings import plot_q
 
 __all__ = ["point_table", "write_nlsq_points", "write_point_plots"]
 
@@ -37,7 +38,7 @@ def write_nlsq_points(
             layout=np.str_(ps.kind),
             columns=np.array(POINT_COLUMNS),
             phi=data.phi,
-            q=np.float64(data.q),
+            q=np.asarray(data.q, dtype=np.float64),
             dt=np.float64(data.dt),
             t1=ps.t1,
             t2=ps.t2,
@@ -88,10 +89,12 @@ def write_point_plots(
         c2_fit=fit,
         phi=phi,
         sigma=sigma,
-        q=data.q,
+        q=plot_q(data),
         label=label,
     )
-    cuts = plot_point_lag_cuts(folder / "lag_cuts.png", points=ps, c2_fit=fit, phi=phi, q=data.q)
+    cuts = plot_point_lag_cuts(
+        folder / "lag_cuts.png", points=ps, c2_fit=fit, phi=phi, q=plot_q(data)
+    )
     if cuts is not None:
         paths.append(cuts)
     resid = (ps.values - fit) * np.sqrt(ps.weights)  # one unit-weight point's residual

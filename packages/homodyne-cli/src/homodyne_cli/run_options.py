@@ -49,6 +49,13 @@ ConventionOpt = Annotated[
 QOpt = Annotated[
     list[float] | None, typer.Option("--q", help="q ring(s) in 1/A (repeat for several).")
 ]
+JointQOpt = Annotated[
+    bool,
+    typer.Option(
+        "--joint-q",
+        help="Fit the --q rings of each file jointly: one D(t) and gamma_dot(t) for all rings.",
+    ),
+]
 PhiRangeOpt = Annotated[
     list[str] | None,
     typer.Option("--phi-range", help="Keep angles in MIN,MAX degrees (repeat for several)."),

@@ -64,7 +64,7 @@ class QualityReport:
             for k in range(self.phi.size)
         ]
         return {
-            "q": _f(self.q),
+            "q": _f(self.q) if np.ndim(self.q) == 0 else [_f(v) for v in np.ravel(self.q)],
             "dt": _f(self.dt),
             "n_t": self.n_t,
             "angles": angles,

@@ -8,6 +8,7 @@ from ..config import load_config, render_template
 from ..console import get_ui
 from ..errors import ConfigError, OutputError, UsageError
 from ..outputs import atomic_write_text
+from ..qrings import q_text
 
 __all__ = ["config_new", "config_schema_command", "config_validate"]
 
@@ -91,7 +92,7 @@ def config_validate(*, file: Path, strict: bool, with_data: bool = False) -> Non
         f"  data: {', '.join(run.files)}" + ("  [yellow](not found)[/yellow]" if missing else "")
     )
     ui.info(
-        f"  q: {', '.join('file default' if q is None else f'{q:g}' for q in run.q)} 1/A; "
+        f"  q: {'; '.join(q_text(q) for q in run.q)} 1/A; "
         f"frames {run.start_frame}..{run.end_frame}; dt "
         f"{'from file' if run.dt is None else run.dt}"
     )

@@ -95,6 +95,8 @@ def build_overrides(opts: dict[str, Any]) -> list[Override]:
                 "--q",
             )
         )
+    if opts.get("joint_q"):
+        ov.append(Override(("analyzer_parameters", "scattering", "joint_q"), True, "--joint-q"))
     if opts.get("phi_range"):
         ov.append(
             Override(

@@ -144,6 +144,10 @@ class RunSettings:
     method: Literal[METHODS] = Field("nlsq", description="nlsq, cmc or both")
     gap: Number = Field(2e6, gt=0, description="stator-rotor gap, Angstrom")
     wavevector_q: Positives = Field(None, description="q ring(s), 1/Angstrom; null = the only")
+    joint_q: Flag = Field(False, description="fit the wavevector_q rings jointly (one dataset)")
+    q_range: tuple[PositiveNumber, PositiveNumber] | None = Field(
+        None, description="[min, max] 1/Angstrom: fit every ring inside jointly"
+    )
     file_path: str | None = Field(None, description="data file")
     file_paths: tuple[str, ...] | None = Field(None, description="several data files")
     data_folder_path: str | None = Field(None, description="2.x: folder of data_file_name")
@@ -175,6 +179,8 @@ class RunSettings:
         "optimization.method": "method",
         "analyzer_parameters.geometry.stator_rotor_gap": "gap",
         "analyzer_parameters.scattering.wavevector_q": "wavevector_q",
+        "analyzer_parameters.scattering.joint_q": "joint_q",
+        "analyzer_parameters.scattering.q_range": "q_range",
         **{f"experimental_data.{k}": k for k in ("file_path", "file_paths", "data_folder_path")},
         "experimental_data.data_file_name": "data_file_name",
         "phi_filtering.enabled": "phi_filtering",

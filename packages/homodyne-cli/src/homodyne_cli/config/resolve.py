@@ -41,7 +41,8 @@ class RunConfig:
     method: str = "nlsq"
     seed: int = 0
     files: tuple[str, ...] = ()
-    q: tuple[float | None, ...] = (None,)
+    q: tuple[float | tuple[float, ...] | None, ...] = (None,)
+    q_range: tuple[float, float] | None = None
     data: DataSelection = field(default_factory=DataSelection)
     gap: float = 2e6
     initial: dict[str, float] | None = None
@@ -67,6 +68,11 @@ class RunConfig:
     q_tolerance = property(lambda self: self.data.q_tolerance)
     nan_threshold = property(lambda self: self.data.nan_threshold)
     cache_dir = property(lambda self: self.data.cache_dir)
+
+    @property
+    def joint_q(self) -> bool:
+        """True when each file's rings are fitted jointly (a q list with joint_q, or q_range)."""
+        return self.q_range is not None or any(isinstance(q, tuple) for q in self.q)
 
     @property
     def warnings(self) -> list[ConfigIssue]:
@@ -209,12 +215,35 @@ def _parameters(run: Any, found: Found, rep: Reporter, fix: dict, doc: LoadedYAM
         "convention": run.convention,
         "method": run.method,
         "seed": run.seed,
-        "q": tuple(run.wavevector_q) if run.wavevector_q else (None,),
+        **_q_jobs(run, rep),
         "gap": run.gap,
         "max_reduced_chi2": run.max_reduced_chi2 if run.quality_gate else None,
         "plots": run.plots,
         "max_display": run.max_display,
     }
+
+
+def _q_jobs(run: Any, rep: Reporter) -> dict:
+    """The q of each job of a file: one per ring, or one joint job (a tuple of rings)."""
+    where = ("analyzer_parameters", "scattering")
+    qs = tuple(float(q) for q in run.wavevector_q) if run.wavevector_q else ()
+    if run.q_range is not None:
+        lo, hi = (float(v) for v in run.q_range)
+        if qs:
+            rep.error((*where, "q_range"), "give wavevector_q or q_range, not both")
+        if lo > hi:
+            rep.error((*where, "q_range"), f"expected [min, max] with min <= max, got {[lo, hi]}")
+        return {"q": (None,), "q_range": (lo, hi)}
+    if run.joint_q:
+        if len(qs) < 2:
+            rep.error(
+                (*where, "joint_q"),
+                "joint_q needs at least two rings: a wavevector_q list (or --q repeated) "
+                "or a q_range",
+            )
+            return {"q": (None,)}
+        return {"q": (qs,)}
+    return {"q": qs or (None,)}
 
 
 def resolve(

@@ -10,6 +10,7 @@ from .data import plot_data_all, plot_data_heatmap, plot_lag_profiles
 from .heatmaps import plot_fit_heatmaps, plot_fit_heatmaps_all, plot_overview
 from .points import plot_point_lag_cuts, plot_point_maps
 from .posterior import plot_cmc_all, plot_convergence
+from .q_consistency import plot_q_consistency
 from .residual_structure import plot_residual_structure
 from .residuals import plot_residual_histogram
 from .transport import plot_transport
@@ -26,6 +27,7 @@ __all__ = [
     "plot_overview",
     "plot_point_lag_cuts",
     "plot_point_maps",
+    "plot_q_consistency",
     "plot_residual_histogram",
     "plot_residual_structure",
     "plot_transport",
