@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["load_joint", "plot_q", "q_json", "q_text"]
+__all__ = ["load_joint", "plot_q", "q_json", "q_text", "single_rings"]
 
 
 def q_text(q: Any, digits: int = 5) -> str:
@@ -34,6 +34,16 @@ def q_json(data: Any) -> float | list[float]:
 def plot_q(data: Any) -> float | None:
     """The q a plot title shows: one ring's q, ``None`` for a joint dataset (titles skip it)."""
     return None if getattr(data, "is_joint", False) else float(data.q)
+
+
+def single_rings(run: Any, file: str) -> list[float | None]:
+    """The rings of ``file`` one by one (a joint job's rings, or those inside ``run.q_range``)."""
+    from homodyne_data import inspect_file, ring_values
+
+    if run.q_range is not None:
+        rings = inspect_file(file).q
+        return ring_values(rings, q_range=run.q_range, tolerance=run.q_tolerance, file=file)
+    return [v for q in run.q for v in (q if isinstance(q, tuple) else (q,))]
 
 
 def load_joint(run: Any, file: str, q: tuple[float, ...] | None) -> Any:

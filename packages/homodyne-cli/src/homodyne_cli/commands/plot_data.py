@@ -5,6 +5,7 @@ from typing import Any
 
 from ..console import get_ui
 from ..outputs import prepare_output_dir
+from ..qrings import single_rings
 from .run import resolve_run_config
 
 __all__ = ["plot_data_command"]
@@ -36,7 +37,7 @@ def plot_data_command(
     root, note = prepare_output_dir(output_dir, overwrite=overwrite)
     if note:
         ui.warn(note)
-    jobs = [(f, q) for f in run.files for q in run.q]
+    jobs = [(f, q) for f in run.files for q in single_rings(run, f)]  # joint rings: one by one
     for file, q in jobs:
         with ui.phase(f"load {Path(file).name}"):
             data = load_data(with_array_options(data_config(run, file, q), run))
