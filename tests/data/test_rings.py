@@ -66,3 +66,10 @@ def test_load_rings_from_an_aps_u_file(tmp_path):
     two = hd.load_rings(path, q=[rings[2], rings[0]], end_frame=20)
     assert two.q_rings == pytest.approx((rings[2], rings[0])) and two.n_t == 20
     assert two.provenance.selection["joint_q"] is True
+
+
+def test_quality_report_of_a_joint_dataset_lists_its_q():
+    joint = hd.join_rings([_ring(0.004, 1).data, _ring(0.008, 2).data])
+    rec = hd.quality_report(joint).to_dict()
+    assert rec["q"] == [0.004] * 3 + [0.008] * 3
+    assert hd.quality_report(_ring(0.004, 1).data).to_dict()["q"] == 0.004
