@@ -91,8 +91,11 @@ def config_validate(*, file: Path, strict: bool, with_data: bool = False) -> Non
     ui.info(
         f"  data: {', '.join(run.files)}" + ("  [yellow](not found)[/yellow]" if missing else "")
     )
+    qs = "; ".join(q_text(q) for q in run.q)
+    if run.q_range is not None:
+        qs = f"every ring in [{run.q_range[0]:g}, {run.q_range[1]:g}]"
     ui.info(
-        f"  q: {'; '.join(q_text(q) for q in run.q)} 1/A; "
+        f"  q: {qs} 1/A{' (fitted jointly)' if run.joint_q else ''}; "
         f"frames {run.start_frame}..{run.end_frame}; dt "
         f"{'from file' if run.dt is None else run.dt}"
     )
