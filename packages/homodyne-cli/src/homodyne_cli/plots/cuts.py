@@ -6,7 +6,7 @@ import numpy as np
 
 from ._common import figure, log_scale, save
 
-__all__ = ["age_indices", "plot_lag_cuts"]
+__all__ = ["age_indices", "draw_cut_panels", "plot_lag_cuts"]
 
 
 def age_indices(n_t: int, n_ages: int = 3) -> np.ndarray:
@@ -41,53 +41,63 @@ def plot_lag_cuts(
     max_angles
         Panels shown at most (evenly spaced angles beyond that; the title says so).
     """
-    n_phi, n_t = c2_data.shape[0], c2_data.shape[1]
+    n_t = c2_data.shape[1]
+    rows = age_indices(n_t, n_ages)
+
+    def curves(k):
+        for r in rows:
+            lag = t[r + 1 :] - t[r]
+            yield lag, c2_data[k, r, r + 1 :], c2_fit[k, r, r + 1 :], f"t1 = {t[r]:.3g} s"
+
+    qtxt = f"q = {q:.4g} 1/A; " if q else ""
+    return draw_cut_panels(
+        path,
+        phi=phi,
+        curves=curves,
+        ylabel="c2(t1, t1 + tau)",
+        xlabel="lag tau (s)",
+        title=f"{qtxt}c2 against lag at {len(rows)} ages: points = data, lines = fit",
+        max_angles=max_angles,
+    )
+
+
+def draw_cut_panels(path, *, phi, curves, ylabel, xlabel, title, max_angles=24, ms=2.5):
+    """One panel per angle (evenly spaced angles beyond ``max_angles``; the title says so) on a
+    shared log lag axis, the legend below the panels.
+
+    ``curves(k)`` yields ``(lag, data, fit, text)`` per cut of angle ``k``: data as points,
+    fit as a line of the same colour, labelled with ``text``.
+    """
+    n_phi = len(phi)
     chosen = np.arange(n_phi)
-    note = ""
     if n_phi > max_angles:
         chosen = np.unique(np.linspace(0, n_phi - 1, max_angles).round().astype(int))
-        note = f" ({len(chosen)} of {n_phi} angles shown)"
+        title += f" ({len(chosen)} of {n_phi} angles shown)"
     ncol = min(4, len(chosen))
     nrow = int(np.ceil(len(chosen) / ncol))
     # at least 6.4 in wide so that the title and a two-column legend fit one panel
     width = max(3.6 * ncol + 0.6, 6.4)
     fig = figure(figsize=(width, 2.9 * nrow + 0.9), layout="constrained")
     axes = np.atleast_1d(fig.subplots(nrow, ncol, sharex=True, squeeze=False)).ravel()
-    rows = age_indices(n_t, n_ages)
-    colors = ["C0", "C1", "C2", "C3", "C4", "C5"]
     for a, ax in enumerate(axes):
         if a >= len(chosen):
             ax.set_visible(False)
             continue
         k = chosen[a]
-        for c, r in enumerate(rows):
-            lag = t[r + 1 :] - t[r]
-            col = colors[c % len(colors)]
-            ax.plot(
-                lag,
-                c2_data[k, r, r + 1 :],
-                ".",
-                ms=2.5,
-                color=col,
-                alpha=0.6,
-                label=f"data, t1 = {t[r]:.3g} s",
-            )
-            ax.plot(
-                lag, c2_fit[k, r, r + 1 :], "-", lw=1.4, color=col, label=f"fit, t1 = {t[r]:.3g} s"
-            )
+        for c, (lag, data, fit, text) in enumerate(curves(k)):
+            col = f"C{c % 6}"
+            ax.plot(lag, data, ".", ms=ms, color=col, alpha=0.6, label=f"data, {text}")
+            ax.plot(lag, fit, "-", lw=1.4, color=col, label=f"fit, {text}")
         log_scale(ax)
         ax.set_title(f"phi = {phi[k]:.1f} deg", fontsize=9)
         if a % ncol == 0:
-            ax.set_ylabel("c2(t1, t1 + tau)")
+            ax.set_ylabel(ylabel)
         if a >= len(chosen) - ncol:  # last panel of its column: label it (sharex hides labels)
-            ax.set_xlabel("lag tau (s)")
+            ax.set_xlabel(xlabel)
             ax.tick_params(labelbottom=True)
     handles, labels = axes[0].get_legend_handles_labels()
     # about 2 in per legend entry at fontsize 8: never wider than the figure
     per_row = max(1, min(len(labels), int(width // 2.1)))
     fig.legend(handles, labels, loc="outside lower center", ncol=per_row, fontsize=8)
-    qtxt = f"q = {q:.4g} 1/A; " if q else ""
-    fig.suptitle(
-        f"{qtxt}c2 against lag at {len(rows)} ages: points = data, lines = fit{note}", fontsize=10
-    )
+    fig.suptitle(title, fontsize=10)
     return save(fig, path)

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ._common import figure, robust_limits, save
+from .cuts import draw_cut_panels
 
 __all__ = ["cut_groups", "display_subset", "plot_point_lag_cuts", "plot_point_maps"]
 
@@ -139,43 +140,23 @@ def plot_point_lag_cuts(
     key, groups = cut_groups(points)
     if not groups:
         return None
-    n_phi = points.values.shape[0]
-    chosen = np.arange(n_phi)
-    note = ""
-    if n_phi > max_angles:
-        chosen = np.unique(np.linspace(0, n_phi - 1, max_angles).round().astype(int))
-        note = f" ({len(chosen)} of {n_phi} angles shown)"
-    ncol = min(4, len(chosen))
-    nrow = int(np.ceil(len(chosen) / ncol))
-    width = max(3.6 * ncol + 0.6, 6.4)
-    fig = figure(figsize=(width, 2.9 * nrow + 0.9), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(nrow, ncol, sharex=True, squeeze=False)).ravel()
     where = points.t1 if key == "t1" else points.age
-    for a, ax in enumerate(axes):
-        if a >= len(chosen):
-            ax.set_visible(False)
-            continue
-        k = chosen[a]
-        for c, idx in enumerate(groups):
-            col = f"C{c}"
-            text = f"{key} = {where[idx[0]]:.3g} s"
+    fit = np.asarray(c2_fit)
+
+    def curves(k):
+        for idx in groups:
             lag = points.lag[idx]
-            ax.plot(lag, points.values[k, idx], ".", ms=3, color=col, label=f"data, {text}")
-            ax.plot(lag, np.asarray(c2_fit)[k, idx], "-", lw=1.4, color=col, label=f"fit, {text}")
-        ax.set_xscale("log")
-        ax.set_title(f"phi = {phi[k]:.1f} deg", fontsize=9)
-        if a % ncol == 0:
-            ax.set_ylabel("c2")
-        if a >= len(chosen) - ncol:
-            ax.set_xlabel("lag t2 - t1 (s)")
-            ax.tick_params(labelbottom=True)
-    handles, labels = axes[0].get_legend_handles_labels()
-    per_row = max(1, min(len(labels), int(width // 2.1)))
-    fig.legend(handles, labels, loc="outside lower center", ncol=per_row, fontsize=8)
+            yield lag, points.values[k, idx], fit[k, idx], f"{key} = {where[idx[0]]:.3g} s"
+
     qtxt = f"q = {q:.4g} 1/A; " if q else ""
-    fig.suptitle(
-        f"{qtxt}c2 against lag at {len(groups)} fixed {key} values of the point set: "
-        f"points = data, lines = fit{note}",
-        fontsize=10,
+    return draw_cut_panels(
+        path,
+        phi=phi,
+        curves=curves,
+        ylabel="c2",
+        xlabel="lag t2 - t1 (s)",
+        title=f"{qtxt}c2 against lag at {len(groups)} fixed {key} values of the point set: "
+        "points = data, lines = fit",
+        max_angles=max_angles,
+        ms=3,
     )
-    return save(fig, path)
