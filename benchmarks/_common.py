@@ -4,6 +4,17 @@ import os
 import statistics
 import time
 
+# the laminar truth the benchmarks simulate (the same as the nlsq tests' LAMINAR_TRUTH)
+LAMINAR_TRUTH = {
+    "D0": 8000.0,
+    "alpha": -0.6,
+    "D_offset": 400.0,
+    "gamma_dot_t0": 2.0e-3,
+    "beta": -0.5,
+    "gamma_dot_t_offset": 2.0e-4,
+    "phi0": 3.0,
+}
+
 
 def rss_mb() -> float:
     """Current resident set size, MB."""

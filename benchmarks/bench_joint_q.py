@@ -17,19 +17,11 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 import numpy as np  # noqa: E402
 
 import homodyne_physics as hp  # noqa: E402
+from _common import LAMINAR_TRUTH as TRUTH  # noqa: E402
 from _common import load, timed  # noqa: E402
 from homodyne_data import XPCSData, join_rings  # noqa: E402
 from homodyne_nlsq import NLSQConfig, fit_nlsq  # noqa: E402
 
-TRUTH = {
-    "D0": 8000.0,
-    "alpha": -0.6,
-    "D_offset": 400.0,
-    "gamma_dot_t0": 2.0e-3,
-    "beta": -0.5,
-    "gamma_dot_t_offset": 2.0e-4,
-    "phi0": 3.0,
-}
 Q_RINGS = (0.003, 0.005, 0.007, 0.009)
 PHI = np.linspace(0.0, 180.0, 6, endpoint=False) + 5.0
 

@@ -25,20 +25,11 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 import numpy as np  # noqa: E402
 
+from _common import LAMINAR_TRUTH as TRUTH  # noqa: E402
 from homodyne_data import load  # noqa: E402
 from homodyne_data.multitau import simulate_multitau, write_multitau  # noqa: E402
 from homodyne_nlsq import fit_nlsq  # noqa: E402
 from homodyne_physics import ModelSpec  # noqa: E402
-
-TRUTH = {
-    "D0": 8000.0,
-    "alpha": -0.6,
-    "D_offset": 400.0,
-    "gamma_dot_t0": 2.0e-3,
-    "beta": -0.5,
-    "gamma_dot_t_offset": 2.0e-4,
-    "phi0": 3.0,
-}
 
 
 def peak_rss_mb() -> float:

@@ -28,22 +28,13 @@ import numpy as np  # noqa: E402
 
 import homodyne_data as hd  # noqa: E402
 import homodyne_physics as hp  # noqa: E402
+from _common import LAMINAR_TRUTH as TRUTH  # noqa: E402
 from _common import load  # noqa: E402
 from homodyne_nlsq import NLSQConfig, fit_nlsq  # noqa: E402
 from homodyne_physics import ModelSpec  # noqa: E402
 
 API = importlib.import_module("homodyne_nlsq.api")
 RC = importlib.import_module("homodyne_nlsq.robust_covariance")
-
-TRUTH = {
-    "D0": 8000.0,
-    "alpha": -0.6,
-    "D_offset": 400.0,
-    "gamma_dot_t0": 2.0e-3,
-    "beta": -0.5,
-    "gamma_dot_t_offset": 2.0e-4,
-    "phi0": 3.0,
-}
 
 
 def _timed(fn):

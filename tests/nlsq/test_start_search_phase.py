@@ -12,15 +12,7 @@ from homodyne_nlsq.start_search import search_start
 from homodyne_physics import ModelSpec
 from homodyne_physics.precision import float64
 
-TRUTH = {
-    "D0": 8000.0,
-    "alpha": -0.6,
-    "D_offset": 400.0,
-    "gamma_dot_t0": 2.0e-3,
-    "beta": -0.5,
-    "gamma_dot_t_offset": 2.0e-4,
-    "phi0": 3.0,
-}
+from .conftest import LAMINAR_TRUTH as TRUTH
 
 
 @pytest.mark.slow  # 20,000 frames simulated, ~200 subset evaluations: ~40 s here
