@@ -380,8 +380,7 @@ def levenberg_marquardt(
     iterations = 0
     while True:
         free = ~_active_set(x, g, box)
-        d = np.maximum(d, np.sqrt(np.clip(np.diag(a), 0.0, None)))
-        d_safe = np.where(d > 0, d, max(d.max(), 1.0) * 1e-12 + 1e-300)
+        d, d_safe = _column_scales(d, a)
         if stop := _gradient_stop(f, a, g, free, gtol) or _limit_stop(iterations, max_iterations):
             break
         t0 = time.perf_counter()
@@ -406,6 +405,18 @@ def levenberg_marquardt(
         if stop:
             break
     passes.timing["total"] = time.perf_counter() - t_start
+    return _outcome(x, f, a, g, box, iterations, stop, passes, history)
+
+
+def _column_scales(d, a) -> tuple[np.ndarray, np.ndarray]:
+    """The scales ``d`` (running maximum of the column norms ``sqrt(diag(A))``) updated at
+    ``a``, and a copy with zeros replaced by a tiny positive number, safe to divide by."""
+    d = np.maximum(d, np.sqrt(np.clip(np.diag(a), 0.0, None)))
+    return d, np.where(d > 0, d, max(d.max(), 1.0) * 1e-12 + 1e-300)
+
+
+def _outcome(x, f, a, g, box: _Box, iterations: int, stop: _Stop, passes: _Passes, history):
+    """The :class:`LMOutcome` at the final point."""
     return LMOutcome(
         x=x,
         cost=f,
