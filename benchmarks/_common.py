@@ -15,6 +15,17 @@ LAMINAR_TRUTH = {
     "phi0": 3.0,
 }
 
+# the realistic_laminar data set of issue 14 (dt 0.1 s, q 0.0054 1/A, contrast 0.27, noise 0.011)
+REALISTIC_TRUTH = {
+    "D0": 1.5e4,
+    "alpha": -0.3,
+    "D_offset": 500.0,
+    "gamma_dot_t0": 1e-4,
+    "beta": 0.2,
+    "gamma_dot_t_offset": 2e-5,
+    "phi0": 3.0,
+}
+
 
 def rss_mb() -> float:
     """Current resident set size, MB."""
@@ -53,6 +64,8 @@ def timed(fn, repeats: int):
     return statistics.median(times), min(times), out
 
 
-def load() -> str:
-    """The 1-minute load average, to print beside timings."""
+def load(all_windows: bool = False) -> str:
+    """The 1-minute load average (or the 1/5/15-minute ones), to print beside timings."""
+    if all_windows:
+        return "/".join(f"{v:.2f}" for v in os.getloadavg())
     return f"{os.getloadavg()[0]:.2f}"

@@ -14,16 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-# The laminar data set of issue 14 (dt 0.1 s, q 0.0054 1/A, contrast 0.27, noise 0.011).
-REALISTIC = {
-    "D0": 15000.0,
-    "alpha": -0.3,
-    "D_offset": 500.0,
-    "gamma_dot_t0": 1e-4,
-    "beta": 0.2,
-    "gamma_dot_t_offset": 2e-5,
-    "phi0": 3.0,
-}
+from _common import REALISTIC_TRUTH as REALISTIC
 
 
 @dataclass

@@ -28,19 +28,8 @@ import sys
 import time
 import warnings
 
-TRUTH = {
-    "D0": 1.5e4,
-    "alpha": -0.3,
-    "D_offset": 500.0,
-    "gamma_dot_t0": 1e-4,
-    "beta": 0.2,
-    "gamma_dot_t_offset": 2e-5,
-    "phi0": 3.0,
-}
-
-
-def _load() -> str:
-    return "/".join(f"{v:.2f}" for v in os.getloadavg())
+from _common import REALISTIC_TRUTH as TRUTH
+from _common import load
 
 
 def simulate_case(n_phi: int = 8, n_frames: int = 300, seed: int = 0):
@@ -74,7 +63,7 @@ def _progress(p) -> None:
     extra = f" shard {last.index}: {last.wall_seconds:.1f} s" if last is not None else ""
     print(
         f"  [{p.elapsed_s:7.1f} s] done {p.done}/{p.total} running {p.running}{extra} "
-        f"load {_load()}",
+        f"load {load(all_windows=True)}",
         file=sys.stderr,
         flush=True,
     )
@@ -96,7 +85,7 @@ def main() -> None:
     from homodyne_nlsq import NLSQConfig, fit_nlsq
     from homodyne_physics import ModelSpec
 
-    load0 = _load()
+    load0 = load(all_windows=True)
     sim = simulate_case(args.angles, args.frames)
     spec = ModelSpec.create("laminar_flow")
     t0 = time.perf_counter()
@@ -126,7 +115,7 @@ def main() -> None:
         "n_points": res.n_points,
         "cpu_count": os.cpu_count(),
         "load_avg_start": load0,
-        "load_avg_end": _load(),
+        "load_avg_end": load(all_windows=True),
         "nlsq_s": t_nlsq,
         "nlsq": dict(zip(nlsq.names, map(float, nlsq.theta), strict=False)),
         "cmc_wall_s": wall,
