@@ -92,3 +92,31 @@ def test_final_fused_makes_the_last_pass_and_its_extras_come_back():
     assert out.n_fused == plain.n_fused and calls
     assert out.extras is not None and np.array_equal(out.extras["at"], out.x)
     assert plain.extras is None
+
+
+def test_final_extras_are_reused_only_when_chi2_has_not_moved():
+    """A second likely-last pass reuses the kept extras when chi^2 changed by at most
+    EXTRAS_REUSE; a larger change runs ``final_fused`` again; stale extras never come back."""
+    from homodyne_nlsq.lm import EXTRAS_REUSE, _Passes
+
+    calls = []
+
+    def plain(x):
+        return float(x[0]), np.eye(1), np.zeros(1)
+
+    def final(x):
+        calls.append(float(x[0]))
+        return float(x[0]), np.eye(1), np.zeros(1), {"at": float(x[0])}
+
+    passes = _Passes(plain, plain, final)
+    passes.fused(np.array([100.0]), last=True, f_hint=100.0)
+    assert calls == [100.0]
+    close = 100.0 * (1.0 - 0.5 * EXTRAS_REUSE)
+    passes.fused(np.array([close]), last=True, f_hint=close)  # reused: no second extras pass
+    assert calls == [100.0] and passes.final_extras(close) == {"at": 100.0}
+    far = 100.0 * (1.0 - 10.0 * EXTRAS_REUSE)
+    assert passes.final_extras(far) is None  # stale for a final point that far away
+    passes.fused(np.array([far]), last=True, f_hint=far)
+    assert calls == [100.0, far] and passes.final_extras(far) == {"at": far}
+    passes.fused(np.array([50.0]))  # a plain pass keeps them, but they do not belong to 50
+    assert passes.final_extras(50.0) is None

@@ -51,10 +51,12 @@ def test_independent_noise_robust_agrees_with_naive_and_test_is_quiet(seed):
     assert np.asarray(d["covariance_robust"]).shape == res.covariance.shape
 
 
-def test_speckle_data_use_the_frame_correlated_covariance():
+def test_speckle_data_use_the_frame_correlated_covariance(monkeypatch):
+    calls = _count_scored_passes(monkeypatch)
     truth = {"D0": 2.0e4, "alpha": -0.5, "D_offset": 2000.0}
     sim = hd.simulate_speckle("static", truth, phi=[0.0, 90.0], n_frames=60, n_pixels=100)
     res = fit_nlsq(sim.data, ModelSpec.create("static", initial=truth))
+    assert calls["scored"] >= 1  # correlated residuals: the last pass returned the scores
     em = res.error_model
     assert em["used"] == "frame-correlated", em["reason"]
     assert em["rho"]["diagonal"] > 0.3
@@ -80,9 +82,32 @@ def test_false_alarm_rate_under_5_percent_over_40_seeds():
     assert worst < 0.15
 
 
-def test_auto_mode_skips_the_sandwich_when_the_test_is_quiet():
+def _count_scored_passes(monkeypatch):
+    import importlib
+
+    api = importlib.import_module("homodyne_nlsq.api")
+    calls = {"scored": 0}
+    inner = api.scored_pass
+
+    def counting(problem):
+        run = inner(problem)
+
+        def counted(x):
+            calls["scored"] += 1
+            return run(x)
+
+        return counted
+
+    monkeypatch.setattr(api, "scored_pass", counting)
+    return calls
+
+
+def test_auto_mode_skips_the_sandwich_when_the_test_is_quiet(monkeypatch):
+    calls = _count_scored_passes(monkeypatch)
     data = make_data("static", STATIC_TRUTH, [0.0, 45.0, 90.0], n_t=80, seed=0)
     res = fit_nlsq(data, ModelSpec.create("static", initial=STATIC_TRUTH))
+    # the likely-last passes tested the residuals first and paid for no scores
+    assert calls["scored"] == 0
     em = res.error_model
     assert em["used"] == "independent"
     assert "not computed" in em["reason"] and "ratio" not in em
@@ -94,8 +119,7 @@ def test_auto_mode_skips_the_sandwich_when_the_test_is_quiet():
         NLSQConfig(robust_covariance="never"),
     )
     assert never.error_model["used"] == "independent"
-    # 'auto' runs the LM's last pass in block order (it also returns the score sums): the same
-    # sums up to rounding
+    # the same fit and errors as without the sandwich
     for name, err in never.errors.items():
         assert res.errors[name] == pytest.approx(err, rel=1e-8)
 
@@ -156,8 +180,10 @@ def test_block_layout_holds_every_pair_once_in_whole_blocks():
 
 
 def test_the_fits_last_pass_gives_the_sandwich_of_a_pass_of_its_own():
-    """The LM's last (scored) pass replaces the score pass: same sandwich to rounding, and
-    the per-point (block 1) sum agrees with the block sums within a few per cent."""
+    """The LM's last scored pass replaces the score pass: the same sandwich as a pass of its
+    own at the solution within 0.2 % (the scores may come from a near-final point whose chi^2
+    differs by at most EXTRAS_REUSE), and the per-point (block 1) sum agrees with the block
+    sums within a few per cent."""
     import importlib
 
     import homodyne_physics as hp
@@ -183,5 +209,5 @@ def test_the_fits_last_pass_gives_the_sandwich_of_a_pass_of_its_own():
         own = rc.robust_covariance(seen["problem"], seen["x"], evidence=ev)
         exact = rc.robust_covariance(seen["problem"], seen["x"], evidence=ev, block_size=1)
     robust = np.array(list(res.errors_robust.values()))
-    np.testing.assert_allclose(robust, own.errors[: robust.size], rtol=1e-9)
+    np.testing.assert_allclose(robust, own.errors[: robust.size], rtol=2e-3)
     np.testing.assert_allclose(own.errors, exact.errors, rtol=0.05)

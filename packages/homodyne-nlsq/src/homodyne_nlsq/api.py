@@ -24,7 +24,7 @@ from .points import point_set_error_model
 from .problem import FitProblem, build_problem
 from .report import make_result
 from .result import NLSQResult
-from .robust_covariance import choose_error_model, scored_pass
+from .robust_covariance import choose_error_model, residual_evidence, scored_pass
 from .start_search import search_start
 from .uncertainty import covariance_from_normal_matrix
 
@@ -150,8 +150,11 @@ def run_local(problem: FitProblem, plan: StartPlan, progress) -> LocalRuns:
     """Stage 2: the local solver from every start; the lowest cost wins. Unless the sandwich
     is off or cannot apply, each run's last pass also returns the score sums it needs."""
     scored = None
-    if problem.config.robust_covariance != "never" and _sandwich_applies(problem):
+    mode = problem.config.robust_covariance
+    if mode != "never" and _sandwich_applies(problem):
         scored = scored_pass(problem)
+        if mode == "auto":
+            scored = _scored_if_correlated(problem, scored)
     runs = [
         (
             origin,
@@ -162,6 +165,21 @@ def run_local(problem: FitProblem, plan: StartPlan, progress) -> LocalRuns:
     ]
     best = min(range(len(runs)), key=lambda n: runs[n][2].cost)
     return LocalRuns(runs, best)
+
+
+def _scored_if_correlated(problem: FitProblem, scored):
+    """In ``'auto'`` mode the sandwich is used only when the residual test fires: the likely
+    last pass runs the test first (one pass without derivatives over about 10 % of the points)
+    and pays for the scores only then; otherwise it is a plain fused pass without extras (if
+    the test then fires at the final point after all, the sandwich runs a scored pass of its
+    own)."""
+
+    def run(x):
+        if residual_evidence(problem, x).correlated:
+            return scored(x)
+        return (*problem.fused(x), None)
+
+    return run
 
 
 def _sandwich_applies(problem: FitProblem) -> bool:

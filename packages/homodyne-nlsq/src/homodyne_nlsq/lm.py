@@ -38,6 +38,9 @@ import numpy as np
 
 from .errors import NLSQFitError
 
+# relative chi^2 change up to which a final pass's extras are reused (see ``_Passes``)
+EXTRAS_REUSE = 1e-4
+
 __all__ = ["IterationInfo", "LMOutcome", "levenberg_marquardt"]
 
 
@@ -89,7 +92,9 @@ class LMOutcome:
     active: np.ndarray
     timing: dict[str, float] = field(default_factory=dict)
     history: list[IterationInfo] = field(default_factory=list)
-    extras: object = None  # what ``final_fused`` added when it made the last pass, else None
+    # what ``final_fused`` added at the final point (or at one whose chi^2 is within a
+    # relative EXTRAS_REUSE of it), else None
+    extras: object = None
 
 
 def _solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -126,27 +131,51 @@ def _active_set(x, g, box: _Box) -> np.ndarray:
 
 @dataclass
 class _Passes:
-    """The two passes over the data, timed and counted."""
+    """The two passes over the data, timed and counted.
+
+    ``extras`` of the last ``final_fn`` pass are kept, with the chi^2 where they were taken,
+    through later plain passes; a pass flagged ``last`` reuses them instead of running
+    ``final_fn`` again when chi^2 has since dropped by at most :data:`EXTRAS_REUSE` of itself
+    (a residual vector that close changes quadratic score sums by about
+    ``2 sqrt(EXTRAS_REUSE)`` at most, 2 %; the first-order part is a zero-mean noise sum, so
+    in practice far less: see the tests), and :meth:`final_extras` hands them out on the same
+    condition."""
 
     fused_fn: Callable[[np.ndarray], tuple[float, np.ndarray, np.ndarray]]
     cost_fn: Callable[[np.ndarray], float]
     final_fn: Callable | None = None
     extras: object = None
+    extras_cost: float = np.inf
     timing: dict[str, float] = field(
         default_factory=lambda: {"fused": 0.0, "cost": 0.0, "linear_algebra": 0.0}
     )
     n_fused: int = 0
     n_cost: int = 0
 
-    def fused(self, x: np.ndarray, last: bool = False) -> tuple[float, np.ndarray, np.ndarray]:
+    def _fresh(self, f: float | None) -> bool:
+        """Are the kept extras close enough to a point of chi^2 ``f``?"""
+        if self.extras is None or f is None or not np.isfinite(f):
+            return False
+        return abs(self.extras_cost - f) <= EXTRAS_REUSE * max(abs(f), 1e-300)
+
+    def fused(
+        self, x: np.ndarray, last: bool = False, f_hint: float | None = None
+    ) -> tuple[float, np.ndarray, np.ndarray]:
+        """One fused pass at ``x``; ``last``: the extras pass unless kept extras taken at a
+        chi^2 close to ``f_hint`` (the cost at ``x``, if known) can serve."""
         t0 = time.perf_counter()
-        if last and self.final_fn is not None:
+        if last and self.final_fn is not None and not self._fresh(f_hint):
             c, a, g, self.extras = self.final_fn(x)
+            self.extras_cost = float(c)
         else:
-            (c, a, g), self.extras = self.fused_fn(x), None
+            c, a, g = self.fused_fn(x)
         self.timing["fused"] += time.perf_counter() - t0
         self.n_fused += 1
         return float(c), np.asarray(a, np.float64), np.asarray(g, np.float64)
+
+    def final_extras(self, f: float):
+        """The kept extras when they belong to the final point of chi^2 ``f``, else None."""
+        return self.extras if self._fresh(f) else None
 
     def cost(self, x: np.ndarray) -> float:
         t0 = time.perf_counter()
@@ -350,8 +379,10 @@ def levenberg_marquardt(
         ``x -> (cost, JtJ, Jtr, extras)``: a fused pass that returns more, run instead of
         ``fused`` where the pass is likely the last (the step test will stop after it, the
         step took nearly all the decrease the Gauss-Newton model promised, or it decreased
-        chi^2 by less than ``sqrt(ftol)``); ``extras`` of the last pass come back in
-        :attr:`LMOutcome.extras` (None if the last pass was a plain one).
+        chi^2 by less than ``sqrt(ftol)``); ``extras`` come back in :attr:`LMOutcome.extras`
+        when taken at the final point or at a point whose chi^2 differs from the final one by
+        at most :data:`EXTRAS_REUSE` of it (then the last pass is a plain one: a near-final
+        extras pass is not repeated), else None.
 
     Returns
     -------
@@ -400,7 +431,7 @@ def levenberg_marquardt(
         last = bool(stop) or iterations >= max_iterations
         if final_fused is not None and not last:
             last = _likely_last(sys_, trial, f_old, ftol)
-        f, a, g = passes.fused(x, last=last)
+        f, a, g = passes.fused(x, last=last, f_hint=trial.f)
         report(iterations, step, trial.rejected)
         if stop:
             break
@@ -431,5 +462,5 @@ def _outcome(x, f, a, g, box: _Box, iterations: int, stop: _Stop, passes: _Passe
         active=_active_set(x, g, box),
         timing=passes.timing,
         history=history,
-        extras=passes.extras,
+        extras=passes.final_extras(f),
     )
