@@ -10,6 +10,7 @@ from ._common import (
     display_grid,
     extent,
     figure,
+    grid_margins,
     off_diagonal,
     robust_limits,
     save,
@@ -167,8 +168,14 @@ def plot_overview(
     else:
         shown = data
     vmin, vmax = c2_limits(shown)
-    fig = figure(figsize=(2.6 * ncol + 1.2, 2.5 * nrow + 0.9), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(nrow, ncol, sharex=True, sharey=True, squeeze=False)).ravel()
+    size = (2.6 * ncol + 1.4, 2.5 * nrow + 0.9 + (0.2 if note else 0.0))
+    fig = figure(figsize=size)
+    top = 0.55 + (0.2 if note else 0.0)  # one or two title lines
+    place = grid_margins(
+        size, nrow, ncol, left=0.6, right=1.25, top=top, bottom=0.5, wspace=0.1, hspace=0.3
+    )
+    axes = fig.subplots(nrow, ncol, sharex=True, sharey=True, squeeze=False, gridspec_kw=place)
+    axes = np.atleast_1d(axes).ravel()
     ext = extent(td)
     im = None
     for k, ax in enumerate(axes):
@@ -191,13 +198,18 @@ def plot_overview(
         if k >= n_phi - ncol:  # last panel of its column: label it (sharex hides labels)
             ax.set_xlabel("t2 (s)")
             ax.tick_params(labelbottom=True)
-    if im is not None:
-        fig.colorbar(im, ax=axes.tolist(), label="c2 (shared scale)", shrink=0.8)
+    if im is not None:  # a bar right of the panels, 0.8 of their height
+        w, h = size
+        y0, y1 = place["bottom"], place["top"]
+        cax = fig.add_axes((1 - 1.05 / w, y0 + 0.1 * (y1 - y0), 0.15 / w, 0.8 * (y1 - y0)))
+        fig.colorbar(im, cax=cax, label="c2 (shared scale)")
     what = "below the diagonal (t1 < t2): data, above it: fit" if c2_fit is not None else "data"
     qtxt = f"q = {q:.4g} 1/A; " if q else ""
     fig.suptitle(
         f"{title + ' - ' if title else ''}{qtxt}{n_phi} angles; {what}"
         + (f"\n{note}" if note else ""),
         fontsize=10,
+        y=1 - 0.08 / size[1],
+        va="top",
     )
     return save(fig, path, dpi=90)
