@@ -182,11 +182,16 @@ def write_nlsq_stage(
     folder: Path, review: NLSQReview, data: Any, run: RunConfig, ui: UI, timings: Timings
 ) -> None:
     """``nlsq/`` results, the fit-quality files and (``run.plots``) the fit plots."""
+    from .plots.worker import plot_worker
+
     res = review.result
     with _timed(timings, "write_nlsq"), ui.phase("write NLSQ results"):
         # the result files (mostly disk writes, which release the GIL) are written by a
-        # second thread while this one draws the plots
-        with ThreadPoolExecutor(1, thread_name_prefix="homodyne-write") as pool:
+        # second thread while this one draws the plots, a second process most heatmap pages
+        with (
+            ThreadPoolExecutor(1, thread_name_prefix="homodyne-write") as pool,
+            plot_worker(run.plots and data.is_dense and data.n_phi >= 4) as worker,
+        ):
             files = pool.submit(
                 write_nlsq, folder, res, data, review.c2_fit, extra=review.quality["json"]
             )
@@ -201,6 +206,7 @@ def write_nlsq_stage(
                     res.sigma,
                     max_display=run.max_display,
                     label="NLSQ",
+                    worker=worker,
                 )
             files.result()  # re-raises a failed write here
 

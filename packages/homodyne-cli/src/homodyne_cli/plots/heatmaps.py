@@ -16,7 +16,13 @@ from ._common import (
     save,
 )
 
-__all__ = ["plot_fit_heatmaps", "plot_fit_heatmaps_all", "plot_overview"]
+__all__ = [
+    "draw_heatmap_pages",
+    "heatmap_display",
+    "plot_fit_heatmaps",
+    "plot_fit_heatmaps_all",
+    "plot_overview",
+]
 
 
 def plot_fit_heatmaps(
@@ -76,7 +82,44 @@ def plot_fit_heatmaps_all(
     symmetric about zero at its 99th percentile. ``c2_data``, ``c2_fit``: ``(n_phi, n_t, n_t)``;
     ``paths``: one per angle. Reusing the figure makes 23 angles cost little more than one.
     """
+    td, data, fit, note = heatmap_display(t, c2_data, c2_fit, max_display)
+    return draw_heatmap_pages(
+        paths, td=td, data=data, fit=fit, phi=phi, q=q, note=note, label=label
+    )
+
+
+def heatmap_display(
+    t: np.ndarray, c2_data: np.ndarray, c2_fit: np.ndarray, max_display: int = 300
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    """The matrices of the heatmap pages at display size: ``(t_display, data, fit, note)``.
+
+    ``data`` and ``fit`` are ``(n_phi, m, m)`` block means with the diagonal (not fitted) NaN;
+    ``note`` says how they were reduced ('' when shown as they are). Small enough to hand to
+    another process.
+    """
     step, td, note = display_grid(t, max_display)
+    m = len(td)
+    data = np.empty((len(c2_data), m, m))
+    fit = np.empty((len(c2_data), m, m))
+    for k in range(len(c2_data)):  # one angle at a time: no float64 copy of all matrices
+        data[k] = off_diagonal(block_mean(off_diagonal(c2_data[k]), step))
+        fit[k] = off_diagonal(block_mean(off_diagonal(c2_fit[k]), step))
+    return td, data, fit, note
+
+
+def draw_heatmap_pages(
+    paths: list[str | Path],
+    *,
+    td: np.ndarray,
+    data: np.ndarray,
+    fit: np.ndarray,
+    phi: np.ndarray,
+    q: float | None = None,
+    note: str = "",
+    label: str = "",
+) -> list[Path]:
+    """Draw the pages of :func:`plot_fit_heatmaps_all` from display matrices
+    (:func:`heatmap_display`); ``paths``, ``data``, ``fit`` and ``phi``: one per page."""
     fig = figure(figsize=(15.0, 4.9))
     grid = fig.add_gridspec(
         1,
@@ -95,12 +138,13 @@ def plot_fit_heatmaps_all(
         fig.add_subplot(grid[4], sharex=ax0, sharey=ax0),
     ]
     cax1, cax2 = fig.add_subplot(grid[2]), fig.add_subplot(grid[5])
-    ext = extent(td)
-    kw = {"origin": "lower", "extent": ext, "interpolation": "nearest", "aspect": "equal"}
+    kw = {"origin": "lower", "extent": extent(td), "interpolation": "nearest", "aspect": "equal"}
     blank = np.zeros((len(td), len(td)))
-    im0 = axes[0].imshow(blank, cmap="viridis", **kw)
-    im1 = axes[1].imshow(blank, cmap="viridis", **kw)
-    im2 = axes[2].imshow(blank, cmap="RdBu_r", **kw)
+    images = [
+        axes[0].imshow(blank, cmap="viridis", **kw),
+        axes[1].imshow(blank, cmap="viridis", **kw),
+        axes[2].imshow(blank, cmap="RdBu_r", **kw),
+    ]
     for ax, title in zip(axes, ("data", "fit", "residual (data - fit)"), strict=True):
         ax.set_title(title)
         ax.set_xlabel("t2 (s)")
@@ -108,24 +152,24 @@ def plot_fit_heatmaps_all(
     axes[0].set_ylabel("t1 (s)")
     axes[1].tick_params(labelleft=False)
     axes[2].tick_params(labelleft=False)
-    fig.colorbar(im1, cax=cax1, label="c2 (data and fit: same scale)")
-    fig.colorbar(im2, cax=cax2, label="c2 residual")
+    fig.colorbar(images[1], cax=cax1, label="c2 (data and fit: same scale)")
+    fig.colorbar(images[2], cax=cax2, label="c2 residual")
     suptitle = fig.suptitle("", fontsize=10)
     qtxt = f", q = {q:.4g} 1/A" if q else ""
     sub = "diagonal (not fitted) in grey" + (f"; {note}" if note else "")
     out = []
     for k, path in enumerate(paths):
-        data = off_diagonal(block_mean(off_diagonal(c2_data[k]), step))
-        fit = off_diagonal(block_mean(off_diagonal(c2_fit[k]), step))
-        resid = data - fit
-        vmin, vmax = c2_limits(data, fit)
+        resid = data[k] - fit[k]
+        vmin, vmax = c2_limits(data[k], fit[k])
         rlim = max(abs(x) for x in robust_limits(resid, lo=1, hi=99))
-        im0.set_data(data)
-        im1.set_data(fit)
-        im2.set_data(resid)
-        im0.set_clim(vmin, vmax)
-        im1.set_clim(vmin, vmax)
-        im2.set_clim(-rlim, rlim)
+        for im, values, lim in zip(
+            images,
+            (data[k], fit[k], resid),
+            ((vmin, vmax), (vmin, vmax), (-rlim, rlim)),
+            strict=True,
+        ):
+            im.set_data(values)
+            im.set_clim(*lim)
         head = f"{label + ': ' if label else ''}phi = {float(phi[k]):.1f} deg{qtxt}"
         suptitle.set_text(f"{head}\n{sub}")
         out.append(save(fig, path))
