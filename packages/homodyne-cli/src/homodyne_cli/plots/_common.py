@@ -17,6 +17,7 @@ __all__ = [
     "log_scale",
     "robust_limits",
     "save",
+    "save_canvas",
     "off_diagonal",
 ]
 
@@ -90,6 +91,17 @@ def save(fig, path: str | Path, dpi: int = 110) -> Path:
     FigureCanvasAgg(fig)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, pil_kwargs={"compress_level": 1})
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def save_canvas(canvas, path: str | Path, dpi: int) -> Path:
+    """Write what an Agg ``canvas`` holds now as PNG (zlib level 1, as :func:`save`),
+    atomically; for figures redrawn in part (see ``heatmaps.draw_heatmap_pages``)."""
+    from matplotlib.image import imsave
+
+    buf = io.BytesIO()
+    rgba = np.asarray(canvas.buffer_rgba())
+    imsave(buf, rgba, format="png", dpi=dpi, pil_kwargs={"compress_level": 1})
     return atomic_write_bytes(path, buf.getvalue())
 
 
