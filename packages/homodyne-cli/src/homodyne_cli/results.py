@@ -154,9 +154,10 @@ def write_fit_plots(
     t, phi, q = data.t, data.phi, plot_q(data)
     td, shown, shown_fit, note = heatmap_display(t, data.c2, c2_fit, max_display)
     pages = [folder / f"c2_heatmaps_phi_{p:+07.2f}deg.png" for p in phi]
-    # the worker's share: it starts a Python process (about 1-2 s) while this one draws the
-    # overview, lag cuts and histogram (about as long as 4 pages), then both draw pages
-    n_far = min(len(pages), int(np.ceil(len(pages) / 2 + 2))) if worker is not None else 0
+    # the worker's share: it starts a Python process (1.5 CPU-s) while this one draws the
+    # transport, structure, overview, lag cuts and histogram figures (3.4 CPU-s at 8 angles),
+    # then both draw pages (0.25 CPU-s each): half the pages and 4 more go to the worker
+    n_far = min(len(pages), int(np.ceil(len(pages) / 2 + 4))) if worker is not None else 0
     far = None
     if n_far:
         far = worker.submit(
