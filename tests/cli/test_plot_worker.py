@@ -67,3 +67,12 @@ def test_no_worker_when_switched_off(monkeypatch):
         assert worker is None
     with plot_worker(enabled=False) as worker:
         assert worker is None
+
+
+def test_ctrl_c_in_the_parent_ends_the_worker(monkeypatch):
+    monkeypatch.setattr("homodyne_cli.plots.worker._wanted", lambda: True)
+    with pytest.raises(KeyboardInterrupt), plot_worker() as worker:
+        children = worker._pool._pool
+        assert children and all(p.is_alive() for p in children)
+        raise KeyboardInterrupt
+    assert all(not p.is_alive() for p in children)
