@@ -104,11 +104,25 @@ class CMCReview:
     converged: bool = True
 
 
+def _cpu_seconds() -> float:
+    """CPU seconds (user + system) of this process, all threads, and its finished children."""
+    import resource
+
+    own, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 @contextmanager
 def _timed(timings: Timings, key: str) -> Iterator[None]:
-    t0 = time.perf_counter()
+    """Wall seconds of the block as ``timings[key]``, its CPU seconds as ``timings[key_cpu]``
+    (on a loaded machine the CPU figure is the steadier one)."""
+    t0, c0 = time.perf_counter(), _cpu_seconds()
     yield
     timings[key] = time.perf_counter() - t0
+    timings[f"{key}_cpu"] = _cpu_seconds() - c0
 
 
 def load_stage(run: RunConfig, file: str, q: Any, ui: UI, timings: Timings) -> Any:
@@ -182,11 +196,16 @@ def write_nlsq_stage(
     folder: Path, review: NLSQReview, data: Any, run: RunConfig, ui: UI, timings: Timings
 ) -> None:
     """``nlsq/`` results, the fit-quality files and (``run.plots``) the fit plots."""
+    from .plots.worker import plot_worker
+
     res = review.result
     with _timed(timings, "write_nlsq"), ui.phase("write NLSQ results"):
         # the result files (mostly disk writes, which release the GIL) are written by a
-        # second thread while this one draws the plots
-        with ThreadPoolExecutor(1, thread_name_prefix="homodyne-write") as pool:
+        # second thread while this one draws the plots, a second process most heatmap pages
+        with (
+            ThreadPoolExecutor(1, thread_name_prefix="homodyne-write") as pool,
+            plot_worker(run.plots and data.is_dense and data.n_phi >= 4) as worker,
+        ):
             files = pool.submit(
                 write_nlsq, folder, res, data, review.c2_fit, extra=review.quality["json"]
             )
@@ -201,6 +220,7 @@ def write_nlsq_stage(
                     res.sigma,
                     max_display=run.max_display,
                     label="NLSQ",
+                    worker=worker,
                 )
             files.result()  # re-raises a failed write here
 

@@ -13,9 +13,11 @@ __all__ = [
     "extent",
     "display_grid",
     "figure",
+    "grid_margins",
     "log_scale",
     "robust_limits",
     "save",
+    "save_canvas",
     "off_diagonal",
 ]
 
@@ -27,28 +29,79 @@ def figure(*args, **kwargs):
     return Figure(*args, **kwargs)
 
 
+def grid_margins(
+    size: tuple[float, float],
+    nrow: int,
+    ncol: int,
+    *,
+    left: float,
+    right: float,
+    top: float,
+    bottom: float,
+    wspace: float,
+    hspace: float,
+) -> dict[str, float]:
+    """``gridspec_kw`` for a fixed layout: margins and gaps in inches on a figure of ``size``.
+
+    A fixed layout is placed once; matplotlib's constrained layout measures every tick label
+    of every panel on each of its passes, which made it the largest cost of the multi-panel
+    figures. The margins are chosen per figure for the text it holds (the layout test checks
+    that no text leaves the canvas).
+    """
+    w, h = size
+    aw = max((w - left - right - (ncol - 1) * wspace) / ncol, 0.1)
+    ah = max((h - top - bottom - (nrow - 1) * hspace) / nrow, 0.1)
+    return {
+        "left": left / w,
+        "right": 1 - right / w,
+        "top": 1 - top / h,
+        "bottom": bottom / h,
+        "wspace": wspace / aw,
+        "hspace": hspace / ah,
+    }
+
+
 def log_scale(ax, which: str = "x") -> None:
     """Log scale on ``ax``'s x (or y) axis with plain-text tick labels (``1000``, ``1e+05``).
 
     matplotlib's default log labels are mathtext (``$10^{3}$``), whose parser and layout
     dominated the time of the plots with log axes; plain labels say the same for a fraction.
+    Minor ticks sit at 2 and 5 times each decade (every tick is a set of matplotlib artists:
+    creating 8 per decade on every panel was the next largest cost).
     Call it after any other ``set_xscale`` of axes that share this one (that resets them).
     """
-    from matplotlib.ticker import LogFormatter
+    from matplotlib.ticker import LogFormatter, LogLocator
 
     (ax.set_xscale if which == "x" else ax.set_yscale)("log")
     axis = ax.xaxis if which == "x" else ax.yaxis
+    axis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
     axis.set_major_formatter(LogFormatter())
     axis.set_minor_formatter(LogFormatter())
 
 
 def save(fig, path: str | Path, dpi: int = 110) -> Path:
-    """Render ``fig`` to PNG and write it atomically."""
+    """Render ``fig`` to PNG and write it atomically.
+
+    zlib level 1: plots are flat colours and noise, where the default level 6 makes files
+    only a little smaller and takes several times longer (it was most of the cost of a
+    heatmap page).
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     FigureCanvasAgg(fig)
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
+    fig.savefig(buf, format="png", dpi=dpi, pil_kwargs={"compress_level": 1})
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def save_canvas(canvas, path: str | Path, dpi: int) -> Path:
+    """Write what an Agg ``canvas`` holds now as PNG (zlib level 1, as :func:`save`),
+    atomically; for figures redrawn in part (see ``heatmaps.draw_heatmap_pages``)."""
+    from matplotlib.image import imsave
+
+    buf = io.BytesIO()
+    rgba = np.asarray(canvas.buffer_rgba())
+    imsave(buf, rgba, format="png", dpi=dpi, pil_kwargs={"compress_level": 1})
     return atomic_write_bytes(path, buf.getvalue())
 
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import figure, log_scale, save
+from ._common import figure, grid_margins, log_scale, save
 
 __all__ = ["age_indices", "draw_cut_panels", "plot_lag_cuts"]
 
@@ -75,10 +75,21 @@ def draw_cut_panels(path, *, phi, curves, ylabel, xlabel, title, max_angles=24, 
         title += f" ({len(chosen)} of {n_phi} angles shown)"
     ncol = min(4, len(chosen))
     nrow = int(np.ceil(len(chosen) / ncol))
-    # at least 6.4 in wide so that the title and a two-column legend fit one panel
+    n_cuts = sum(1 for _ in curves(chosen[0]))
+    # at least 6.4 in wide so that the title and a two-column legend fit one panel; about
+    # 2 in per legend entry at fontsize 8: never wider than the figure
     width = max(3.6 * ncol + 0.6, 6.4)
-    fig = figure(figsize=(width, 2.9 * nrow + 0.9), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(nrow, ncol, sharex=True, squeeze=False)).ravel()
+    per_row = max(1, min(2 * n_cuts, int(width // 2.1)))
+    legend_h = 0.22 * int(np.ceil(2 * n_cuts / per_row)) + 0.12
+    size = (width, 2.9 * nrow + 0.9 + legend_h)
+    fig = figure(figsize=size)
+    place = grid_margins(
+        size, nrow, ncol, left=0.75, right=0.15, top=0.5, bottom=0.5 + legend_h,
+        wspace=0.55, hspace=0.4,
+    )  # fmt: skip
+    axes = np.atleast_1d(
+        fig.subplots(nrow, ncol, sharex=True, squeeze=False, gridspec_kw=place)
+    ).ravel()
     for a, ax in enumerate(axes):
         if a >= len(chosen):
             ax.set_visible(False)
@@ -96,8 +107,6 @@ def draw_cut_panels(path, *, phi, curves, ylabel, xlabel, title, max_angles=24, 
             ax.set_xlabel(xlabel)
             ax.tick_params(labelbottom=True)
     handles, labels = axes[0].get_legend_handles_labels()
-    # about 2 in per legend entry at fontsize 8: never wider than the figure
-    per_row = max(1, min(len(labels), int(width // 2.1)))
-    fig.legend(handles, labels, loc="outside lower center", ncol=per_row, fontsize=8)
-    fig.suptitle(title, fontsize=10)
+    fig.legend(handles, labels, loc="lower center", ncol=per_row, fontsize=8, borderaxespad=0.2)
+    fig.suptitle(title, fontsize=10, y=1 - 0.08 / size[1], va="top")
     return save(fig, path)

@@ -10,12 +10,20 @@ from ._common import (
     display_grid,
     extent,
     figure,
+    grid_margins,
     off_diagonal,
     robust_limits,
     save,
+    save_canvas,
 )
 
-__all__ = ["plot_fit_heatmaps", "plot_fit_heatmaps_all", "plot_overview"]
+__all__ = [
+    "draw_heatmap_pages",
+    "heatmap_display",
+    "plot_fit_heatmaps",
+    "plot_fit_heatmaps_all",
+    "plot_overview",
+]
 
 
 def plot_fit_heatmaps(
@@ -75,8 +83,34 @@ def plot_fit_heatmaps_all(
     symmetric about zero at its 99th percentile. ``c2_data``, ``c2_fit``: ``(n_phi, n_t, n_t)``;
     ``paths``: one per angle. Reusing the figure makes 23 angles cost little more than one.
     """
+    td, data, fit, note = heatmap_display(t, c2_data, c2_fit, max_display)
+    return draw_heatmap_pages(
+        paths, td=td, data=data, fit=fit, phi=phi, q=q, note=note, label=label
+    )
+
+
+def heatmap_display(
+    t: np.ndarray, c2_data: np.ndarray, c2_fit: np.ndarray, max_display: int = 300
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    """The matrices of the heatmap pages at display size: ``(t_display, data, fit, note)``.
+
+    ``data`` and ``fit`` are ``(n_phi, m, m)`` block means with the diagonal (not fitted) NaN;
+    ``note`` says how they were reduced ('' when shown as they are). Small enough to hand to
+    another process.
+    """
     step, td, note = display_grid(t, max_display)
-    fig = figure(figsize=(15.0, 4.9))
+    m = len(td)
+    data = np.empty((len(c2_data), m, m))
+    fit = np.empty((len(c2_data), m, m))
+    for k in range(len(c2_data)):  # one angle at a time: no float64 copy of all matrices
+        data[k] = off_diagonal(block_mean(off_diagonal(c2_data[k]), step))
+        fit[k] = off_diagonal(block_mean(off_diagonal(c2_fit[k]), step))
+    return td, data, fit, note
+
+
+def _page_figure(td: np.ndarray, dpi: int):
+    """The reused three-panel figure: ``(fig, axes, images, colour-bar axes, suptitle)``."""
+    fig = figure(figsize=(15.0, 4.9), dpi=dpi)
     grid = fig.add_gridspec(
         1,
         6,
@@ -93,13 +127,14 @@ def plot_fit_heatmaps_all(
         fig.add_subplot(grid[1], sharex=ax0, sharey=ax0),
         fig.add_subplot(grid[4], sharex=ax0, sharey=ax0),
     ]
-    cax1, cax2 = fig.add_subplot(grid[2]), fig.add_subplot(grid[5])
-    ext = extent(td)
-    kw = {"origin": "lower", "extent": ext, "interpolation": "nearest", "aspect": "equal"}
+    caxes = [fig.add_subplot(grid[2]), fig.add_subplot(grid[5])]
+    kw = {"origin": "lower", "extent": extent(td), "interpolation": "nearest", "aspect": "equal"}
     blank = np.zeros((len(td), len(td)))
-    im0 = axes[0].imshow(blank, cmap="viridis", **kw)
-    im1 = axes[1].imshow(blank, cmap="viridis", **kw)
-    im2 = axes[2].imshow(blank, cmap="RdBu_r", **kw)
+    images = [
+        axes[0].imshow(blank, cmap="viridis", **kw),
+        axes[1].imshow(blank, cmap="viridis", **kw),
+        axes[2].imshow(blank, cmap="RdBu_r", **kw),
+    ]
     for ax, title in zip(axes, ("data", "fit", "residual (data - fit)"), strict=True):
         ax.set_title(title)
         ax.set_xlabel("t2 (s)")
@@ -107,27 +142,61 @@ def plot_fit_heatmaps_all(
     axes[0].set_ylabel("t1 (s)")
     axes[1].tick_params(labelleft=False)
     axes[2].tick_params(labelleft=False)
-    fig.colorbar(im1, cax=cax1, label="c2 (data and fit: same scale)")
-    fig.colorbar(im2, cax=cax2, label="c2 residual")
-    suptitle = fig.suptitle("", fontsize=10)
+    fig.colorbar(images[1], cax=caxes[0], label="c2 (data and fit: same scale)")
+    fig.colorbar(images[2], cax=caxes[1], label="c2 residual")
+    return fig, axes, images, caxes, fig.suptitle("", fontsize=10)
+
+
+def draw_heatmap_pages(
+    paths: list[str | Path],
+    *,
+    td: np.ndarray,
+    data: np.ndarray,
+    fit: np.ndarray,
+    phi: np.ndarray,
+    q: float | None = None,
+    note: str = "",
+    label: str = "",
+    dpi: int = 110,
+) -> list[Path]:
+    """Draw the pages of :func:`plot_fit_heatmaps_all` from display matrices
+    (:func:`heatmap_display`); ``paths``, ``data``, ``fit`` and ``phi``: one per page.
+
+    What every page shares (axes, ticks, labels, titles) is rendered once; each page then
+    redraws only its images, their frames, the colour bars and the title on a copy of that
+    background (pixel for pixel what a full redraw gives, for about two thirds of the cost).
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig, axes, images, caxes, suptitle = _page_figure(td, dpi)
+    frames = [sp for ax in axes for sp in ax.spines.values()]
+    for artist in (*images, *caxes, suptitle, *frames):
+        artist.set_animated(True)  # left out of the background
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    background = canvas.copy_from_bbox(fig.bbox)
+    renderer = canvas.get_renderer()
     qtxt = f", q = {q:.4g} 1/A" if q else ""
     sub = "diagonal (not fitted) in grey" + (f"; {note}" if note else "")
     out = []
     for k, path in enumerate(paths):
-        data = off_diagonal(block_mean(off_diagonal(c2_data[k]), step))
-        fit = off_diagonal(block_mean(off_diagonal(c2_fit[k]), step))
-        resid = data - fit
-        vmin, vmax = c2_limits(data, fit)
+        resid = data[k] - fit[k]
+        vmin, vmax = c2_limits(data[k], fit[k])
         rlim = max(abs(x) for x in robust_limits(resid, lo=1, hi=99))
-        im0.set_data(data)
-        im1.set_data(fit)
-        im2.set_data(resid)
-        im0.set_clim(vmin, vmax)
-        im1.set_clim(vmin, vmax)
-        im2.set_clim(-rlim, rlim)
+        for im, values, lim in zip(
+            images,
+            (data[k], fit[k], resid),
+            ((vmin, vmax), (vmin, vmax), (-rlim, rlim)),
+            strict=True,
+        ):
+            im.set_data(values)
+            im.set_clim(*lim)
         head = f"{label + ': ' if label else ''}phi = {float(phi[k]):.1f} deg{qtxt}"
         suptitle.set_text(f"{head}\n{sub}")
-        out.append(save(fig, path))
+        canvas.restore_region(background)
+        for artist in (*images, *frames, *caxes, suptitle):
+            artist.draw(renderer)
+        out.append(save_canvas(canvas, path, dpi))
     return out
 
 
@@ -167,8 +236,14 @@ def plot_overview(
     else:
         shown = data
     vmin, vmax = c2_limits(shown)
-    fig = figure(figsize=(2.6 * ncol + 1.2, 2.5 * nrow + 0.9), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(nrow, ncol, sharex=True, sharey=True, squeeze=False)).ravel()
+    size = (2.6 * ncol + 1.4, 2.5 * nrow + 0.9 + (0.2 if note else 0.0))
+    fig = figure(figsize=size)
+    top = 0.55 + (0.2 if note else 0.0)  # one or two title lines
+    place = grid_margins(
+        size, nrow, ncol, left=0.6, right=1.25, top=top, bottom=0.5, wspace=0.1, hspace=0.3
+    )
+    axes = fig.subplots(nrow, ncol, sharex=True, sharey=True, squeeze=False, gridspec_kw=place)
+    axes = np.atleast_1d(axes).ravel()
     ext = extent(td)
     im = None
     for k, ax in enumerate(axes):
@@ -191,13 +266,18 @@ def plot_overview(
         if k >= n_phi - ncol:  # last panel of its column: label it (sharex hides labels)
             ax.set_xlabel("t2 (s)")
             ax.tick_params(labelbottom=True)
-    if im is not None:
-        fig.colorbar(im, ax=axes.tolist(), label="c2 (shared scale)", shrink=0.8)
+    if im is not None:  # a bar right of the panels, 0.8 of their height
+        w, h = size
+        y0, y1 = place["bottom"], place["top"]
+        cax = fig.add_axes((1 - 1.05 / w, y0 + 0.1 * (y1 - y0), 0.15 / w, 0.8 * (y1 - y0)))
+        fig.colorbar(im, cax=cax, label="c2 (shared scale)")
     what = "below the diagonal (t1 < t2): data, above it: fit" if c2_fit is not None else "data"
     qtxt = f"q = {q:.4g} 1/A; " if q else ""
     fig.suptitle(
         f"{title + ' - ' if title else ''}{qtxt}{n_phi} angles; {what}"
         + (f"\n{note}" if note else ""),
         fontsize=10,
+        y=1 - 0.08 / size[1],
+        va="top",
     )
     return save(fig, path, dpi=90)

@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy as np
 
-from ._common import figure, log_scale, save
+from ._common import figure, grid_margins, log_scale, save
 
 __all__ = ["plot_residual_structure"]
 
@@ -17,8 +17,12 @@ def plot_residual_structure(path: str | Path, structure: Any, *, label: str = ""
     right: mean residual by age and by lag with 2 standard-error bars.
     """
     s = structure
-    fig = figure(figsize=(14.0, 4.4), layout="constrained")
-    ax_map, ax_age, ax_lag = fig.subplots(1, 3)
+    size = (14.0, 4.6)
+    fig = figure(figsize=size)
+    place = grid_margins(
+        size, 1, 3, left=0.75, right=0.15, top=0.8, bottom=0.5, wspace=1.55, hspace=0.0
+    )  # the title may wrap onto two lines; the gaps hold the colour bar and y labels
+    ax_map, ax_age, ax_lag = fig.subplots(1, 3, gridspec_kw=place)
     with np.errstate(invalid="ignore", divide="ignore"):
         z = s.mean_map / s.se_map
     lim = max(3.0, float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 3.0)
@@ -49,6 +53,10 @@ def plot_residual_structure(path: str | Path, structure: Any, *, label: str = ""
         ax.legend(fontsize=8)
     verdict = "; ".join(s.patterns) if s.patterns else "no structure found"
     fig.suptitle(
-        f"{label + ': ' if label else ''}residual structure - {verdict}", fontsize=10, wrap=True
+        f"{label + ': ' if label else ''}residual structure - {verdict}",
+        fontsize=10,
+        wrap=True,
+        y=1 - 0.08 / size[1],
+        va="top",
     )
     return save(fig, path)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import figure, log_scale, save
+from ._common import figure, grid_margins, log_scale, save
 
 __all__ = ["plot_residual_histogram"]
 
@@ -34,8 +34,13 @@ def plot_residual_histogram(
     flat = r[np.isfinite(r)].ravel()
     if flat.size > 2_000_000:  # the histogram shape needs no more; keeps the plot fast
         flat = flat[:: flat.size // 2_000_000 + 1]
-    fig = figure(figsize=(11 if per_angle else 6.5, 4.4), layout="constrained")
-    axes = fig.subplots(1, 2 if per_angle else 1, squeeze=False).ravel()
+    size = (11.0 if per_angle else 6.5, 4.4)
+    ncol = 2 if per_angle else 1
+    place = grid_margins(
+        size, 1, ncol, left=0.8, right=0.15, top=0.6, bottom=0.5, wspace=0.85, hspace=0.0
+    )
+    fig = figure(figsize=size)
+    axes = fig.subplots(1, ncol, squeeze=False, gridspec_kw=place).ravel()
     ax = axes[0]
     if flat.size:
         spread = max(np.std(flat), sigma or 0.0, 1e-12)
@@ -76,6 +81,9 @@ def plot_residual_histogram(
         ax2.legend(fontsize=8)
         ax2.set_title("residual RMS per angle", fontsize=9)
     fig.suptitle(
-        f"{label + ': ' if label else ''}residuals at the fitted points (t1 < t2)", fontsize=10
+        f"{label + ': ' if label else ''}residuals at the fitted points (t1 < t2)",
+        fontsize=10,
+        y=1 - 0.08 / size[1],
+        va="top",
     )
     return save(fig, path)

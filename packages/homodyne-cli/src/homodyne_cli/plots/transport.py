@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ._common import figure, log_scale, save
+from ._common import figure, grid_margins, log_scale, save
 
 __all__ = ["plot_transport"]
 
@@ -57,13 +57,19 @@ def plot_transport(
     """
     first = next(iter(curves.values()))
     keys = [k for k in ("D", "gamma_dot") if any(k in tc.curves for tc in curves.values())]
-    fig = figure(figsize=(5.2 * len(keys) + 0.4, 4.4), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(1, len(keys), squeeze=False)).ravel()
+    size = (5.2 * len(keys) + 0.4, 4.4)
+    place = grid_margins(
+        size, 1, len(keys), left=0.85, right=0.15, top=0.6, bottom=0.5, wspace=0.9, hspace=0.0
+    )
+    fig = figure(figsize=size)
+    axes = np.atleast_1d(fig.subplots(1, len(keys), squeeze=False, gridspec_kw=place)).ravel()
     for ax, key in zip(axes, keys, strict=True):
         _panel(ax, key, curves, first.age_range)
     qtxt = f"q = {q:.4g} 1/A; " if q else ""
     fig.suptitle(
         f"{label + ': ' if label else ''}{qtxt}transport coefficients with 68 % and 95 % bands",
         fontsize=10,
+        y=1 - 0.08 / size[1],
+        va="top",
     )
     return save(fig, path)

@@ -1,0 +1,78 @@
+"""Fit plots drawn partly by a second process: the same files byte for byte as drawn by one
+process, an error in the worker reaches the caller, and no worker outlives its block."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from homodyne_cli.plots.worker import plot_worker
+from homodyne_cli.results import write_fit_plots
+
+
+def _data(n_phi=6, n_t=40):
+    t = np.arange(1, n_t + 1) * 0.1
+    lag = np.abs(np.subtract.outer(t, t))
+    fit = 1.0 + 0.3 * np.exp(-lag)[None] * np.ones((n_phi, 1, 1))
+    c2 = fit + np.random.default_rng(3).normal(0, 0.01, fit.shape)
+    phi = np.linspace(-90, 90, n_phi, endpoint=False)
+    data = SimpleNamespace(is_dense=True, t=t, phi=phi, c2=c2, n_t=n_t, q=0.0054)
+    return data, fit
+
+
+@pytest.mark.slow  # 30 s at load 11 on 2 cores (two sets of 9 figures and a spawned process)
+def test_worker_draws_the_same_files(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOMODYNE_PLOT_WORKER", "1")
+    monkeypatch.setattr("homodyne_cli.plots.worker._wanted", lambda: True)  # even on 1 core
+    data, fit = _data()
+    alone = write_fit_plots(tmp_path / "one", data, fit, 0.01, max_display=20, label="NLSQ")
+    with plot_worker() as worker:
+        assert worker is not None
+        shared = write_fit_plots(
+            tmp_path / "two", data, fit, 0.01, max_display=20, label="NLSQ", worker=worker
+        )
+        children = worker._pool._pool  # the pool's processes
+    assert [p.name for p in shared] == [p.name for p in alone]
+    assert len(alone) == data.phi.size + 3
+    for a, b in zip(alone, shared, strict=True):
+        assert a.read_bytes() == b.read_bytes(), a.name
+    assert all(not p.is_alive() for p in children)
+
+
+def test_worker_error_reaches_the_caller_and_the_worker_ends(tmp_path, monkeypatch):
+    from homodyne_cli.plots.heatmaps import draw_heatmap_pages, heatmap_display
+
+    monkeypatch.setattr("homodyne_cli.plots.worker._wanted", lambda: True)
+    data, fit = _data(n_phi=2)
+    td, shown, shown_fit, note = heatmap_display(data.t, data.c2, fit, 20)
+    blocked = tmp_path / "file"
+    blocked.write_text("a file, not a folder")
+    with pytest.raises(OSError), plot_worker() as worker:
+        children = worker._pool._pool
+        job = worker.submit(
+            draw_heatmap_pages,
+            [blocked / "a.png", blocked / "b.png"],
+            td=td,
+            data=shown,
+            fit=shown_fit,
+            phi=data.phi,
+        )
+        job.get(timeout=120)
+    assert all(not p.is_alive() for p in children)
+
+
+def test_no_worker_when_switched_off(monkeypatch):
+    monkeypatch.setenv("HOMODYNE_PLOT_WORKER", "0")
+    with plot_worker() as worker:
+        assert worker is None
+    with plot_worker(enabled=False) as worker:
+        assert worker is None
+
+
+def test_ctrl_c_in_the_parent_ends_the_worker(monkeypatch):
+    monkeypatch.setattr("homodyne_cli.plots.worker._wanted", lambda: True)
+    with pytest.raises(KeyboardInterrupt), plot_worker() as worker:
+        children = worker._pool._pool
+        assert children and all(p.is_alive() for p in children)
+        raise KeyboardInterrupt
+    assert all(not p.is_alive() for p in children)
