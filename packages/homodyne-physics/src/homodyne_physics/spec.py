@@ -162,6 +162,23 @@ def _pair(name: str, pair: Any) -> tuple[float, float]:
     return lo, hi
 
 
+def _bin_width(width):
+    """None, a width in [0, 180) degrees or a tuple of them (0 and all-zero: None)."""
+    if width is None:
+        return None
+    try:
+        arr = np.asarray(width, dtype=np.float64)
+    except (TypeError, ValueError):
+        arr = np.asarray([np.nan])
+    if arr.ndim > 1 or arr.size == 0 or not np.all(np.isfinite(arr) & (arr >= 0) & (arr < 180)):
+        raise ModeError(
+            f"phi_bin_width must be a width in [0, 180) degrees or one per angle, got {width!r}"
+        )
+    if not np.any(arr > 0):
+        return None
+    return float(arr) if arr.ndim == 0 else tuple(float(v) for v in arr)
+
+
 def _setting(name, start, bounds, prior, fixed, physical: bool) -> ParamSetting:
     reg = PARAMETERS[name]
     prior_obj = _as_prior(name, prior) if prior is not None else None
@@ -211,6 +228,7 @@ class ModelSpec:
     gap: float
     parameters: tuple[ParamSetting, ...]
     scaling: tuple[ParamSetting, ...]
+    phi_bin_width: float | tuple[float, ...] | None = None
 
     @classmethod
     def create(
@@ -223,6 +241,7 @@ class ModelSpec:
         bounds: Mapping[str, tuple[float, float]] | None = None,
         priors: Mapping[str, Any] | None = None,
         fixed: Mapping[str, float | None] | Iterable[str] | None = None,
+        phi_bin_width: float | Iterable[float] | None = None,
     ) -> "ModelSpec":
         """Validated spec.
 
@@ -241,6 +260,9 @@ class ModelSpec:
             the bounds.
         fixed
             Parameters held fixed: a mapping name -> value (None: the start value) or names.
+        phi_bin_width
+            Angular width of the data's bins, degrees (one number or one per angle; None or 0:
+            the shear term at the bin centre); passed to :class:`C2Model` by :meth:`model`.
 
         Raises
         ------
@@ -265,7 +287,7 @@ class ModelSpec:
         scal = tuple(
             _setting(n, init.get(n), bnds.get(n), pri.get(n), False, False) for n in SCALING_NAMES
         )
-        return cls(mode, convention, gap, params, scal)
+        return cls(mode, convention, gap, params, scal, _bin_width(phi_bin_width))
 
     # ------------------------------------------------------------------ views by name
     @property
@@ -351,7 +373,18 @@ class ModelSpec:
         """The :class:`homodyne_physics.C2Model` of this spec for one dataset."""
         from .kernel import C2Model
 
-        return C2Model(self.mode, q=q, dt=dt, gap=self.gap, convention=self.convention)
+        return C2Model(
+            self.mode,
+            q=q,
+            dt=dt,
+            gap=self.gap,
+            convention=self.convention,
+            phi_bin_width=self.phi_bin_width,
+        )
+
+    def with_bin_width(self, width: float | Iterable[float] | None) -> "ModelSpec":
+        """A copy whose models average the shear term over bins of ``width`` degrees."""
+        return self._rebuild(phi_bin_width=width)
 
     # ------------------------------------------------------------------ variants and JSON
     def with_start(self, values: Mapping[str, float]) -> "ModelSpec":
@@ -374,6 +407,7 @@ class ModelSpec:
             "bounds": self.bounds,
             "priors": self.priors,
             "fixed": self.fixed_values,
+            "phi_bin_width": self.phi_bin_width,
             **kw,
         }
         return ModelSpec.create(self.mode, **args)
@@ -386,6 +420,7 @@ class ModelSpec:
             "gap": self.gap,
             "parameters": {p.name: p.to_dict() for p in self.parameters},
             "scaling": {p.name: p.to_dict() for p in self.scaling},
+            **({} if self.phi_bin_width is None else {"phi_bin_width": self.phi_bin_width}),
         }
 
     @classmethod
@@ -409,4 +444,5 @@ class ModelSpec:
             bounds={n: p.bounds for n, p in every.items()},
             priors={n: p.prior for n, p in every.items()},
             fixed=[n for n, p in params.items() if p.fixed],
+            phi_bin_width=d.get("phi_bin_width"),
         )
