@@ -34,7 +34,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._lazy import KERNEL_NAMES
+from .binning import bin_nodes, check_bin_width
 from .errors import ModeError
+from .grid_free import point_set_index, require_grid_free  # noqa: F401 (re-exported)
 from .parameters import canonical_mode, parameter_names
 from .precision import require_float64
 from .spec import Convention, check_convention
@@ -99,7 +101,8 @@ class C2Model:
             if not (math.isfinite(val) and val > 0):
                 raise ModeError(f"C2Model.{name} must be a positive finite number, got {val!r}")
             object.__setattr__(self, name, val)
-        object.__setattr__(self, "phi_bin_width", _check_width(self.phi_bin_width))
+        width = check_bin_width(self.phi_bin_width, "C2Model.phi_bin_width")
+        object.__setattr__(self, "phi_bin_width", width)
         nodes = self.phi_bin_nodes
         integral = isinstance(nodes, int | np.integer) and not isinstance(nodes, bool)
         if not integral or not 1 <= nodes <= 256:
@@ -117,12 +120,8 @@ class C2Model:
         centre) and their Gauss-Legendre weights (sum 1). Scalar width: shapes ``(m,)``; per-angle
         width: ``cos``/``sin`` shaped ``(n_phi, 1, ..., 1, m)`` to broadcast against
         ``ndim``-dimensional per-point arrays (leading axis the angle) with a trailing node axis."""
-        u, wts = np.polynomial.legendre.leggauss(self.phi_bin_nodes)
-        half = np.deg2rad(np.asarray(self.phi_bin_width, np.float64)) / 2.0
-        if half.ndim:
-            half = half.reshape((-1,) + (1,) * (ndim - 1) + (1,))
-        d = half * u
-        return xp.asarray(np.cos(d)), xp.asarray(np.sin(d)), xp.asarray(0.5 * wts)
+        cos_d, sin_d, wts = bin_nodes(self.phi_bin_width, self.phi_bin_nodes, ndim)
+        return xp.asarray(cos_d), xp.asarray(sin_d), xp.asarray(wts)
 
     @property
     def parameter_names(self) -> tuple[str, ...]:
@@ -205,21 +204,6 @@ def _check_q(q):
     if arr is None or arr.ndim == 0:
         return float(vals[0])
     return tuple(float(v) for v in vals)
-
-
-def _check_width(width):
-    """None (point evaluation), a float or a tuple of floats in [0, 180) degrees; 0 -> None."""
-    if width is None:
-        return None
-    arr = np.asarray(width, dtype=np.float64)
-    if arr.ndim > 1 or arr.size == 0 or not np.all(np.isfinite(arr) & (arr >= 0) & (arr < 180)):
-        raise ModeError(
-            "C2Model.phi_bin_width must be None, a width in [0, 180) degrees or one per angle, "
-            f"got {width!r}"
-        )
-    if not np.any(arr > 0):
-        return None
-    return float(arr) if arr.ndim == 0 else tuple(float(v) for v in arr)
 
 
 # --------------------------------------------------------------------------- safe elementwise
@@ -481,31 +465,6 @@ def pair_indices(n_t: int, first: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 # --------------------------------------------------------------------------- point sets
-
-
-def require_grid_free(model: C2Model, what: str = "point-set data") -> None:
-    """Raise :class:`ModeError` unless ``model`` can be evaluated at arbitrary times.
-
-    The physical convention integrates D(t) and gamma_dot(t) in closed form at any time; the
-    homodyne2 convention is defined by a trapezoid sum over a full frame grid starting at the
-    first selected frame, so it has no value between frames and no meaning for data that are
-    not a full matrix.
-    """
-    if model.convention != "physical":
-        raise ModeError(
-            f"the {model.convention} convention is defined on a full frame grid only and cannot "
-            f"fit {what} (values at arbitrary (t1, t2) points); use convention 'physical'"
-        )
-
-
-def point_set_index(t1, t2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(t, i, j)``: the sorted distinct times of the points and the index of each point's
-    ``t1`` and ``t2`` in it, so that ``integral_tables(model, theta, t)`` with the pairs
-    ``(i, j)`` is the model at the points (physical convention)."""
-    t1 = np.asarray(t1, np.float64).reshape(-1)
-    t2 = np.asarray(t2, np.float64).reshape(-1)
-    t, inv = np.unique(np.concatenate([t1, t2]), return_inverse=True)
-    return t, inv[: t1.size].astype(np.int32), inv[t1.size :].astype(np.int32)
 
 
 @partial(jax.jit, static_argnames=("model",))

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
 
+from .binning import check_bin_width
 from .errors import ModeError, ParameterError
 from .parameters import PARAMETERS, Prior, canonical_mode, canonical_name, parameter_names
 
@@ -162,23 +163,6 @@ def _pair(name: str, pair: Any) -> tuple[float, float]:
     return lo, hi
 
 
-def _bin_width(width):
-    """None, a width in [0, 180) degrees or a tuple of them (0 and all-zero: None)."""
-    if width is None:
-        return None
-    try:
-        arr = np.asarray(width, dtype=np.float64)
-    except (TypeError, ValueError):
-        arr = np.asarray([np.nan])
-    if arr.ndim > 1 or arr.size == 0 or not np.all(np.isfinite(arr) & (arr >= 0) & (arr < 180)):
-        raise ModeError(
-            f"phi_bin_width must be a width in [0, 180) degrees or one per angle, got {width!r}"
-        )
-    if not np.any(arr > 0):
-        return None
-    return float(arr) if arr.ndim == 0 else tuple(float(v) for v in arr)
-
-
 def _setting(name, start, bounds, prior, fixed, physical: bool) -> ParamSetting:
     reg = PARAMETERS[name]
     prior_obj = _as_prior(name, prior) if prior is not None else None
@@ -287,7 +271,8 @@ class ModelSpec:
         scal = tuple(
             _setting(n, init.get(n), bnds.get(n), pri.get(n), False, False) for n in SCALING_NAMES
         )
-        return cls(mode, convention, gap, params, scal, _bin_width(phi_bin_width))
+        width = check_bin_width(phi_bin_width, "phi_bin_width")
+        return cls(mode, convention, gap, params, scal, width)
 
     # ------------------------------------------------------------------ views by name
     @property
