@@ -107,7 +107,7 @@ def test_per_angle_width_equals_one_model_per_angle_and_subsets():
 @pytest.mark.parametrize("convention", ["physical", "homodyne2"])
 @pytest.mark.parametrize("width", [4.0, (4.0, 0.0, 2.0, 6.0)])
 def test_likelihood_gradient_matches_autodiff_and_finite_differences(convention, width):
-    t, i, j = _grid(60)
+    t, i, j = _grid(40)
     m = _model(width, convention)
     rng = np.random.default_rng(7)
     y = np.asarray(hp.c2_pairs(m, THETA * 1.01, CONTRAST, OFFSET, t, PHI, i, j))
