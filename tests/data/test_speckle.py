@@ -113,3 +113,27 @@ def test_model_comes_from_the_spec_as_for_simulate():
     narrow = hp.ModelSpec.create("static", bounds={"D0": (10.0, 2000.0)}, initial={"D0": 100.0})
     with pytest.raises(hp.ParameterError, match="D0.*outside its bounds"):
         hd.simulate_speckle(narrow, {"D0": 5000.0}, n_frames=10, n_pixels=10)
+
+
+def test_expected_c2_is_the_kernel_with_the_simulated_bin_width():
+    """expected_c2 (the kernel with phi_bin_width) = the mean of the point kernel over every
+    q-vector angle of each bin, the average the correlator takes."""
+    from dataclasses import replace
+
+    import homodyne_physics as hp
+
+    params = {"D0": 1000.0, "alpha": 0.5, "D_offset": 10.0, "gamma_dot_t0": 2e-4, "beta": 0.3}
+    params.update({"gamma_dot_t_offset": 0.0, "phi0": 3.0})
+    sim = hd.simulate_speckle(
+        "laminar_flow", params, phi=[0.0, 90.0], n_frames=100, n_pixels=50, dt=0.25, seed=1
+    )
+    assert sim.model.phi_bin_width == 4.0 == sim.settings["bin_width"]
+    point = replace(sim.model, phi_bin_width=None)
+    exp = sim.expected_c2()
+    for b in range(2):
+        with hp.float64():
+            g = hp.c2_matrix(point, sim.theta, 1.0, 0.0, sim.data.t, sim.pixel_phi[b])
+        want = 1.0 + sim.contrast[b] * np.asarray(g).mean(axis=0)
+        np.testing.assert_allclose(exp[b], want, rtol=0, atol=1e-6)
+    centre = np.asarray(hp.c2_matrix(point, sim.theta, sim.contrast, 1.0, sim.data.t, [0.0, 90.0]))
+    assert np.max(np.abs(exp[1] - centre[1])) > 1e-3  # across the flow the bin matters

@@ -42,6 +42,7 @@ def test_public_names():
         "check_values",
         "default_values",
         "float64",
+        "g1sq_from_factors",
         "g1sq_from_integrals",
         "g1sq_pairs",
         "gaussian_loglik",
@@ -58,7 +59,10 @@ def test_public_names():
         "quantile_estimate",
         "require_float64",
         "require_grid_free",
+        "shear_factors",
         "shear_prefactor",
+        "shear_quadrature",
+        "shear_shape",
         "transport_from_covariance",
         "transport_from_draws",
         "transport_grid",
@@ -78,6 +82,7 @@ def test_signature_of_modelspec_create(signature):
         "*bounds=None",
         "*priors=None",
         "*fixed=None",
+        "*phi_bin_width=None",
     ]
 
 
@@ -88,6 +93,8 @@ def test_signature_of_c2model(signature):
         "dt",
         "gap=2000000.0",
         "convention='physical'",
+        "phi_bin_width=None",
+        "phi_bin_nodes=16",
     ]
 
 

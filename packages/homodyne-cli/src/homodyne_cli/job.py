@@ -32,7 +32,7 @@ from .fit_quality import (
 )
 from .job_report import cmc_brief, fit_brief, provenance, report_cmc, report_nlsq, shard_progress
 from .memory import check_model_memory
-from .model_spec import spec_from_run
+from .model_spec import bin_width_note, spec_from_run
 from .outputs import atomic_write_json, default_shard_cache, utc_now, versions
 from .q_report import q_consistency_record, write_q_consistency_plot
 from .qrings import load_joint, plot_q, q_text
@@ -334,6 +334,8 @@ def run_job(
     folder.mkdir(parents=True, exist_ok=True)
     check = check_data(job.data, file, ui)
     _absorb(job, check)
+    if spec.mode == "laminar_flow":
+        ui.info(bin_width_note(spec))
     curves: dict[str, Any] = {}
     if method in ("nlsq", "both", "cmc"):
         job.nlsq = nlsq_fit(run, job.data, spec, ui, timings, warm_start=method == "cmc")

@@ -49,7 +49,20 @@ def spec_from_run(run: "RunConfig") -> ModelSpec:
             bounds=run.bounds or None,
             priors={n: _prior(p) for n, p in (run.priors or {}).items()} or None,
             fixed=getattr(run, "fixed", None) or None,
+            phi_bin_width=getattr(run, "phi_bin_width", None),
         )
     except HomodyneError as exc:
         where = run.source or "the configuration"
         raise ConfigError(f"{where}: initial_parameters / parameter_space / --fix: {exc}") from None
+
+
+def bin_width_note(spec: ModelSpec) -> str:
+    """One line for the run log: the angular bin width the shear term is averaged over."""
+    width = spec.phi_bin_width
+    if width is None:
+        return (
+            "angular bins: shear term at the bin centres (phi_bin_width unknown, taken as 0; "
+            "set analyzer_parameters.scattering.phi_bin_width to model the bins)"
+        )
+    shown = f"{width:g}" if isinstance(width, float) else ", ".join(f"{w:g}" for w in width)
+    return f"angular bins: shear term averaged over {shown} deg (phi_bin_width)"

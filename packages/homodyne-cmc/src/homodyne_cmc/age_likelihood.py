@@ -17,11 +17,11 @@ import jax.numpy as jnp
 
 from homodyne_physics import (
     C2Model,
-    g1sq_from_integrals,
+    g1sq_from_factors,
     integral_tables,
     legendre_basis,
     pair_integrals,
-    shear_prefactor,
+    shear_factors,
 )
 
 __all__ = ["age_coefficients", "age_gaussian_loglik"]
@@ -62,7 +62,7 @@ def age_gaussian_loglik(
     y = jnp.pad(y, ((0, 0), (0, pad)))
     w = jnp.pad(w, ((0, 0), (0, pad)))
     tables = integral_tables(model, theta, t)
-    k = shear_prefactor(model, theta, jnp.atleast_1d(jnp.asarray(phi, jnp.float64)))
+    k = shear_factors(model, theta, jnp.atleast_1d(jnp.asarray(phi, jnp.float64)))
     lo, hi = age_range[0], age_range[1]
     scale = 2.0 / jnp.where(hi > lo, hi - lo, 1.0)
     order = max(coef_c.shape[1], coef_o.shape[1]) - 1
@@ -75,7 +75,7 @@ def age_gaussian_loglik(
         yc = jax.lax.dynamic_slice(y, (0, kk * size), (n_phi, size))
         wc = jax.lax.dynamic_slice(w, (0, kk * size), (n_phi, size))
         i_d, i_g = pair_integrals(model, tables, ic, jc)
-        g = g1sq_from_integrals(model, i_d[None], k[:, None] * i_g[None])
+        g = g1sq_from_factors(model, i_d[None], i_g, k)
         u = (0.5 * (t[ic] + t[jc]) - lo) * scale - 1.0
         basis = legendre_basis(u, order, jnp)
         c = coef_c @ basis[: coef_c.shape[1]]

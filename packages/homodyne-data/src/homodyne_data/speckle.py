@@ -18,7 +18,7 @@ whose realised mean-square displacement differs from the model by about
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -44,8 +44,6 @@ from .synthetic import (
 
 __all__ = ["SpeckleSimulation", "simulate_speckle"]
 
-# angles at which expected_c2 samples the kernel across one bin (enough for smooth sinc^2)
-_BIN_QUADRATURE = 33
 # the box is this many speckle widths per q-vector spacing, so that neighbouring q vectors
 # see independent speckle (their fields decorrelate once dq * box >> 2 pi)
 _BOX_SEPARATION = 8.0
@@ -63,7 +61,8 @@ class SpeckleSimulation:
     truth
         Physical parameters by name, plus ``contrast``/``offset`` (expected, all bins).
     model
-        The :class:`homodyne_physics.C2Model` used (``spec.model(q, dt)``).
+        The :class:`homodyne_physics.C2Model` of the data: ``spec.model(q, dt)`` with
+        ``phi_bin_width`` set to the simulated bin width.
     theta
         Physical parameters in kernel order.
     contrast
@@ -93,20 +92,13 @@ class SpeckleSimulation:
     def expected_c2(self) -> np.ndarray:
         """Mean c2 the correlator estimates, from the kernel: ``1 + beta * <g1^2>_bin``.
 
-        ``<g1^2>_bin`` averages the kernel over the angles of the bin's q vectors (a
-        quadrature of 33 angles; exact for static data). Shape ``(n_phi, n_t, n_t)``.
+        ``<g1^2>_bin`` is the kernel averaged over the bin's angles: ``model`` carries the
+        simulated ``bin_width`` (:attr:`homodyne_physics.C2Model.phi_bin_width`), the same
+        bin average a fit uses when it models the bins. Shape ``(n_phi, n_t, n_t)``.
         """
-        out = np.empty_like(self.data.c2)
         with float64():
-            for b in range(self.data.n_phi):
-                angles = self.pixel_phi[b]
-                pick = np.linspace(0, angles.size - 1, min(_BIN_QUADRATURE, angles.size))
-                sub = angles[np.round(pick).astype(int)]
-                if not self.model.has_shear:
-                    sub = sub[:1]
-                g = c2_matrix(self.model, self.theta, 1.0 / sub.size, 0.0, self.data.t, sub)
-                out[b] = 1.0 + self.contrast[b] * np.asarray(g).sum(axis=0)
-        return out
+            out = c2_matrix(self.model, self.theta, self.contrast, 1.0, self.data.t, self.data.phi)
+        return np.asarray(out)
 
 
 def _qvectors(q: float, phi_deg: float, width_deg: float, count: int) -> tuple:
@@ -314,7 +306,8 @@ def simulate_speckle(
     )
     _check_choices(bin_width, ensemble, mean_counts)
     spec = _physical(spec_of(spec))
-    model = spec.model(q, dt)
+    # the data average c2 over each bin's angles: the model says so (expected_c2, fits)
+    model = replace(spec.model(q, dt), phi_bin_width=float(bin_width))
     theta = truth_vector(spec, params)
     phi_arr = angles_of(phi)
     frames = np.arange(1, n_frames + 1, dtype=np.int64)

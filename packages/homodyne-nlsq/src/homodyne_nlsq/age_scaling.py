@@ -21,11 +21,11 @@ import jax.numpy as jnp
 
 from homodyne_physics import (
     C2Model,
-    g1sq_from_integrals,
+    g1sq_from_factors,
     integral_tables,
     legendre_basis,
     pair_integrals,
-    shear_prefactor,
+    shear_factors,
 )
 from homodyne_physics.scaling import ScalingMap
 
@@ -63,14 +63,14 @@ def _age_args(scaling: ScalingMap, s):
 @partial(jax.jit, static_argnames=("model", "chunk", "loss"))
 def _cost(model, theta, coef_c, coef_o, age_lo, age_span, arrs, chunk, loss, f_scale):
     tables = integral_tables(model, theta, arrs.t)
-    k = shear_prefactor(model, theta, arrs.phi)
+    k = shear_factors(model, theta, arrs.phi)
     size, n_chunks = _chunk_bounds(arrs.i.shape[0], chunk)
     order = max(coef_c.shape[1], coef_o.shape[1]) - 1
 
     def body(total, kk):
         i, j, y, fresh = _chunk_slice(arrs, kk, size)
         i_d, i_g = pair_integrals(model, tables, i, j)
-        g = g1sq_from_integrals(model, i_d[None], k[:, None] * i_g[None])
+        g = g1sq_from_factors(model, i_d[None], i_g, k)
         c, o = _scales(coef_c, coef_o, _basis(arrs, i, j, age_lo, age_span, order))
         wt = _chunk_weight(arrs, kk, size)  # point-set weights (None: dense)
         _, _, cost = _weights(y, fresh[None], o + c * g, loss, f_scale, wt)
@@ -174,14 +174,14 @@ def age_accumulate(
 @partial(jax.jit, static_argnames=("model", "chunk", "nc", "no"))
 def _scaling_moments(model, theta, age_lo, age_span, arrs, chunk, nc, no):
     tables = integral_tables(model, theta, arrs.t)
-    k = shear_prefactor(model, theta, arrs.phi)
+    k = shear_factors(model, theta, arrs.phi)
     size, n_chunks = _chunk_bounds(arrs.i.shape[0], chunk)
     n_phi, n_f = arrs.phi.shape[0], nc + no
 
     def body(acc, kk):
         i, j, y, fresh = _chunk_slice(arrs, kk, size)
         i_d, i_g = pair_integrals(model, tables, i, j)
-        g = g1sq_from_integrals(model, i_d[None], k[:, None] * i_g[None])
+        g = g1sq_from_factors(model, i_d[None], i_g, k)
         valid = fresh[None] & jnp.isfinite(y)
         w = valid.astype(g.dtype)
         wt = _chunk_weight(arrs, kk, size)

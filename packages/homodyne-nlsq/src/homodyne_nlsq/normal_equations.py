@@ -28,10 +28,11 @@ import jax.numpy as jnp
 
 from homodyne_physics import (
     C2Model,
+    g1sq_from_factors,
     g1sq_from_integrals,
     integral_tables,
     pair_integrals,
-    shear_prefactor,
+    shear_factors,
 )
 from homodyne_physics.scaling import ScalingMap
 
@@ -147,13 +148,13 @@ def cost_only(
 ):
     """Sum of ``f_scale^2 rho((r/f_scale)^2)`` over valid points (chi^2 for the linear loss)."""
     tables = integral_tables(model, theta, arrs.t)
-    k = shear_prefactor(model, theta, arrs.phi)
+    k = shear_factors(model, theta, arrs.phi)
     size, n_chunks = _chunk_bounds(arrs.i.shape[0], chunk)
 
     def body(total, kk):
         i, j, y, fresh = _chunk_slice(arrs, kk, size)
         i_d, i_g = pair_integrals(model, tables, i, j)
-        g = g1sq_from_integrals(model, i_d[None], k[:, None] * i_g[None])
+        g = g1sq_from_factors(model, i_d[None], i_g, k)
         _, _, cost = _weights(
             y,
             fresh[None],
@@ -170,30 +171,40 @@ def cost_only(
 
 def derivative_tables(model: C2Model, theta, arrs: ProblemArrays):
     """What every derivative pass needs once per call: the integral tables, their tangents
-    (one per parameter, ``P x n_t`` each), the shear prefactor ``(n_phi,)`` and its Jacobian
-    ``(n_phi, P)``."""
+    (one per parameter, ``P x n_t`` each), the shear factors (``(n_phi,)``, or a pair for a
+    bin-averaged model: :func:`homodyne_physics.shear_factors`) and their Jacobians
+    (``(n_phi, P)`` each)."""
     tables = integral_tables(model, theta, arrs.t)
     dtables = jax.jacfwd(lambda th: integral_tables(model, th, arrs.t))(theta)  # 2 x (n_t, P)
-    k = shear_prefactor(model, theta, arrs.phi)
-    dk = jax.jacfwd(lambda th: shear_prefactor(model, th, arrs.phi))(theta)
+    k = shear_factors(model, theta, arrs.phi)
+    dk = jax.jacfwd(lambda th: shear_factors(model, th, arrs.phi))(theta)
     return tables, (dtables[0].T, dtables[1].T), k, dk
 
 
 def g_and_gradient(model: C2Model, derivs, i, j):
     """G = g1^2 ``(n_phi, C)`` and dG/dtheta ``(n_phi, C, P)`` at the pairs ``(i, j)``, from
-    :func:`derivative_tables`: only the two pair integrals carry tangents."""
+    :func:`derivative_tables`: only the two pair integrals carry tangents (and, for a
+    bin-averaged model, G depends on the shear integral through two arguments x and y)."""
     tables, dtables_t, k, dk = derivs
     (i_d, i_g), (di_d, di_g) = jax.vmap(
         lambda tan: jax.jvp(lambda tb: pair_integrals(model, tb, i, j), (tables,), (tan,)),
         out_axes=(None, 0),
     )(dtables_t)  # primal (C,), tangents (P, C)
-    x = k[:, None] * i_g[None]
-    i_d_b = jnp.broadcast_to(i_d[None], x.shape)
-    ones = jnp.ones_like(x)
-    g, g_d = jax.jvp(lambda a: g1sq_from_integrals(model, a, x), (i_d_b,), (ones,))
-    _, g_x = jax.jvp(lambda b: g1sq_from_integrals(model, i_d_b, b), (x,), (ones,))
-    dx = k[:, None, None] * di_g.T[None] + i_g[None, :, None] * dk[:, None, :]
-    return g, g_d[..., None] * di_d.T[None] + g_x[..., None] * dx
+    ks, dks = (k, dk) if isinstance(k, tuple) else ((k,), (dk,))
+    args = tuple(f[:, None] * i_g[None] for f in ks)  # x (and y)
+    i_d_b = jnp.broadcast_to(i_d[None], args[0].shape)
+    ones = jnp.ones_like(args[0])
+    g, g_d = jax.jvp(lambda a: g1sq_from_integrals(model, a, *args), (i_d_b,), (ones,))
+    dg = g_d[..., None] * di_d.T[None]
+    for n, (f, df) in enumerate(zip(ks, dks, strict=True)):
+
+        def along(b, n=n):
+            return g1sq_from_integrals(model, i_d_b, *args[:n], b, *args[n + 1 :])
+
+        _, g_n = jax.jvp(along, (args[n],), (ones,))
+        dx = f[:, None, None] * di_g.T[None] + i_g[None, :, None] * df[:, None, :]
+        dg = dg + g_n[..., None] * dx
+    return g, dg
 
 
 @partial(jax.jit, static_argnames=("model", "chunk", "loss"))
@@ -303,13 +314,13 @@ def scaling_moments(model: C2Model, theta, arrs: ProblemArrays, *, chunk=16384):
     see :func:`homodyne_nlsq.separable.profile_scaling`).
     """
     tables = integral_tables(model, theta, arrs.t)
-    k = shear_prefactor(model, theta, arrs.phi)
+    k = shear_factors(model, theta, arrs.phi)
     size, n_chunks = _chunk_bounds(arrs.i.shape[0], chunk)
 
     def body(acc, kk):
         i, j, y, fresh = _chunk_slice(arrs, kk, size)
         i_d, i_g = pair_integrals(model, tables, i, j)
-        g = g1sq_from_integrals(model, i_d[None], k[:, None] * i_g[None])
+        g = g1sq_from_factors(model, i_d[None], i_g, k)
         valid = fresh[None] & jnp.isfinite(y)
         w = valid.astype(g.dtype)
         g = jnp.where(valid, g, 0.0)

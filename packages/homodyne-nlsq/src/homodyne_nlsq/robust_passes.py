@@ -24,10 +24,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from homodyne_physics import (
-    g1sq_from_integrals,
+    g1sq_from_factors,
     integral_tables,
     pair_integrals,
-    shear_prefactor,
+    shear_factors,
 )
 
 from .normal_equations import (
@@ -89,8 +89,8 @@ def line_pairs(n_t: int, first: int, lags: np.ndarray):
 def _residuals_core(model, theta, contrast, offset, arrs, loss, f_scale):
     tables = integral_tables(model, theta, arrs.t)
     i_d, i_g = pair_integrals(model, tables, arrs.i, arrs.j)
-    k = shear_prefactor(model, theta, arrs.phi)
-    g = g1sq_from_integrals(model, i_d[None], k[:, None] * i_g[None])
+    k = shear_factors(model, theta, arrs.phi)
+    g = g1sq_from_factors(model, i_d[None], i_g, k)
     valid = jnp.isfinite(arrs.y)
     r = jnp.where(valid, arrs.y - (offset[:, None] + contrast[:, None] * g), 0.0)
     # scores carry the IRLS weight: test what the sandwich sums (w r), not r

@@ -10,6 +10,7 @@ KERNEL_NAMES = (
     "c2_at_times",
     "c2_matrix",
     "c2_pairs",
+    "g1sq_from_factors",
     "g1sq_from_integrals",
     "g1sq_pairs",
     "integral_tables",
@@ -17,7 +18,10 @@ KERNEL_NAMES = (
     "pair_integrals",
     "point_set_index",
     "require_grid_free",
+    "shear_factors",
     "shear_prefactor",
+    "shear_quadrature",
+    "shear_shape",
 )
 PRECISION_NAMES = ("float64", "require_float64", "x64_enabled")
 TRANSPORT_NAMES = (

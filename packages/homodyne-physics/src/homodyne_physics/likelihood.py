@@ -47,7 +47,7 @@ from .kernel import (
     _H2_G1_FLOOR,
     C2Model,
     integral_tables,
-    shear_prefactor,
+    shear_factors,
 )
 from .precision import require_float64
 
@@ -127,6 +127,21 @@ def _integral(model: C2Model, diff, sgn):
     return model.dt * root, model.dt * diff / root
 
 
+def _shear_terms(model: C2Model, k, i_g):
+    """``(shape, d shape/dx, d shape/dy or None)`` at ``x = k I_g`` (and ``y = k_s I_g``):
+    sinc^2, or its Gauss-Legendre bin average (``k = (k, k_s)`` then), from :func:`_sincos`."""
+    if not model.bin_averaged:
+        _, _, sinc, dsinc = _sincos(k[:, None] * i_g[None])
+        return sinc * sinc, 2.0 * sinc * dsinc, None
+    cos_d, sin_d, wts = model.bin_nodes(2)
+    x = (k[0][:, None] * i_g[None])[..., None]
+    y = (k[1][:, None] * i_g[None])[..., None]
+    _, _, sinc, dsinc = _sincos(x * cos_d + y * sin_d)
+    d_node = wts * (2.0 * sinc * dsinc)
+    shape = jnp.sum(wts * (sinc * sinc), axis=-1)
+    return shape, jnp.sum(d_node * cos_d, axis=-1), jnp.sum(d_node * sin_d, axis=-1)
+
+
 def _point_terms(model: C2Model, tabs, k, i, j):
     """G (A, C) at a chunk of pairs and the partial derivatives the gradient needs.
 
@@ -134,7 +149,9 @@ def _point_terms(model: C2Model, tabs, k, i, j):
     (physical) or max(g1d, floor)^2 (homodyne2), returns ``g`` and a dict with
     ``ddecay`` = d log(decay)/d diff_d per pair ``(1, C)`` (per point ``(n_phi, C)`` with a
     per-angle q), ``dg`` = dG/d g1d (None when 1), ``g1d``, and
-    for shear ``dshape`` = d shape/dX (times decay: d g1d/dX), ``i_g`` and ``dig`` = dI_g/d diff_g.
+    for shear ``dshape`` = d shape/dX (times decay: d g1d/dX), ``i_g`` and ``dig`` = dI_g/d diff_g;
+    with a finite angular bin ``k`` is ``(k, k_s)`` and ``dshape_y`` = d g1d/dY for the
+    companion argument ``Y = k_s I_g`` (see :func:`homodyne_physics.kernel.shear_shape`).
     """
     q2 = model.q_column(2) ** 2  # scalar, or (n_phi, 1) for a per-angle q
     sgn = jnp.sign(j - i).astype(tabs[0].dtype)
@@ -153,11 +170,13 @@ def _point_terms(model: C2Model, tabs, k, i, j):
     g1d = decay
     if model.has_shear:
         i_g, parts["dig"] = _integral(model, tabs[1][j] - tabs[1][i], sgn)
-        _, _, sinc, dsinc = _sincos(k[:, None] * i_g[None])
-        g1d = g1d * (sinc * sinc)
-        parts["dshape"] = decay * (2.0 * sinc * dsinc)
+        shp, dshp, dshp_y = _shear_terms(model, k, i_g)
+        g1d = g1d * shp
+        parts["dshape"] = decay * dshp
+        if dshp_y is not None:
+            parts["dshape_y"] = decay * dshp_y
         parts["i_g"] = i_g
-    shape = (k.shape[0], i.shape[0])
+    shape = (_n_angles(k), i.shape[0])
     g1d = jnp.broadcast_to(g1d, shape)
     parts["g1d"] = g1d
     if model.convention == "physical":
@@ -166,6 +185,10 @@ def _point_terms(model: C2Model, tabs, k, i, j):
     g1 = jnp.maximum(g1d, _H2_G1_FLOOR)
     parts["dg"] = 2.0 * g1 * (g1d > _H2_G1_FLOOR)
     return g1 * g1, parts
+
+
+def _n_angles(k) -> int:
+    return k[0].shape[0] if isinstance(k, tuple) else k.shape[0]
 
 
 # --------------------------------------------------------------------------- streamed passes
@@ -195,7 +218,7 @@ def _value_pass(model: C2Model, chunk: int, params, data):
     theta, contrast, offset = params[:3]
     t, phi, i = data[0], data[1], data[2]
     tabs = integral_tables(model, theta, t)
-    k = shear_prefactor(model, theta, phi)
+    k = shear_factors(model, theta, phi)
     size, n_chunks = _chunking(i.shape[0], chunk)
 
     def body(total, kk):
@@ -219,10 +242,10 @@ def _grad_pass(model: C2Model, chunk: int, params, data):
     theta, contrast, offset = params[:3]
     t, phi, i = data[0], data[1], data[2]
     tabs = integral_tables(model, theta, t)
-    k = shear_prefactor(model, theta, phi)
+    k = shear_factors(model, theta, phi)
     n_t, n_phi = t.shape[0], phi.shape[0]
     size, n_chunks = _chunking(i.shape[0], chunk)
-    n_acc = 4 if model.has_shear else 3
+    n_acc = (5 if model.bin_averaged else 4) if model.has_shear else 3
 
     def body(carry, kk):
         acc, ct = carry
@@ -241,7 +264,12 @@ def _grad_pass(model: C2Model, chunk: int, params, data):
             cots = [jnp.sum(parts["ddecay"] * h * parts["g1d"], axis=0)]
         else:
             cots = [parts["ddecay"][0] * jnp.sum(h * parts["g1d"], axis=0)]
-        if model.has_shear:
+        if model.bin_averaged:
+            cot_x, cot_y = h * parts["dshape"], h * parts["dshape_y"]
+            cot_i = cot_x * k[0][:, None] + cot_y * k[1][:, None]
+            cots.append(parts["dig"] * jnp.sum(cot_i, axis=0))
+            sums += [cot_x * parts["i_g"][None], cot_y * parts["i_g"][None]]
+        elif model.has_shear:
             cot_x = h * parts["dshape"]
             cots.append(parts["dig"] * jnp.sum(cot_x * k[:, None], axis=0))
             sums.append(cot_x * parts["i_g"][None])
@@ -256,6 +284,8 @@ def _grad_pass(model: C2Model, chunk: int, params, data):
     (acc, ct), _ = jax.lax.scan(body, init, jnp.arange(n_chunks))
     sums = [jnp.sum(a, axis=1) for a in acc]
     b_k = sums[3] if model.has_shear else jnp.zeros((n_phi,), dtype)
+    if model.bin_averaged:
+        b_k = (b_k, sums[4])
     return jnp.sum(sums[0]), ct, b_k, sums[2], sums[1]
 
 
@@ -276,8 +306,9 @@ def _gradient(model: C2Model, chunk: int, params, data):
     ct_g = ct[:, 1] if model.has_shear else jnp.zeros_like(ct[:, 0])
     (g_theta,) = pull_tables((ct[:, 0] * inv_var, ct_g * inv_var))
     if model.has_shear:
-        _, pull_k = jax.vjp(lambda th: shear_prefactor(model, th, phi), theta)
-        g_theta = g_theta + pull_k(b_k * inv_var)[0]
+        _, pull_k = jax.vjp(lambda th: shear_factors(model, th, phi), theta)
+        cot_k = jax.tree_util.tree_map(lambda b: b * inv_var, b_k)
+        g_theta = g_theta + pull_k(cot_k)[0]
     g_sigma = ssr * inv_var / sigma - n / sigma
     return value, (g_theta, b_c * inv_var, b_o * inv_var, g_sigma)
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
 
+from .binning import check_bin_width
 from .errors import ModeError, ParameterError
 from .parameters import PARAMETERS, Prior, canonical_mode, canonical_name, parameter_names
 
@@ -211,6 +212,7 @@ class ModelSpec:
     gap: float
     parameters: tuple[ParamSetting, ...]
     scaling: tuple[ParamSetting, ...]
+    phi_bin_width: float | tuple[float, ...] | None = None
 
     @classmethod
     def create(
@@ -223,6 +225,7 @@ class ModelSpec:
         bounds: Mapping[str, tuple[float, float]] | None = None,
         priors: Mapping[str, Any] | None = None,
         fixed: Mapping[str, float | None] | Iterable[str] | None = None,
+        phi_bin_width: float | Iterable[float] | None = None,
     ) -> "ModelSpec":
         """Validated spec.
 
@@ -241,6 +244,9 @@ class ModelSpec:
             the bounds.
         fixed
             Parameters held fixed: a mapping name -> value (None: the start value) or names.
+        phi_bin_width
+            Angular width of the data's bins, degrees (one number or one per angle; None or 0:
+            the shear term at the bin centre); passed to :class:`C2Model` by :meth:`model`.
 
         Raises
         ------
@@ -265,7 +271,8 @@ class ModelSpec:
         scal = tuple(
             _setting(n, init.get(n), bnds.get(n), pri.get(n), False, False) for n in SCALING_NAMES
         )
-        return cls(mode, convention, gap, params, scal)
+        width = check_bin_width(phi_bin_width, "phi_bin_width")
+        return cls(mode, convention, gap, params, scal, width)
 
     # ------------------------------------------------------------------ views by name
     @property
@@ -351,7 +358,18 @@ class ModelSpec:
         """The :class:`homodyne_physics.C2Model` of this spec for one dataset."""
         from .kernel import C2Model
 
-        return C2Model(self.mode, q=q, dt=dt, gap=self.gap, convention=self.convention)
+        return C2Model(
+            self.mode,
+            q=q,
+            dt=dt,
+            gap=self.gap,
+            convention=self.convention,
+            phi_bin_width=self.phi_bin_width,
+        )
+
+    def with_bin_width(self, width: float | Iterable[float] | None) -> "ModelSpec":
+        """A copy whose models average the shear term over bins of ``width`` degrees."""
+        return self._rebuild(phi_bin_width=width)
 
     # ------------------------------------------------------------------ variants and JSON
     def with_start(self, values: Mapping[str, float]) -> "ModelSpec":
@@ -374,6 +392,7 @@ class ModelSpec:
             "bounds": self.bounds,
             "priors": self.priors,
             "fixed": self.fixed_values,
+            "phi_bin_width": self.phi_bin_width,
             **kw,
         }
         return ModelSpec.create(self.mode, **args)
@@ -386,6 +405,7 @@ class ModelSpec:
             "gap": self.gap,
             "parameters": {p.name: p.to_dict() for p in self.parameters},
             "scaling": {p.name: p.to_dict() for p in self.scaling},
+            **({} if self.phi_bin_width is None else {"phi_bin_width": self.phi_bin_width}),
         }
 
     @classmethod
@@ -409,4 +429,5 @@ class ModelSpec:
             bounds={n: p.bounds for n, p in every.items()},
             priors={n: p.prior for n, p in every.items()},
             fixed=[n for n, p in params.items() if p.fixed],
+            phi_bin_width=d.get("phi_bin_width"),
         )

@@ -100,6 +100,8 @@ def config_validate(*, file: Path, strict: bool, with_data: bool = False) -> Non
         f"{'from file' if run.dt is None else run.dt}"
     )
     ui.info(f"  angles: {'all' if run.phi_ranges is None else run.phi_ranges}")
+    if run.phi_bin_width is not None:
+        ui.info(f"  angular bin width: {run.phi_bin_width} deg (shear term averaged over it)")
     ui.info(f"  initial values: {run.initial or 'defaults / data estimates'}")
     if run.fixed:
         shown = {k: "start value" if v is None else v for k, v in run.fixed.items()}

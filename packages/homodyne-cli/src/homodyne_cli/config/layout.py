@@ -130,6 +130,13 @@ Positives = Annotated[
     WithJsonSchema({"anyOf": [_POSITIVE, {"type": "array", "items": _POSITIVE}, {"type": "null"}]}),
 ]
 
+_WIDTH = {"type": "number", "minimum": 0, "exclusiveMaximum": 180}
+BinWidths = Annotated[
+    tuple[Annotated[Number, Field(ge=0, lt=180)], ...] | None,
+    BeforeValidator(_as_list),
+    WithJsonSchema({"anyOf": [_WIDTH, {"type": "array", "items": _WIDTH}, {"type": "null"}]}),
+]
+
 
 @settings(frozen=True, config=settings_config())
 class RunSettings:
@@ -147,6 +154,9 @@ class RunSettings:
     joint_q: Flag = Field(False, description="fit the wavevector_q rings jointly (one dataset)")
     q_range: tuple[PositiveNumber, PositiveNumber] | None = Field(
         None, description="[min, max] 1/Angstrom: fit every ring inside jointly"
+    )
+    phi_bin_width: BinWidths = Field(
+        None, description="angular bin width, degrees (one, or one per angle); null/0 = centre"
     )
     file_path: str | None = Field(None, description="data file")
     file_paths: tuple[str, ...] | None = Field(None, description="several data files")
@@ -181,6 +191,7 @@ class RunSettings:
         "analyzer_parameters.scattering.wavevector_q": "wavevector_q",
         "analyzer_parameters.scattering.joint_q": "joint_q",
         "analyzer_parameters.scattering.q_range": "q_range",
+        "analyzer_parameters.scattering.phi_bin_width": "phi_bin_width",
         **{f"experimental_data.{k}": k for k in ("file_path", "file_paths", "data_folder_path")},
         "experimental_data.data_file_name": "data_file_name",
         "phi_filtering.enabled": "phi_filtering",

@@ -45,6 +45,7 @@ class RunConfig:
     q_range: tuple[float, float] | None = None
     data: DataSelection = field(default_factory=DataSelection)
     gap: float = 2e6
+    phi_bin_width: float | tuple[float, ...] | None = None
     initial: dict[str, float] | None = None
     bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
     priors: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -217,10 +218,18 @@ def _parameters(run: Any, found: Found, rep: Reporter, fix: dict, doc: LoadedYAM
         "seed": run.seed,
         **_q_jobs(run, rep),
         "gap": run.gap,
+        "phi_bin_width": _bin_width(run.phi_bin_width),
         "max_reduced_chi2": run.max_reduced_chi2 if run.quality_gate else None,
         "plots": run.plots,
         "max_display": run.max_display,
     }
+
+
+def _bin_width(widths) -> float | tuple[float, ...] | None:
+    """``analyzer_parameters.scattering.phi_bin_width``: one width, one per angle, or None."""
+    if not widths:
+        return None
+    return float(widths[0]) if len(widths) == 1 else tuple(float(w) for w in widths)
 
 
 def _q_jobs(run: Any, rep: Reporter) -> dict:
