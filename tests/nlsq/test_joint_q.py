@@ -57,7 +57,14 @@ def test_static_joint_fit_recovers_truth_with_per_ring_scaling():
 @pytest.mark.slow
 def test_laminar_four_rings_recover_truth_and_beat_the_best_ring():
     """4 rings (q x3) x 6 angles: every parameter within 3 sd; the joint SEs against the best
-    single ring's (measured ratios 1.5-1.9 at 50 frames, see benchmarks/bench_joint_q.py)."""
+    single ring's. The issue's 2x is NOT met and this test does not claim it: measured best-ring
+    / joint 1.45-1.94 here (50 frames), 1.32-1.85 on the realistic laminar truth at 120 frames
+    (noise 0.011, contrast 0.27). The joint information is the sum of the rings' (ring SE /
+    joint SE for D0 there: 3.29, 2.04, 1.85, 1.88, so sum 1/r^2 = 0.90 ~ 1), and q does not
+    break the D0/D_offset ridge (correlation -0.993 to -0.996 in every ring, -0.994 joint): q^2
+    multiplies all of D(t) and q all of gamma_dot(t). So the gain over the best of 4 rings is
+    at most 2, reached only when all 4 carry equal information; D is best seen at high q,
+    the shear at low q, so no case of this kind reaches it."""
     spec = ModelSpec.create("laminar_flow")
     parts, joint = _joint("laminar_flow", LAMINAR_TRUTH, PHI6, Q4, n_t=50, seed=1)
     res = fit_nlsq(joint, spec, NLSQConfig())

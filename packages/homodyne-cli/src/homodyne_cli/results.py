@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from .outputs import atomic_write_json, atomic_write_npz, utc_now
-from .qrings import plot_q
+from .qrings import angle_pages, page_q, plot_q
 
 __all__ = ["nlsq_parameters", "write_cmc_plots", "write_fit_plots", "write_nlsq"]
 
@@ -151,12 +151,12 @@ def write_fit_plots(
     folder.mkdir(parents=True, exist_ok=True)
     t, phi = data.t, data.phi
     paths = plot_fit_heatmaps_all(
-        [folder / f"c2_heatmaps_phi_{p:+07.2f}deg.png" for p in phi],
+        [folder / name for name in angle_pages(data, "c2_heatmaps")],
         t=t,
         c2_data=data.c2,
         c2_fit=c2_fit,
         phi=phi,
-        q=plot_q(data),
+        q=page_q(data),
         max_display=max_display,
         label=label,
     )

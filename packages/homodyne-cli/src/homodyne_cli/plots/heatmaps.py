@@ -65,7 +65,7 @@ def plot_fit_heatmaps_all(
     c2_data: np.ndarray,
     c2_fit: np.ndarray,
     phi: np.ndarray,
-    q: float | None = None,
+    q: float | np.ndarray | None = None,
     max_display: int = 300,
     label: str = "",
 ) -> list[Path]:
@@ -73,7 +73,8 @@ def plot_fit_heatmaps_all(
 
     Data and fit share colour limits (robust, see ``c2_limits``); the residual panel is
     symmetric about zero at its 99th percentile. ``c2_data``, ``c2_fit``: ``(n_phi, n_t, n_t)``;
-    ``paths``: one per angle. Reusing the figure makes 23 angles cost little more than one.
+    ``paths``: one per angle; ``q`` one value or one per angle (joint rings). Reusing the
+    figure makes 23 angles cost little more than one.
     """
     step, td, note = display_grid(t, max_display)
     fig = figure(figsize=(15.0, 4.9))
@@ -110,7 +111,6 @@ def plot_fit_heatmaps_all(
     fig.colorbar(im1, cax=cax1, label="c2 (data and fit: same scale)")
     fig.colorbar(im2, cax=cax2, label="c2 residual")
     suptitle = fig.suptitle("", fontsize=10)
-    qtxt = f", q = {q:.4g} 1/A" if q else ""
     sub = "diagonal (not fitted) in grey" + (f"; {note}" if note else "")
     out = []
     for k, path in enumerate(paths):
@@ -125,6 +125,8 @@ def plot_fit_heatmaps_all(
         im0.set_clim(vmin, vmax)
         im1.set_clim(vmin, vmax)
         im2.set_clim(-rlim, rlim)
+        qk = q[k] if np.ndim(q) else q  # joint rings: the q of this angle
+        qtxt = f", q = {float(qk):.4g} 1/A" if qk else ""
         head = f"{label + ': ' if label else ''}phi = {float(phi[k]):.1f} deg{qtxt}"
         suptitle.set_text(f"{head}\n{sub}")
         out.append(save(fig, path))
