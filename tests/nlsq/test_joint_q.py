@@ -62,9 +62,9 @@ def test_laminar_four_rings_recover_truth_and_beat_the_best_ring():
     (noise 0.011, contrast 0.27). The joint information is the sum of the rings' (ring SE /
     joint SE for D0 there: 3.29, 2.04, 1.85, 1.88, so sum 1/r^2 = 0.90 ~ 1), and q does not
     break the D0/D_offset ridge (correlation -0.993 to -0.996 in every ring, -0.994 joint): q^2
-    multiplies all of D(t) and q all of gamma_dot(t). So the gain over the best of 4 rings is
-    at most 2, reached only when all 4 carry equal information; D is best seen at high q,
-    the shear at low q, so no case of this kind reaches it."""
+    multiplies all of D(t) and q all of gamma_dot(t). With additive information the gain over
+    the best of 4 rings is at most 2, reached only when all 4 carry equal information (D is
+    best seen at high q, the shear at low q); more needs rings with differently shaped ridges."""
     spec = ModelSpec.create("laminar_flow")
     parts, joint = _joint("laminar_flow", LAMINAR_TRUTH, PHI6, Q4, n_t=50, seed=1)
     res = fit_nlsq(joint, spec, NLSQConfig())
