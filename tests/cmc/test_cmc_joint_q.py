@@ -1,5 +1,7 @@
 """CMC on a joint dataset of several q rings (issue 16): per-ring scaling, sharded vs full NUTS."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -35,7 +37,7 @@ def test_cmc_on_two_rings_matches_full_data_nuts():
     of consensus offset on the physical parameters (D0 +0.17, alpha +0.27, D_offset -0.24,
     D(0.2 s) -0.21), the per-ring scaling entries of the joint data more (0.3 against 0.05-0.08).
     The issue's 0.2 sd is therefore not met at these sizes (xfail with the numbers)."""
-    from homodyne_cmc import CMCConfig, fit_cmc
+    from homodyne_cmc import CMCConfig, CMCWarning, fit_cmc
     from homodyne_data import join_rings
     from homodyne_nlsq import fit_nlsq
 
@@ -50,8 +52,11 @@ def test_cmc_on_two_rings_matches_full_data_nuts():
         dense_mass=True,
         seed=1,
     )
-    full = fit_cmc(joint, nlsq, CMCConfig(num_shards=1, **base))
-    cmc = fit_cmc(joint, nlsq, CMCConfig(num_shards=4, **base))
+    with warnings.catch_warnings():
+        # D_offset is weakly determined at this size: each run may warn it is prior-dominated
+        warnings.simplefilter("ignore", CMCWarning)
+        full = fit_cmc(joint, nlsq, CMCConfig(num_shards=1, **base))
+        cmc = fit_cmc(joint, nlsq, CMCConfig(num_shards=4, **base))
     assert {"contrast@r0", "contrast@r1", "offset@r0", "offset@r1"} <= set(full.names)
     assert full.model.q == (0.003,) * 3 + (0.006,) * 3
     for n in ("D0", "alpha", "D_offset"):
