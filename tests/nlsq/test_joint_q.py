@@ -57,7 +57,14 @@ def test_static_joint_fit_recovers_truth_with_per_ring_scaling():
 @pytest.mark.slow
 def test_laminar_four_rings_recover_truth_and_beat_the_best_ring():
     """4 rings (q x3) x 6 angles: every parameter within 3 sd; the joint SEs against the best
-    single ring's (measured ratios 1.5-1.9 at 50 frames, see benchmarks/bench_joint_q.py)."""
+    single ring's. The issue's 2x is NOT met and this test does not claim it: measured best-ring
+    / joint 1.45-1.94 here (50 frames), 1.32-1.85 on the realistic laminar truth at 120 frames
+    (noise 0.011, contrast 0.27). The joint information is the sum of the rings' (ring SE /
+    joint SE for D0 there: 3.29, 2.04, 1.85, 1.88, so sum 1/r^2 = 0.90 ~ 1), and q does not
+    break the D0/D_offset ridge (correlation -0.993 to -0.996 in every ring, -0.994 joint): q^2
+    multiplies all of D(t) and q all of gamma_dot(t). With additive information the gain over
+    the best of 4 rings is at most 2, reached only when all 4 carry equal information (D is
+    best seen at high q, the shear at low q); more needs rings with differently shaped ridges."""
     spec = ModelSpec.create("laminar_flow")
     parts, joint = _joint("laminar_flow", LAMINAR_TRUTH, PHI6, Q4, n_t=50, seed=1)
     res = fit_nlsq(joint, spec, NLSQConfig())
@@ -78,6 +85,7 @@ def test_a_ring_whose_d_does_not_scale_as_q2_is_named():
     )
     res = fit_nlsq(joint, spec, NLSQConfig())
     qc = q_consistency(res, joint)
+    print("LR:", qc.chi2.round(1), "p:", qc.p_value, "curves:", qc.chi2_curves.round(1))
     assert qc.outliers == (1,)
     assert "q ring 1 (q = 0.005 1/A)" in qc.warnings[0]
     assert qc.p_value[1] < 1e-6
@@ -88,17 +96,22 @@ def test_a_ring_whose_d_does_not_scale_as_q2_is_named():
 
 @pytest.mark.slow
 def test_consistent_rings_rarely_raise_the_warning():
-    """40 seeds of consistent data (static, 4 rings x 3 angles x 40 frames). Bonferroni at
-    alpha = 0.01 expects 0.4 false alarms; measured 2/40 (smallest per-ring p 0.001; the
-    Hausman covariance gave 3/40): the delta-method curve covariances of single small rings
-    are too small. The issue asks for < 5 % (at most 1): not met yet, this guards the 5 %."""
+    """40 seeds of consistent data (static, 4 rings x 3 angles x 40 frames): the per-ring
+    likelihood ratio follows chi2(3) (measured: mean 3.06, KS p 0.29, 1 false alarm at
+    Bonferroni alpha = 0.01, which expects 0.4); the issue asks for < 5 % (at most 1 of 40)."""
+    from scipy import stats
+
     spec = ModelSpec.create("static")
-    flagged, p_min = 0, []
+    flagged, lr = 0, []
     for seed in range(40):
         _, joint = _joint("static", STATIC_TRUTH, PHI3, Q4, n_t=40, seed=1000 + seed)
         res = fit_nlsq(joint, spec, NLSQConfig())
         qc = q_consistency(res, joint)
+        assert np.all(qc.dof == 3)
         flagged += bool(qc.outliers)
-        p_min.append(float(np.min(qc.p_value)))
-    print(f"false alarms: {flagged}/40; smallest per-ring p: {min(p_min):.3g}")
-    assert flagged <= 2
+        lr.extend(qc.chi2)
+    ks = stats.kstest(lr, "chi2", args=(3,)).pvalue
+    print(f"false alarms: {flagged}/40; LR mean {np.mean(lr):.3f} (chi2(3): 3), KS p {ks:.3g}")
+    assert flagged <= 1
+    assert 2.5 < np.mean(lr) < 3.5  # sd of the mean of 160 chi2(3) draws (4 rings share data): ~0.2
+    assert ks > 0.01

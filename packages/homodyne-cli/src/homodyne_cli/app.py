@@ -139,6 +139,7 @@ def run_cmd(
     convention: ro.ConventionOpt = None,
     q: ro.QOpt = None,
     joint_q: ro.JointQOpt = False,
+    q_range: ro.QRangeOpt = None,
     phi_range: ro.PhiRangeOpt = None,
     start_frame: ro.StartFrameOpt = None,
     end_frame: ro.EndFrameOpt = None,

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["load_joint", "plot_q", "q_json", "q_text", "single_rings"]
+__all__ = ["angle_pages", "load_joint", "page_q", "plot_q", "q_json", "q_text", "single_rings"]
 
 
 def q_text(q: Any, digits: int = 5) -> str:
@@ -34,6 +34,27 @@ def q_json(data: Any) -> float | list[float]:
 def plot_q(data: Any) -> float | None:
     """The q a plot title shows: one ring's q, ``None`` for a joint dataset (titles skip it)."""
     return None if getattr(data, "is_joint", False) else float(data.q)
+
+
+def angle_pages(data: Any, prefix: str) -> list[str]:
+    """One PNG name per angle: ``{prefix}_phi_+010.00deg.png``; a joint dataset's names carry
+    the ring (``{prefix}_r1_q0.006_phi_...``), so equal angles of two rings do not overwrite
+    each other and a folder listing groups the pages by ring."""
+    phi = np.asarray(data.phi, np.float64)
+    if not getattr(data, "is_joint", False):
+        return [f"{prefix}_phi_{p:+07.2f}deg.png" for p in phi]
+    ring, q = np.asarray(data.ring), data.q_per_angle
+    return [
+        f"{prefix}_r{int(r)}_q{float(v):.5g}_phi_{p:+07.2f}deg.png"
+        for r, v, p in zip(ring, q, phi, strict=True)
+    ]
+
+
+def page_q(data: Any) -> float | np.ndarray | None:
+    """The q each per-angle page shows: one ring's q, or the q of each angle (joint)."""
+    if getattr(data, "is_joint", False):
+        return np.asarray(data.q_per_angle, np.float64)
+    return plot_q(data)
 
 
 def single_rings(run: Any, file: str) -> list[float | None]:

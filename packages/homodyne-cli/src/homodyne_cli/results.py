@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from .outputs import atomic_write_json, atomic_write_npz, utc_now
-from .qrings import plot_q
+from .qrings import angle_pages, page_q, plot_q
 
 __all__ = ["nlsq_parameters", "write_cmc_plots", "write_fit_plots", "write_nlsq"]
 
@@ -151,9 +151,9 @@ def write_fit_plots(
 
         return write_point_plots(folder, data, c2_fit, sigma, label=label)
     folder.mkdir(parents=True, exist_ok=True)
-    t, phi, q = data.t, data.phi, plot_q(data)
+    t, phi, q, pq = data.t, data.phi, plot_q(data), page_q(data)
     td, shown, shown_fit, note = heatmap_display(t, data.c2, c2_fit, max_display)
-    pages = [folder / f"c2_heatmaps_phi_{p:+07.2f}deg.png" for p in phi]
+    pages = [folder / name for name in angle_pages(data, "c2_heatmaps")]
     # the worker's share: it starts a Python process (1.5 CPU-s) while this one draws the
     # transport, structure, overview, lag cuts and histogram figures (3.4 CPU-s at 8 angles),
     # then both draw pages (0.25 CPU-s each): half the pages and 4 more go to the worker
@@ -167,7 +167,7 @@ def write_fit_plots(
             data=shown[:n_far],
             fit=shown_fit[:n_far],
             phi=phi[:n_far],
-            q=q,
+            q=pq[:n_far] if np.ndim(pq) else pq,
             note=note,
             label=label,
         )
@@ -189,7 +189,7 @@ def write_fit_plots(
         data=shown[n_far:],
         fit=shown_fit[n_far:],
         phi=phi[n_far:],
-        q=q,
+        q=pq[n_far:] if np.ndim(pq) else pq,
         note=note,
         label=label,
     )

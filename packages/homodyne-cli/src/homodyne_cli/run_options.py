@@ -56,6 +56,13 @@ JointQOpt = Annotated[
         help="Fit the --q rings of each file jointly: one D(t) and gamma_dot(t) for all rings.",
     ),
 ]
+QRangeOpt = Annotated[
+    tuple[float, float] | None,
+    typer.Option(
+        "--q-range",
+        help="Fit every ring with MIN <= q <= MAX (1/A) of each file jointly (config q_range).",
+    ),
+]
 PhiRangeOpt = Annotated[
     list[str] | None,
     typer.Option("--phi-range", help="Keep angles in MIN,MAX degrees (repeat for several)."),

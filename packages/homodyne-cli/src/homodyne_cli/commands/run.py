@@ -95,6 +95,12 @@ def build_overrides(opts: dict[str, Any]) -> list[Override]:
                 "--q",
             )
         )
+    if opts.get("q_range"):
+        scattering = ("analyzer_parameters", "scattering")
+        lo, hi = (float(v) for v in opts["q_range"])
+        ov.append(Override((*scattering, "q_range"), [lo, hi], "--q-range"))
+        if not opts.get("q"):  # the range replaces the config's ring list
+            ov.append(Override((*scattering, "wavevector_q"), None, "--q-range"))
     if opts.get("joint_q"):
         ov.append(Override(("analyzer_parameters", "scattering", "joint_q"), True, "--joint-q"))
     if opts.get("phi_range"):

@@ -73,7 +73,7 @@ def plot_fit_heatmaps_all(
     c2_data: np.ndarray,
     c2_fit: np.ndarray,
     phi: np.ndarray,
-    q: float | None = None,
+    q: float | np.ndarray | None = None,
     max_display: int = 300,
     label: str = "",
 ) -> list[Path]:
@@ -81,7 +81,8 @@ def plot_fit_heatmaps_all(
 
     Data and fit share colour limits (robust, see ``c2_limits``); the residual panel is
     symmetric about zero at its 99th percentile. ``c2_data``, ``c2_fit``: ``(n_phi, n_t, n_t)``;
-    ``paths``: one per angle. Reusing the figure makes 23 angles cost little more than one.
+    ``paths``: one per angle; ``q`` one value or one per angle (joint rings). Reusing the
+    figure makes 23 angles cost little more than one.
     """
     td, data, fit, note = heatmap_display(t, c2_data, c2_fit, max_display)
     return draw_heatmap_pages(
@@ -154,13 +155,14 @@ def draw_heatmap_pages(
     data: np.ndarray,
     fit: np.ndarray,
     phi: np.ndarray,
-    q: float | None = None,
+    q: float | np.ndarray | None = None,
     note: str = "",
     label: str = "",
     dpi: int = 110,
 ) -> list[Path]:
     """Draw the pages of :func:`plot_fit_heatmaps_all` from display matrices
-    (:func:`heatmap_display`); ``paths``, ``data``, ``fit`` and ``phi``: one per page.
+    (:func:`heatmap_display`); ``paths``, ``data``, ``fit`` and ``phi``: one per page; ``q`` one
+    value or one per page (joint rings).
 
     What every page shares (axes, ticks, labels, titles) is rendered once; each page then
     redraws only its images, their frames, the colour bars and the title on a copy of that
@@ -176,7 +178,6 @@ def draw_heatmap_pages(
     canvas.draw()
     background = canvas.copy_from_bbox(fig.bbox)
     renderer = canvas.get_renderer()
-    qtxt = f", q = {q:.4g} 1/A" if q else ""
     sub = "diagonal (not fitted) in grey" + (f"; {note}" if note else "")
     out = []
     for k, path in enumerate(paths):
@@ -191,6 +192,8 @@ def draw_heatmap_pages(
         ):
             im.set_data(values)
             im.set_clim(*lim)
+        qk = q[k] if np.ndim(q) else q  # joint rings: the q of this page
+        qtxt = f", q = {float(qk):.4g} 1/A" if qk else ""
         head = f"{label + ': ' if label else ''}phi = {float(phi[k]):.1f} deg{qtxt}"
         suptitle.set_text(f"{head}\n{sub}")
         canvas.restore_region(background)
