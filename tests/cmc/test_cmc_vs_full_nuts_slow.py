@@ -5,7 +5,14 @@ full-data NUTS (one shard, same settings) in D(t) and gamma_dot(t) at three ages
 Data: the realistic_laminar truth (D0/D_offset ridge), 8 angles x 200 frames (159,200 points),
 dt 0.1 s, q 0.0054 1/A, contrast 0.27, noise 0.011. The differences are reported in units of
 the full-data posterior sd, with their Monte Carlo standard error (both runs' MCSE of the mean,
-from ArviZ on the chains)."""
+from ArviZ on the chains).
+
+Measured (load about 10 on 2 cores; 885 s for the test): shards of 79,600 points, 338 s each
+in parallel, full-data NUTS 408 s; 6.8 / 6.7 leapfrog steps per iteration; CMC minus full in
+full-data sd (MCSE; sd ratio): D(0.2, 2, 20 s) +0.089 (0.015; 0.992), +0.095 (0.016; 1.011),
+-0.016 (0.015; 1.027); gamma_dot(0.2, 2, 20 s) -0.051 (0.016; 0.947), -0.056 (0.015; 0.963),
++0.042 (0.017; 1.002); max R-hat 1.0017 / 1.0024, min bulk ESS 6377 / 7452. The D(t) offsets
+of about 0.09 sd are 6 MCSE: a small consensus bias, well inside the 0.2 sd bound."""
 
 import warnings
 
@@ -52,7 +59,14 @@ def test_default_cmc_matches_full_data_nuts_on_realistic_laminar(realistic_truth
         warnings.simplefilter("always", CMCWarning)
         cmc = fit_cmc(sim.data, nlsq, CMCConfig(workers=2))
         full = fit_cmc(sim.data, nlsq, CMCConfig(workers=2, num_shards=1))
-    print("\nwarnings:", *sorted({str(w.message) for w in caught}), sep="\n  ")
+    msgs = sorted({str(w.message) for w in caught})
+    print("\nwarnings:", *msgs, sep="\n  ")
+    # D_offset is on the D0/alpha ridge: prior-dominated in both shards (measured sd 0.81-0.82 x
+    # tempered prior sd) AND for the full data (NUTS 0.80, Laplace 0.83 x prior sd), so the
+    # warning says the data do not determine it instead of asking for fewer shards
+    d_off = [m for m in msgs if m.startswith("D_offset is prior-dominated in 2 of 2 shard(s)")]
+    assert d_off and "whatever the shard size" in d_off[0], msgs
+    assert not any("use fewer, larger shards" in m for m in msgs), msgs
     assert cmc.n_shards == 2, cmc.shard_reason  # the automatic rule, not a request
     assert full.n_shards == 1
     t = np.asarray(sim.data.t)
