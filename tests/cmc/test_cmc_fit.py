@@ -156,3 +156,9 @@ def test_prior_dominated_warning_on_tiny_shards(static_case):
     assert any("D_offset is prior-dominated" in m for m in msgs), msgs
     ratios = [s["posterior_prior_sd_ratio"]["D_offset"] for s in res.shards]
     assert min(ratios) > 0.5
+    # the advice follows the full-data Laplace check: shard size to blame only when all the
+    # data determine D_offset
+    full = res.full_data["parameters"]["D_offset"]["laplace_prior_sd_ratio"]
+    msg = next(m for m in msgs if m.startswith("D_offset is prior-dominated"))
+    blame = "use fewer, larger shards" if full < 0.5 else "whatever the shard size"
+    assert blame in msg, (full, msg)

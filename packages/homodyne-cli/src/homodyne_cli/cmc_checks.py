@@ -17,7 +17,8 @@ def cmc_problems(cres: Any) -> list[str]:
     if not shards:
         return []
     dominated = prior_dominated(shards, threshold)
+    full = getattr(cres, "full_data", None) or None  # the full-data Laplace check
     return [
-        f"CMC: {prior_dominated_message(name, idx, shards, threshold)}"
+        f"CMC: {prior_dominated_message(name, idx, shards, threshold, full)}"
         for name, idx in dominated.items()
     ]

@@ -5,7 +5,10 @@
 * per sampler run: divergences, mean acceptance, leapfrog steps and tree depth, step size,
   E-BFMI per chain (ArviZ);
 * per shard: the posterior-to-prior sd ratio of every parameter against the tempered prior
-  the shard carried (prior^(1/S)): near 1 means the shard's data hardly inform it.
+  the shard carried (prior^(1/S)): near 1 means the shard's data hardly inform it;
+* for all data: the full-data Laplace sd against the prior sd, with the ridge (strongly
+  correlated partners, the transport law) of each entry, so that a parameter prior-dominated
+  in every shard is blamed on the shard size only when all the data do determine it.
 
 The combined chains come from the consensus average of real chains, so R-hat and ESS on them
 are meaningful (unlike i.i.d. draws from a fitted Gaussian).
@@ -19,9 +22,12 @@ import arviz_stats as azs
 import numpy as np
 from arviz_stats.base import array_stats
 
+from .combination_space import LAWS
+
 __all__ = [
     "parameter_summary",
     "posterior_datatree",
+    "full_data_identification",
     "prior_dominated",
     "prior_dominated_message",
     "sampler_summary",
@@ -102,23 +108,98 @@ def prior_dominated(shards: Sequence[Mapping[str, Any]], threshold: float) -> di
     return out
 
 
+_RIDGE_CORR = 0.9
+
+
+def full_data_identification(
+    names: Sequence[str],
+    cov: np.ndarray,
+    prior_sd: np.ndarray,
+    age_range: tuple[float, float] | None = None,
+) -> dict[str, Any]:
+    """How well ALL the data determine each entry: the full-data Laplace sd over the
+    (untempered) prior sd, and the entries it forms a ridge with (|correlation| > 0.9).
+
+    ``names`` are the entries of the Laplace covariance ``cov`` (free physical, then scaling);
+    ``prior_sd`` their prior sds (NaN: no finite prior). Returns ``{"age_range_s": [lo, hi] or
+    None, "parameters": {name: {"laplace_prior_sd_ratio": r, "ridge": {partner: corr}}}}``.
+    """
+    cov = np.asarray(cov, np.float64)
+    sd = np.sqrt(np.maximum(np.diag(cov), 1e-300))
+    corr = cov / np.outer(sd, sd)
+    prior_sd = np.asarray(prior_sd, np.float64)
+    out: dict[str, Any] = {}
+    for k, name in enumerate(names):
+        ps = prior_sd[k]
+        ratio = float(sd[k] / ps) if np.isfinite(ps) and ps > 0 else float("nan")
+        order = np.argsort(-np.abs(corr[k]))
+        ridge = {
+            names[m]: float(corr[k, m]) for m in order if m != k and abs(corr[k, m]) > _RIDGE_CORR
+        }
+        out[name] = {"laplace_prior_sd_ratio": ratio, "ridge": ridge}
+    rng = None if age_range is None else [float(age_range[0]), float(age_range[1])]
+    return {"age_range_s": rng, "parameters": out}
+
+
+def _ridge_text(name: str, full: Mapping[str, Any]) -> str:
+    """What the data determine instead of ``name``: its transport law over the measured
+    ages and its ridge partners (empty when nothing is known)."""
+    info = full["parameters"][name]
+    parts = []
+    for a, b, c, sym in LAWS:
+        if name in (a, b, c):
+            rng = full.get("age_range_s")
+            ages = f" over the measured ages {rng[0]:.3g}-{rng[1]:.3g} s" if rng else ""
+            parts.append(f"only the combination {sym}(t) = {a} t^{b} + {c}{ages} is determined")
+    ridge = ", ".join(f"{p} (correlation {c:+.3f})" for p, c in info["ridge"].items())
+    if ridge:
+        parts.append(f"ridge of {name} with {ridge}")
+    return "; ".join(parts)
+
+
 def prior_dominated_message(
-    name: str, shard_ids: Sequence[int], shards: Sequence[Mapping[str, Any]], threshold: float
+    name: str,
+    shard_ids: Sequence[int],
+    shards: Sequence[Mapping[str, Any]],
+    threshold: float,
+    full: Mapping[str, Any] | None = None,
 ) -> str:
-    """The warning for one prior-dominated parameter (single shard: the data do not identify
-    it; several shards: the shards are too small)."""
+    """The warning for one prior-dominated parameter.
+
+    One shard: the data do not identify it. Several shards: when the full-data Laplace sd
+    (``full``, from :func:`full_data_identification`) is also above ``threshold`` x the prior
+    sd, the data do not determine it whatever the shard size (the message names its ridge);
+    otherwise the shards are too small. Without ``full`` the shard size is blamed."""
     ratios = [float(r["posterior_prior_sd_ratio"][name]) for r in shards if r["index"] in shard_ids]
     worst = max(ratios)
+    info = (full or {}).get("parameters", {}).get(name)
+    ratio_full = info["laplace_prior_sd_ratio"] if info else float("nan")
+    ridge = _ridge_text(name, full) if info else ""
+    ridge = f"; {ridge}" if ridge else ""
     if len(shards) == 1:
         return (
             f"{name} is prior-dominated (posterior sd = {worst:.2f} x prior sd > {threshold:g}): "
             "the data do not identify it and its posterior is essentially the prior; fix it, "
-            "give it an informative prior, or use data that constrain it"
+            f"give it an informative prior, or use data that constrain it{ridge}"
         )
-    return (
+    head = (
         f"{name} is prior-dominated in {len(shard_ids)} of {len(shards)} shard(s) (posterior "
-        f"sd up to {worst:.2f} x tempered prior sd > {threshold:g}): the shards are too small "
-        "to identify it and its combined posterior is unreliable; use fewer, larger shards"
+        f"sd up to {worst:.2f} x tempered prior sd > {threshold:g})"
+    )
+    if np.isfinite(ratio_full) and ratio_full > threshold:
+        return (
+            f"{head}, and so it is for the full data (Laplace sd = {ratio_full:.2f} x prior "
+            f"sd): the data do not determine it, whatever the shard size{ridge}; fewer shards "
+            "will not help: fix it or give it an informative prior"
+        )
+    full_note = (
+        f" (the full data determine it: Laplace sd = {ratio_full:.2f} x prior sd)"
+        if np.isfinite(ratio_full)
+        else ""
+    )
+    return (
+        f"{head}: the shards are too small to identify it{full_note} and its combined "
+        "posterior is unreliable; use fewer, larger shards"
     )
 
 

@@ -10,6 +10,7 @@ from homodyne_data import XPCSData
 
 from .config import CMCConfig
 from .diagnostics import (
+    full_data_identification,
     parameter_summary,
     prior_dominated,
     prior_dominated_message,
@@ -24,11 +25,21 @@ from .stages import Consensus, Execution, Prepared, ShardPlan, warn
 __all__ = ["make_result", "shard_reports"]
 
 
+def full_data_check(prep: Prepared, lap: LaplaceResult) -> dict:
+    """:func:`~homodyne_cmc.diagnostics.full_data_identification` of the Laplace entries
+    against their untempered priors, with the data's age range."""
+    n_x = lap.mean.shape[0]
+    prior_sd = [prior_moments(p, 1.0)[1] for p in prep.space.priors[:n_x]]
+    t_lim = tuple(float(v) for v in np.asarray(prep.space.arrays.t_lim))
+    return full_data_identification(prep.space.names[:n_x], lap.cov, prior_sd, t_lim)
+
+
 def shard_reports(
     prep: Prepared, plan: ShardPlan, execution: Execution, cons: Consensus, cfg: CMCConfig,
-    notes: list[str],
+    notes: list[str], full: dict | None = None,
 ) -> list[dict]:  # fmt: skip
-    """One report dict per shard, and warnings for prior-dominated parameters."""
+    """One report dict per shard, and warnings for prior-dominated parameters (``full``:
+    :func:`full_data_check`, which decides whether the shard size is to blame)."""
     names, n_shards = prep.space.names, plan.n_shards
     tempered = np.array(
         [
@@ -58,7 +69,7 @@ def shard_reports(
         )
     dominated = prior_dominated(reports, cfg.prior_dominated_ratio)  # any shard count
     for n, idx in dominated.items():
-        warn(prior_dominated_message(n, idx, reports, cfg.prior_dominated_ratio), notes)
+        warn(prior_dominated_message(n, idx, reports, cfg.prior_dominated_ratio, full), notes)
     return reports
 
 
@@ -85,7 +96,8 @@ def make_result(
     timing: dict[str, float],
 ) -> CMCResult:
     """Assemble the :class:`CMCResult` (summary over the sampled entries)."""
-    reports = shard_reports(prep, plan, execution, cons, cfg, notes)
+    full = full_data_check(prep, lap)
+    reports = shard_reports(prep, plan, execution, cons, cfg, notes, full)
     names = prep.space.names
     summary = parameter_summary(cons.post.draws, names, cfg.hdi_prob)
     _convergence_notes(summary, cfg, prep.spec.fixed_values, notes)
@@ -126,4 +138,5 @@ def make_result(
         data=data,
         backend=execution.backend,
         spec=prep.spec,
+        full_data=full,
     )

@@ -46,7 +46,9 @@ class CMCResult:
     ``draws`` (combined chains ``(n_chains, n_samples, d)``, physical units), ``summary``
     (name -> mean, sd, hdi_low/high, r_hat, ess_bulk/tail, mcse_mean), ``product_mean/cov``
     (Gaussian product of the shard posteriors), ``laplace_mean/cov`` (full-data Laplace
-    approximation over physical + scaling entries), ``heterogeneity`` (chi^2 test),
+    approximation over physical + scaling entries), ``full_data`` (per Laplace entry: its
+    sd over the prior sd and its ridge partners, see
+    :func:`homodyne_cmc.diagnostics.full_data_identification`), ``heterogeneity`` (chi^2 test),
     ``shards`` (per-shard report dicts), ``excluded`` (index -> divergence rate),
     ``failed`` (index -> error), ``warnings``, ``timing`` (s), ``warm_start``, ``gate``.
     """
@@ -85,6 +87,7 @@ class CMCResult:
     backend: str = "sequential"
     combination: dict[str, Any] = field(default_factory=dict)
     spec: ModelSpec | None = None
+    full_data: dict[str, Any] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ views
     @property
