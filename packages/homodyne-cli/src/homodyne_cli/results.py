@@ -158,19 +158,22 @@ def write_fit_plots(
     # transport, structure, overview, lag cuts and histogram figures (3.4 CPU-s at 8 angles),
     # then both draw pages (0.25 CPU-s each): half the pages and 4 more go to the worker
     n_far = min(len(pages), int(np.ceil(len(pages) / 2 + 4))) if worker is not None else 0
-    far = None
-    if n_far:
-        far = worker.submit(
-            draw_heatmap_pages,
-            pages[:n_far],
+
+    def share(part: slice) -> dict[str, Any]:
+        """The page arguments of ``draw_heatmap_pages`` for the pages ``part``."""
+        return dict(
             td=td,
-            data=shown[:n_far],
-            fit=shown_fit[:n_far],
-            phi=phi[:n_far],
-            q=pq[:n_far] if np.ndim(pq) else pq,
+            data=shown[part],
+            fit=shown_fit[part],
+            phi=phi[part],
+            q=pq[part] if np.ndim(pq) else pq,
             note=note,
             label=label,
         )
+
+    far = None
+    if n_far:
+        far = worker.submit(draw_heatmap_pages, pages[:n_far], **share(slice(None, n_far)))
     paths = [plot_overview(folder / "overview.png", t=t, phi=phi, c2_data=data.c2,
                            c2_fit=c2_fit, q=q, title=label)]  # fmt: skip
     paths.append(
@@ -183,16 +186,7 @@ def write_fit_plots(
             folder / "residuals.png", residuals=resid, sigma=sigma, phi=phi, label=label
         )
     )
-    near = draw_heatmap_pages(
-        pages[n_far:],
-        td=td,
-        data=shown[n_far:],
-        fit=shown_fit[n_far:],
-        phi=phi[n_far:],
-        q=pq[n_far:] if np.ndim(pq) else pq,
-        note=note,
-        label=label,
-    )
+    near = draw_heatmap_pages(pages[n_far:], **share(slice(n_far, None)))
     return (far.get() if far is not None else []) + near + paths
 
 

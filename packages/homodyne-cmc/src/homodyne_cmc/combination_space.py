@@ -56,6 +56,9 @@ LAWS = (
     ("D0", "alpha", "D_offset", "D"),
     ("gamma_dot_t0", "beta", "gamma_dot_t_offset", "gamma_dot"),
 )
+#: |correlation| of two Laplace entries above which they form a ridge (the sampling
+#: coordinates and the prior-dominated warning both use it).
+RIDGE_CORRELATION = 0.9
 _CHOICES = ("auto", "reference", "unconstrained")
 
 

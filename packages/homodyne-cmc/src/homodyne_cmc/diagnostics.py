@@ -22,7 +22,7 @@ import arviz_stats as azs
 import numpy as np
 from arviz_stats.base import array_stats
 
-from .combination_space import LAWS
+from .combination_space import LAWS, RIDGE_CORRELATION
 
 __all__ = [
     "parameter_summary",
@@ -108,9 +108,6 @@ def prior_dominated(shards: Sequence[Mapping[str, Any]], threshold: float) -> di
     return out
 
 
-_RIDGE_CORR = 0.9
-
-
 def full_data_identification(
     names: Sequence[str],
     cov: np.ndarray,
@@ -133,9 +130,8 @@ def full_data_identification(
         ps = prior_sd[k]
         ratio = float(sd[k] / ps) if np.isfinite(ps) and ps > 0 else float("nan")
         order = np.argsort(-np.abs(corr[k]))
-        ridge = {
-            names[m]: float(corr[k, m]) for m in order if m != k and abs(corr[k, m]) > _RIDGE_CORR
-        }
+        strong = [m for m in order if m != k and abs(corr[k, m]) > RIDGE_CORRELATION]
+        ridge = {names[m]: float(corr[k, m]) for m in strong}
         out[name] = {"laplace_prior_sd_ratio": ratio, "ridge": ridge}
     rng = None if age_range is None else [float(age_range[0]), float(age_range[1])]
     return {"age_range_s": rng, "parameters": out}

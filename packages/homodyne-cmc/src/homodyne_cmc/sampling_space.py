@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .combination_space import LAWS
+from .combination_space import LAWS, RIDGE_CORRELATION
 from .parameterization import SpaceArrays, SpaceStatic, to_physical_logd, to_unconstrained
 
 __all__ = [
@@ -41,7 +41,6 @@ __all__ = [
 ]
 
 SAMPLING_SPACES = ("auto", "reference", "unconstrained")
-_RIDGE_CORR = 0.9
 _BISECTION_STEPS = 64
 _MARGIN = 1e-12
 
@@ -114,8 +113,8 @@ def choose_sampling_laws(
             why = "reference (config)"
         elif at_bound:
             why = f"{', '.join(at_bound)} at a bound"
-        elif worst > _RIDGE_CORR:
-            why = f"ridge: |correlation| {worst:.3f} > {_RIDGE_CORR}"
+        elif worst > RIDGE_CORRELATION:
+            why = f"ridge: |correlation| {worst:.3f} > {RIDGE_CORRELATION}"
         else:
             reasons[sym] = f"unconstrained: no ridge (largest |correlation| {worst:.3f})"
             continue

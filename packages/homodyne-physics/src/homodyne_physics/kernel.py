@@ -405,12 +405,12 @@ def shear_factors(model: C2Model, theta, phi):
 
 
 def g1sq_from_factors(model: C2Model, i_d, i_g, k):
-    """g1^2 ``(n_phi, C)`` from ``i_d`` (``(1, C)``, or per angle), the shear integral ``i_g``
-    per pair ``(C,)`` and :func:`shear_factors` ``k``: the per-chunk step of every streamed
-    pass (point evaluation or bin average alike)."""
-    if isinstance(k, tuple):
-        return g1sq_from_integrals(model, i_d, k[0][:, None] * i_g[None], k[1][:, None] * i_g[None])
-    return g1sq_from_integrals(model, i_d, k[:, None] * i_g[None])
+    """g1^2 ``(n_phi,) + i_g.shape`` from ``i_d`` (``(1,) + i_g.shape``, or per angle), the
+    shear integral ``i_g`` per pair and :func:`shear_factors` ``k``: the per-chunk step of every
+    streamed pass and of :func:`g1sq_pairs` (point evaluation or bin average alike)."""
+    factors = k if isinstance(k, tuple) else (k,)
+    args = [f.reshape(f.shape + (1,) * jnp.ndim(i_g)) * i_g[None] for f in factors]
+    return g1sq_from_integrals(model, i_d, *args)
 
 
 def g1sq_pairs(model: C2Model, theta, t, phi, i, j, *, tables=None):
@@ -420,13 +420,7 @@ def g1sq_pairs(model: C2Model, theta, t, phi, i, j, *, tables=None):
     if tables is None:
         tables = integral_tables(model, theta, t)
     i_d, i_g = pair_integrals(model, tables, i, j)
-    k = shear_prefactor(model, theta, phi)
-    k = k.reshape(k.shape + (1,) * jnp.ndim(i_g))
-    y = None
-    if model.bin_averaged:
-        ks = shear_quadrature(model, theta, phi)
-        y = ks.reshape(ks.shape + (1,) * jnp.ndim(i_g)) * i_g[None]
-    return g1sq_from_integrals(model, i_d[None], k * i_g[None], y)
+    return g1sq_from_factors(model, i_d[None], i_g, shear_factors(model, theta, phi))
 
 
 def c2_pairs(model: C2Model, theta, contrast, offset, t, phi, i, j, *, tables=None):
