@@ -203,15 +203,22 @@ def score_block(n_phi: int, n_t: int, n_v: int) -> int:
     return int(max(b, 2 if n_t >= 128 else 1))
 
 
+# positions per chunk of the scored pass, at most: its extra per-point sums (the self term
+# and the block sums) run about 0.3 s (of ~2 s) faster at 23 x 1000 on chunks of 1024
+# positions than of 4096 (the block sums' working set stays in cache)
+_SCORE_CHUNK = 1024
+
+
 def scored_pass(problem: FitProblem, block: int | None = None):
     """The scored fused pass of ``problem`` (:func:`.robust_passes.fused_with_scores`) with
-    ``block``-frame blocks (default :func:`score_block`)."""
+    ``block``-frame blocks (default :func:`score_block`) and chunks of at most
+    ``min(chunk_size, 1024)`` positions."""
     arrs = problem.arrs
     n_t = int(arrs.t.shape[0])
     if block is None:
         block = score_block(int(arrs.phi.shape[0]), n_t, problem.n_theta + 2)
-    layout = block_layout(arrs.i, arrs.j, n_t, block, int(problem.config.chunk_size))
-    return fused_with_scores(problem, layout)
+    chunk = min(int(problem.config.chunk_size), _SCORE_CHUNK)
+    return fused_with_scores(problem, block_layout(arrs.i, arrs.j, n_t, block, chunk))
 
 
 def choose_bandwidth(rho_diagonal: np.ndarray, n_t: int) -> int:

@@ -376,10 +376,11 @@ def _middle_term(grid, d0, bandwidth: int, block: int):
     point-by-point sum)."""
     w1, c0 = _block_kernel(bandwidth, block)
     smooth = _correlate(_correlate(grid, w1, 1), w1, 2)
-    flat = grid.reshape(grid.shape[0], -1)
+    # distinct pairs inside a block weigh c0, not the filter's w1(0)^2: one contraction
+    smooth += (c0 - w1[(w1.size - 1) // 2] ** 2) * grid
+    n_v = grid.shape[0]
     # einsum, not BLAS: these thin products are slower threaded on a busy machine
-    m = np.einsum("pk,qk->pq", flat, smooth.reshape(grid.shape[0], -1))
-    m += (c0 - w1[(w1.size - 1) // 2] ** 2) * np.einsum("pk,qk->pq", flat, flat)
+    m = np.einsum("pk,qk->pq", grid.reshape(n_v, -1), smooth.reshape(n_v, -1))
     m += (1.0 - c0) * d0
     return 0.5 * (m + m.T)
 
