@@ -70,9 +70,9 @@ def measure(n_phi: int, n_t: int, exact: bool) -> dict:
     seen = {"scored": 0}
     inner, inner_pass = API.choose_error_model, API.scored_pass
 
-    def capture(problem, x, unc, mode="auto", scores=None):
+    def capture(problem, x, unc, mode="auto", scores=None, **kw):
         seen.update(problem=problem, x=x, scores=scores)
-        return inner(problem, x, unc, mode, scores)
+        return inner(problem, x, unc, mode, scores, **kw)
 
     def counting(problem):
         run = inner_pass(problem)

@@ -103,11 +103,23 @@ def _count_scored_passes(monkeypatch):
 
 
 def test_auto_mode_skips_the_sandwich_when_the_test_is_quiet(monkeypatch):
+    import importlib
+
+    rc = importlib.import_module("homodyne_nlsq.robust_covariance")
     calls = _count_scored_passes(monkeypatch)
+    inner_test = rc.residual_evidence
+
+    def counting_test(*args, **kw):
+        calls["error_model_tests"] = calls.get("error_model_tests", 0) + 1
+        return inner_test(*args, **kw)
+
+    monkeypatch.setattr(rc, "residual_evidence", counting_test)
     data = make_data("static", STATIC_TRUTH, [0.0, 45.0, 90.0], n_t=80, seed=0)
     res = fit_nlsq(data, ModelSpec.create("static", initial=STATIC_TRUTH))
-    # the likely-last passes tested the residuals first and paid for no scores
+    # the likely-last passes tested the residuals first and paid for no scores, and the error
+    # model reused the last pass's test instead of running its own
     assert calls["scored"] == 0
+    assert calls.get("error_model_tests", 0) == 0
     em = res.error_model
     assert em["used"] == "independent"
     assert "not computed" in em["reason"] and "ratio" not in em
@@ -193,9 +205,9 @@ def test_the_fits_last_pass_gives_the_sandwich_of_a_pass_of_its_own():
     seen = {}
     inner = api.choose_error_model
 
-    def capture(problem, x, unc, mode="auto", scores=None):
+    def capture(problem, x, unc, mode="auto", scores=None, **kw):
         seen.update(problem=problem, x=x, scores=scores)
-        return inner(problem, x, unc, mode, scores)
+        return inner(problem, x, unc, mode, scores, **kw)
 
     data = make_data("static", STATIC_TRUTH, [0.0, 45.0, 90.0], n_t=160, seed=1)
     api.choose_error_model = capture

@@ -172,12 +172,15 @@ def _scored_if_correlated(problem: FitProblem, scored):
     last pass runs the test first (one pass without derivatives over about 10 % of the points)
     and pays for the scores only then; otherwise it is a plain fused pass without extras (if
     the test then fires at the final point after all, the sandwich runs a scored pass of its
-    own)."""
+    own). The pass's extras are ``(scores or None, evidence, x)``: the error model reuses a
+    quiet test, and one that fired when the solver ends at exactly this ``x``."""
 
     def run(x):
-        if residual_evidence(problem, x).correlated:
-            return scored(x)
-        return (*problem.fused(x), None)
+        evidence = residual_evidence(problem, x)
+        if evidence.correlated:
+            cost, jtj, jtr, scores = scored(x)
+            return cost, jtj, jtr, (scores, evidence, np.array(x, copy=True))
+        return (*problem.fused(x), (None, evidence, np.array(x, copy=True)))
 
     return run
 
@@ -195,7 +198,15 @@ def _error_model(problem, x, unc, cfg: NLSQConfig, scores=None):
         return unc, None, point_set_error_model()
     if problem.scaling.ages:
         return unc, None, age_scaling_error_model()
-    return choose_error_model(problem, x, unc, cfg.robust_covariance, scores)
+    evidence = None
+    if isinstance(scores, tuple):  # 'auto' mode: the residual test ran with the last pass
+        scores, evidence, at = scores
+        # taken at a near-final point (chi^2 within lm.EXTRAS_REUSE): a quiet test stands
+        # (nothing is computed from it); one that fired is rerun at the solution, whose
+        # bandwidths the sandwich then uses
+        if evidence.correlated and not np.array_equal(at, x):
+            evidence = None
+    return choose_error_model(problem, x, unc, cfg.robust_covariance, scores, evidence=evidence)
 
 
 def fit_nlsq(

@@ -406,7 +406,13 @@ def _quiet(problem: FitProblem, unc: Uncertainty, ev: ResidualEvidence, robust, 
 
 
 def choose_error_model(
-    problem: FitProblem, x, unc: Uncertainty, mode: str = "auto", scores: BlockScores | None = None
+    problem: FitProblem,
+    x,
+    unc: Uncertainty,
+    mode: str = "auto",
+    scores: BlockScores | None = None,
+    *,
+    evidence: ResidualEvidence | None = None,
 ):
     """Test the residuals for frame correlation and pick the covariance.
 
@@ -414,7 +420,9 @@ def choose_error_model(
     (one pass without derivatives) and computes the sandwich only when it fires (max z above
     :data:`Z_THRESHOLD`), then uses it; ``'always'`` also computes the sandwich when the test
     is quiet (reported beside, not used); ``'never'`` does neither. ``scores``: the
-    :class:`.robust_passes.BlockScores` at ``x`` from the fit's last pass (else one more pass).
+    :class:`.robust_passes.BlockScores` at ``x`` from the fit's last pass (else one more pass);
+    ``evidence``: the :func:`residual_evidence` the fit's last pass already ran (else the test
+    runs here).
 
     Returns
     -------
@@ -431,7 +439,7 @@ def choose_error_model(
         return unc, None, {"used": "independent", "reason": "robust_covariance = 'never'"}
     try:
         with float64():
-            ev = residual_evidence(problem, x)
+            ev = residual_evidence(problem, x) if evidence is None else evidence
             robust = None
             if ev.correlated or mode == "always":
                 robust = robust_covariance(problem, x, evidence=ev, scores=scores)
