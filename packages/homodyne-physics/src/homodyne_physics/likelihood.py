@@ -14,8 +14,11 @@ and revisits every per-point intermediate; here one streamed pass over chunks of
 the value *and* the full gradient, because a point depends on the parameters only through
 
 * the two integrals (I_D, X = k(phi) I_g): their cotangents are reduced over the angles of the
-  pair and scattered onto the frames of the 1-D tables (segment sums), then pulled back to the
-  parameters once per pass through :func:`~homodyne_physics.kernel.integral_tables` (O(n_t));
+  pair and multiplied by the difference of the tables' parameter Jacobians at the pair's two
+  frames (rows of an ``(n_t, 3)`` Jacobian per table, computed once per pass by forward mode
+  through :func:`~homodyne_physics.kernel.integral_tables`). These are gathers, which XLA fuses
+  into the elementwise loop; the equivalent scatter of per-pair cotangents onto the frames
+  (segment sums) is a serial loop on the CPU and cost as much as the rest of the gradient;
 * ``k(phi)`` per angle and the linear per-angle scaling, accumulated as per-angle sums;
 * ``sigma``, through the sum of squared residuals.
 
@@ -231,24 +234,32 @@ def _value_pass(model: C2Model, chunk: int, params, data):
     return total
 
 
+def _table_jacobians(model: C2Model, theta, t):
+    """``(n_t, 3)`` Jacobians of the D table with respect to ``theta[0:3]`` and (shear) of the
+    gamma_dot table with respect to ``theta[3:6]`` (the only entries each table depends on)."""
+    jac_d, jac_g = jax.jacfwd(lambda th: integral_tables(model, th, t))(theta)
+    return jac_d[:, 0:3], (jac_g[:, 3:6] if model.has_shear else None)
+
+
 def _grad_pass(model: C2Model, chunk: int, params, data):
     """One streamed pass: the sum of squared residuals and the sums its gradient is made of.
 
-    Returns ``(ssr, ct_tables, b_k, b_c, b_o)``: ``-1/2 d ssr`` with respect to the tables
-    (``(n_t, 1 or 2)``), to k(phi) and to contrast and offset (per angle). Per-angle sums are
-    accumulated elementwise in ``(n_phi, chunk)`` carries and reduced once after the loop, so
-    the loop body is elementwise work, reductions over the few angles and one scatter.
+    Returns ``(ssr, g_tab, b_k, b_c, b_o)``: ``-1/2 d ssr`` with respect to theta through the
+    tables (``(n_params,)``), to k(phi) and to contrast and offset (per angle). Per-angle sums
+    are accumulated elementwise in ``(n_phi, chunk)`` carries and reduced once after the loop;
+    the table part is a per-pair cotangent times gathered Jacobian rows, reduced per chunk.
     """
     theta, contrast, offset = params[:3]
     t, phi, i = data[0], data[1], data[2]
     tabs = integral_tables(model, theta, t)
+    jacs = _table_jacobians(model, theta, t)
     k = shear_factors(model, theta, phi)
-    n_t, n_phi = t.shape[0], phi.shape[0]
+    n_phi = phi.shape[0]
     size, n_chunks = _chunking(i.shape[0], chunk)
     n_acc = (5 if model.bin_averaged else 4) if model.has_shear else 3
 
     def body(carry, kk):
-        acc, ct = carry
+        acc, g_tab = carry
         ic, jc, yc, wc = _chunk(data, kk, size)
         g, parts = _point_terms(model, tabs, k, ic, jc)
         # Materialise the per-point terms once: otherwise XLA re-derives them (sin/cos
@@ -273,38 +284,39 @@ def _grad_pass(model: C2Model, chunk: int, params, data):
             cot_x = h * parts["dshape"]
             cots.append(parts["dig"] * jnp.sum(cot_x * k[:, None], axis=0))
             sums.append(cot_x * parts["i_g"][None])
-        ct = _scatter_pairs(ct, jnp.stack(cots, axis=1), ic, jc)
-        return (tuple(a + b for a, b in zip(acc, sums, strict=True)), ct), None
+        step = [_pair_pullback(c, jac, ic, jc) for c, jac in zip(cots, jacs, strict=False)]
+        g_tab = g_tab + jnp.concatenate(step)
+        return (tuple(a + b for a, b in zip(acc, sums, strict=True)), g_tab), None
 
     dtype = tabs[0].dtype
     init = (
         tuple(jnp.zeros((n_phi, size), dtype) for _ in range(n_acc)),
-        jnp.zeros((n_t, 2 if model.has_shear else 1), dtype),
+        jnp.zeros((6 if model.has_shear else 3,), dtype),
     )
-    (acc, ct), _ = jax.lax.scan(body, init, jnp.arange(n_chunks))
+    (acc, g_tab), _ = jax.lax.scan(body, init, jnp.arange(n_chunks))
+    g_tab = jnp.zeros_like(theta).at[: g_tab.shape[0]].set(g_tab)
     sums = [jnp.sum(a, axis=1) for a in acc]
     b_k = sums[3] if model.has_shear else jnp.zeros((n_phi,), dtype)
     if model.bin_averaged:
         b_k = (b_k, sums[4])
-    return jnp.sum(sums[0]), ct, b_k, sums[2], sums[1]
+    return jnp.sum(sums[0]), g_tab, b_k, sums[2], sums[1]
 
 
-def _scatter_pairs(acc, cot, i, j):
-    """acc[j] += cot, acc[i] -= cot (segment sums of per-pair table cotangents onto frames)."""
-    return acc.at[j].add(cot).at[i].add(-cot)
+def _pair_pullback(cot, jac, i, j):
+    """sum_p cot_p (jac[j_p] - jac[i_p]): per-pair table-difference cotangents pulled back to
+    the table's parameters (the transpose of ``table[j] - table[i]``, without a scatter)."""
+    return jnp.sum(cot[:, None] * (jac[j] - jac[i]), axis=0)
 
 
 def _gradient(model: C2Model, chunk: int, params, data):
     """Value and gradient of the log-likelihood with respect to (theta, contrast, offset, sigma)."""
     theta, contrast, offset, sigma = params
-    t, phi, w = data[0], data[1], data[5]
-    ssr, ct, b_k, b_c, b_o = _grad_pass(model, chunk, params, data)
+    phi, w = data[1], data[5]
+    ssr, g_tab, b_k, b_c, b_o = _grad_pass(model, chunk, params, data)
     inv_var = 1.0 / (sigma * sigma)
     n = jnp.sum(w > 0)
     value = -0.5 * ssr * inv_var - n * jnp.log(sigma)
-    _, pull_tables = jax.vjp(lambda th: integral_tables(model, th, t), theta)
-    ct_g = ct[:, 1] if model.has_shear else jnp.zeros_like(ct[:, 0])
-    (g_theta,) = pull_tables((ct[:, 0] * inv_var, ct_g * inv_var))
+    g_theta = g_tab * inv_var
     if model.has_shear:
         _, pull_k = jax.vjp(lambda th: shear_factors(model, th, phi), theta)
         cot_k = jax.tree_util.tree_map(lambda b: b * inv_var, b_k)
