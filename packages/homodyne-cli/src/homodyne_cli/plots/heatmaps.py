@@ -1,5 +1,6 @@
 """Per-angle three-panel heatmaps (data, fit, residual) and the all-angle overview page."""
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -159,28 +160,24 @@ def draw_heatmap_pages(
     note: str = "",
     label: str = "",
     dpi: int = 110,
+    order: Iterable[int] | None = None,
 ) -> list[Path]:
     """Draw the pages of :func:`plot_fit_heatmaps_all` from display matrices
     (:func:`heatmap_display`); ``paths``, ``data``, ``fit`` and ``phi``: one per page; ``q`` one
-    value or one per page (joint rings).
+    value or one per page (joint rings). ``order``: the page indices to draw, taken one at a
+    time (default all; a shared counter lets two processes split the pages as they go).
 
     What every page shares (axes, ticks, labels, titles) is rendered once; each page then
     redraws only its images, their frames, the colour bars and the title on a copy of that
     background (pixel for pixel what a full redraw gives, for about two thirds of the cost).
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    fig, axes, images, caxes, suptitle = _page_figure(td, dpi)
-    frames = [sp for ax in axes for sp in ax.spines.values()]
-    for artist in (*images, *caxes, suptitle, *frames):
-        artist.set_animated(True)  # left out of the background
-    canvas = FigureCanvasAgg(fig)
-    canvas.draw()
-    background = canvas.copy_from_bbox(fig.bbox)
-    renderer = canvas.get_renderer()
     sub = "diagonal (not fitted) in grey" + (f"; {note}" if note else "")
+    page = None
     out = []
-    for k, path in enumerate(paths):
+    for k in range(len(paths)) if order is None else order:
+        if page is None:  # the shared background, once (not at all when no page is drawn)
+            page = _page_background(td, dpi)
+        canvas, renderer, background, images, frames, caxes, suptitle = page
         resid = data[k] - fit[k]
         vmin, vmax = c2_limits(data[k], fit[k])
         rlim = max(abs(x) for x in robust_limits(resid, lo=1, hi=99))
@@ -199,8 +196,23 @@ def draw_heatmap_pages(
         canvas.restore_region(background)
         for artist in (*images, *frames, *caxes, suptitle):
             artist.draw(renderer)
-        out.append(save_canvas(canvas, path, dpi))
+        out.append(save_canvas(canvas, paths[k], dpi))
     return out
+
+
+def _page_background(td: np.ndarray, dpi: int) -> tuple:
+    """The page figure with what every page shares rendered once: ``(canvas, renderer,
+    background, images, frames, colour-bar axes, suptitle)``."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig, axes, images, caxes, suptitle = _page_figure(td, dpi)
+    frames = [sp for ax in axes for sp in ax.spines.values()]
+    for artist in (*images, *caxes, suptitle, *frames):
+        artist.set_animated(True)  # left out of the background
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    background = canvas.copy_from_bbox(fig.bbox)
+    return canvas, canvas.get_renderer(), background, images, frames, caxes, suptitle
 
 
 def plot_overview(
