@@ -358,6 +358,7 @@ def _nlsq_stages(
 
     data = job.data
     imports = preload_plotting() if run.plots and data.is_dense else None
+    kids = _children_cpu()
     with plot_worker(run.plots and data.is_dense and data.n_phi >= 4) as worker:
         job.nlsq = nlsq_fit(run, data, spec, ui, timings, **kw)
         if imports is not None:  # the fit's CPU time without that of the imports
@@ -369,7 +370,16 @@ def _nlsq_stages(
         with _timed(timings, "review_nlsq"):  # model matrices, goodness of fit, transport
             review = nlsq_review(job.nlsq, data, run, ui, folder=folder, worker=worker)
         write_nlsq_stage(folder, review, data, run, ui, timings, worker=worker)
+    if worker is not None:  # all of it counts in write_nlsq_cpu (the worker ends there)
+        timings["plot_worker_cpu"] = _children_cpu() - kids
     return review
+
+
+def _children_cpu() -> float:
+    import resource
+
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return kids.ru_utime + kids.ru_stime
 
 
 def run_job(

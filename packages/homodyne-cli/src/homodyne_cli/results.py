@@ -150,7 +150,7 @@ def write_fit_plots(
     """Every fit plot into ``folder``: per-angle heatmaps, overview, lag cuts, residuals.
 
     With a ``worker`` (:func:`homodyne_cli.plots.worker.plot_worker`) that second process
-    draws the lag cuts and shares the heatmap pages with this one (see
+    draws the lag cuts and the overview and shares the heatmap pages with this one (see
     :func:`start_fit_plots`); the files are the same as drawn by one process.
     """
     return finish_fit_plots(
@@ -186,10 +186,12 @@ def start_fit_plots(
     label: str = "",
     worker: Any = None,
 ) -> PendingPlots:
-    """Start the fit plots: with a ``worker`` it starts drawing now (the lag cuts, then heatmap
-    pages taken from the counter it shares with this process), while this process goes on
-    (e.g. with the goodness of fit) before :func:`finish_fit_plots`. The worker gets
-    display-size matrices and the few matrix rows of the lag cuts only.
+    """Start the fit plots: with a ``worker`` it starts drawing now (the lag cuts, the
+    overview, then heatmap pages taken from the counter it shares with this process), while
+    this process goes on (e.g. with the goodness of fit) before :func:`finish_fit_plots`. The
+    worker gets display-size matrices and the few matrix rows of the lag cuts only. This
+    process draws the residual histogram (and, in the write stage, transport and residual
+    structure) before it takes pages.
     """
     if not data.is_dense:  # point sets: age x lag scatter plots (results_points)
         from .results_points import write_point_plots
@@ -211,8 +213,13 @@ def start_fit_plots(
         rows = age_indices(data.n_t)
         cuts = dict(t=data.t, phi=data.phi, rows=rows, q=plot_q(data))
         cuts.update(data_rows=np.asarray(data.c2[:, rows, :]), fit_rows=c2_fit[:, rows, :])
+        from .plots.heatmaps import draw_overview, overview_display
+
+        otd, oshown, onote = overview_display(data.t, data.c2, c2_fit)
+        over = dict(td=otd, shown=oshown, phi=data.phi, q=plot_q(data), note=onote, title=label)
         pending.mine = worker.share_pages(len(pages))
         pending.far.append(worker.submit(plot_lag_cut_rows, folder / "lag_cuts.png", **cuts))
+        pending.far.append(worker.submit(draw_overview, folder / "overview.png", **over))
         pending.far.append(worker.submit(draw_shared_pages, pages, **share))
     return pending
 
@@ -227,17 +234,10 @@ def finish_fit_plots(pending: PendingPlots) -> list[Path]:
 
     data, c2_fit, folder = pending.data, pending.c2_fit, pending.folder
     t, phi, q = data.t, data.phi, plot_q(data)
-    overview = plot_overview(
-        folder / "overview.png",
-        t=t,
-        phi=phi,
-        c2_data=data.c2,
-        c2_fit=c2_fit,
-        q=q,
-        title=pending.label,
-    )
-    cuts = folder / "lag_cuts.png"
-    if not pending.far:
+    overview, cuts = folder / "overview.png", folder / "lag_cuts.png"
+    if not pending.far:  # else the worker draws them
+        plot_overview(overview, t=t, phi=phi, c2_data=data.c2, c2_fit=c2_fit, q=q,
+                      title=pending.label)  # fmt: skip
         plot_lag_cuts(cuts, t=t, phi=phi, c2_data=data.c2, c2_fit=c2_fit, q=q)
     i, j = np.triu_indices(data.n_t, 1)
     resid = np.asarray(data.c2)[:, i, j] - c2_fit[:, i, j]
