@@ -150,8 +150,8 @@ def write_fit_plots(
     """Every fit plot into ``folder``: per-angle heatmaps, overview, lag cuts, residuals.
 
     With a ``worker`` (:func:`homodyne_cli.plots.worker.plot_worker`) that second process
-    draws the lag cuts and the overview and shares the heatmap pages with this one (see
-    :func:`start_fit_plots`); the files are the same as drawn by one process.
+    draws the lag cuts, the overview and the residual histogram and shares the heatmap pages
+    with this one (see :func:`start_fit_plots`); the files are those of one process.
     """
     return finish_fit_plots(
         start_fit_plots(
@@ -173,7 +173,6 @@ class PendingPlots:
     share: dict[str, Any]
     mine: Iterator[int] | None = None  # the pages this process takes (None: all of them)
     far: list[Any] = field(default_factory=list)  # the worker's answers
-    paths: list[Path] = field(default_factory=list)  # point-set plots, already written
 
 
 def start_fit_plots(
@@ -186,18 +185,14 @@ def start_fit_plots(
     label: str = "",
     worker: Any = None,
 ) -> PendingPlots:
-    """Start the fit plots: with a ``worker`` it starts drawing now (the lag cuts, the
-    overview, then heatmap pages taken from the counter it shares with this process), while
-    this process goes on (e.g. with the goodness of fit) before :func:`finish_fit_plots`. The
-    worker gets display-size matrices and the few matrix rows of the lag cuts only. This
-    process draws the residual histogram (and, in the write stage, transport and residual
-    structure) before it takes pages.
+    """Start the fit plots: with a ``worker`` it starts drawing now (lag cuts, overview,
+    residual histogram, then heatmap pages taken from the counter it shares with this
+    process), while this process goes on (the goodness of fit; in the write stage the
+    transport and residual-structure figures) before it takes the pages left in
+    :func:`finish_fit_plots`.
     """
-    if not data.is_dense:  # point sets: age x lag scatter plots (results_points)
-        from .results_points import write_point_plots
-
-        paths = write_point_plots(folder, data, c2_fit, sigma, label=label)
-        return PendingPlots(folder, data, c2_fit, sigma, label, [], {}, paths=paths)
+    if not data.is_dense:  # point sets: drawn by finish_fit_plots, in this process
+        return PendingPlots(folder, data, c2_fit, sigma, label, [], {})
     from .plots.heatmaps import heatmap_display
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -207,47 +202,61 @@ def start_fit_plots(
     share = dict(td=td, data=shown, fit=shown_fit, phi=data.phi, q=pq, note=note, label=label)
     pending = PendingPlots(folder, data, c2_fit, sigma, label, pages, share)
     if worker is not None:
-        from .plots.cuts import age_indices, plot_lag_cut_rows
-        from .plots.worker import draw_shared_pages
-
-        rows = age_indices(data.n_t)
-        cuts = dict(t=data.t, phi=data.phi, rows=rows, q=plot_q(data))
-        cuts.update(data_rows=np.asarray(data.c2[:, rows, :]), fit_rows=c2_fit[:, rows, :])
-        from .plots.heatmaps import draw_overview, overview_display
-
-        otd, oshown, onote = overview_display(data.t, data.c2, c2_fit)
-        over = dict(td=otd, shown=oshown, phi=data.phi, q=plot_q(data), note=onote, title=label)
-        pending.mine = worker.share_pages(len(pages))
-        pending.far.append(worker.submit(plot_lag_cut_rows, folder / "lag_cuts.png", **cuts))
-        pending.far.append(worker.submit(draw_overview, folder / "overview.png", **over))
-        pending.far.append(worker.submit(draw_shared_pages, pages, **share))
+        _start_worker_share(pending, worker)
     return pending
+
+
+def _start_worker_share(pending: PendingPlots, worker: Any) -> None:
+    """Queue the worker's figures (lag cuts, overview, residual histogram), then its share of
+    the heatmap pages; what it gets is small: matrix rows, display-size panels, residuals."""
+    from .plots import plot_residual_histogram
+    from .plots.cuts import age_indices, plot_lag_cut_rows
+    from .plots.heatmaps import draw_overview, overview_display
+    from .plots.worker import draw_shared_pages
+
+    data, c2_fit, folder, label = pending.data, pending.c2_fit, pending.folder, pending.label
+    rows = age_indices(data.n_t)
+    cuts = dict(t=data.t, phi=data.phi, rows=rows, q=plot_q(data))
+    cuts.update(data_rows=np.asarray(data.c2[:, rows, :]), fit_rows=c2_fit[:, rows, :])
+    otd, oshown, onote = overview_display(data.t, data.c2, c2_fit)
+    over = dict(td=otd, shown=oshown, phi=data.phi, q=plot_q(data), note=onote, title=label)
+    hist = dict(residuals=_residuals(data, c2_fit), sigma=pending.sigma, phi=data.phi, label=label)
+    pending.mine = worker.share_pages(len(pending.pages))
+    far = pending.far
+    far.append(worker.submit(plot_lag_cut_rows, folder / "lag_cuts.png", **cuts))
+    far.append(worker.submit(draw_overview, folder / "overview.png", **over))
+    far.append(worker.submit(plot_residual_histogram, folder / "residuals.png", **hist))
+    far.append(worker.submit(draw_shared_pages, pending.pages, **pending.share))
+
+
+def _residuals(data: Any, c2_fit: np.ndarray) -> np.ndarray:
+    """Data - fit at the fitted pairs (t1 < t2), ``(n_phi, n_pairs)``."""
+    i, j = np.triu_indices(data.n_t, 1)
+    return np.asarray(data.c2)[:, i, j] - c2_fit[:, i, j]
 
 
 def finish_fit_plots(pending: PendingPlots) -> list[Path]:
     """Draw this process's share of :func:`start_fit_plots` and collect the worker's; the
     paths: heatmap pages in angle order, then overview, lag cuts and residual histogram."""
-    if not pending.data.is_dense:
-        return pending.paths
+    if not pending.data.is_dense:  # point sets: age x lag scatter plots (results_points)
+        from .results_points import write_point_plots
+
+        return write_point_plots(
+            pending.folder, pending.data, pending.c2_fit, pending.sigma, label=pending.label
+        )
     from .plots import plot_lag_cuts, plot_overview, plot_residual_histogram
     from .plots.heatmaps import draw_heatmap_pages
 
     data, c2_fit, folder = pending.data, pending.c2_fit, pending.folder
     t, phi, q = data.t, data.phi, plot_q(data)
     overview, cuts = folder / "overview.png", folder / "lag_cuts.png"
+    histogram = folder / "residuals.png"
     if not pending.far:  # else the worker draws them
         plot_overview(overview, t=t, phi=phi, c2_data=data.c2, c2_fit=c2_fit, q=q,
                       title=pending.label)  # fmt: skip
         plot_lag_cuts(cuts, t=t, phi=phi, c2_data=data.c2, c2_fit=c2_fit, q=q)
-    i, j = np.triu_indices(data.n_t, 1)
-    resid = np.asarray(data.c2)[:, i, j] - c2_fit[:, i, j]
-    histogram = plot_residual_histogram(
-        folder / "residuals.png",
-        residuals=resid,
-        sigma=pending.sigma,
-        phi=phi,
-        label=pending.label,
-    )
+        plot_residual_histogram(histogram, residuals=_residuals(data, c2_fit),
+                                sigma=pending.sigma, phi=phi, label=pending.label)  # fmt: skip
     draw_heatmap_pages(pending.pages, order=pending.mine, **pending.share)
     for answer in pending.far:
         answer.get()  # re-raises the worker's error here
