@@ -76,3 +76,30 @@ def test_ctrl_c_in_the_parent_ends_the_worker(monkeypatch):
         assert children and all(p.is_alive() for p in children)
         raise KeyboardInterrupt
     assert all(not p.is_alive() for p in children)
+
+
+def test_shared_counter_splits_the_pages_between_takers():
+    import multiprocessing
+
+    from homodyne_cli.plots.worker import _claims
+
+    counter = multiprocessing.get_context("spawn").Value("q", 0)
+    a, b = _claims(counter, 7), _claims(counter, 7)
+    taken_a, taken_b = [next(a), next(a)], [next(b)]
+    taken_a += list(a)  # a takes the rest; b then finds none left
+    taken_b += list(b)
+    assert taken_a == [0, 1, 3, 4, 5, 6] and taken_b == [2]
+
+
+def test_pages_drawn_in_a_given_order_are_those_of_a_full_draw(tmp_path):
+    from homodyne_cli.plots.heatmaps import draw_heatmap_pages, heatmap_display
+
+    data, fit = _data(n_phi=3, n_t=30)
+    td, shown, shown_fit, note = heatmap_display(data.t, data.c2, fit, 20)
+    kw = dict(td=td, data=shown, fit=shown_fit, phi=data.phi, note=note, label="NLSQ")
+    full = draw_heatmap_pages([tmp_path / f"a{k}.png" for k in range(3)], **kw)
+    some = draw_heatmap_pages([tmp_path / f"b{k}.png" for k in range(3)], order=iter([2]), **kw)
+    assert [p.name for p in some] == ["b2.png"]
+    assert some[0].read_bytes() == full[2].read_bytes()
+    assert not (tmp_path / "b0.png").exists()
+    assert draw_heatmap_pages([tmp_path / "c.png"], order=iter([]), **kw) == []

@@ -123,7 +123,7 @@ def _compilation_cache(jax) -> None:
         return  # a read-only home: run without the cache
     jax.config.update("jax_compilation_cache_dir", str(folder))
     jax.config.update("jax_compilation_cache_max_size", _CACHE_MAX_BYTES)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 
 
 # ------------------------------------------------------------------------------------------ run

@@ -36,7 +36,13 @@ from .model_spec import bin_width_note, spec_from_run
 from .outputs import atomic_write_json, default_shard_cache, utc_now, versions
 from .q_report import q_consistency_record, write_q_consistency_plot
 from .qrings import load_joint, plot_q, q_text
-from .results import write_cmc_plots, write_fit_plots, write_nlsq
+from .results import (
+    finish_fit_plots,
+    start_fit_plots,
+    write_cmc_plots,
+    write_fit_plots,
+    write_nlsq,
+)
 from .run_outcome import job_status
 from .signal_check import check_signal, flat_within_noise
 
@@ -92,6 +98,7 @@ class NLSQReview:
     curves: dict[str, Any]
     problems: tuple[str, ...] = ()
     converged: bool = True
+    plots: Any = None  # fit plots under way (results.start_fit_plots), finished by the write
 
 
 @dataclass(frozen=True)
@@ -175,10 +182,27 @@ def nlsq_fit(
         )
 
 
-def nlsq_review(res: Any, data: Any, run: RunConfig, ui: UI) -> NLSQReview:
-    """Report the fit, its quality and transport curves; convergence and the quality gate."""
+def nlsq_review(
+    res: Any, data: Any, run: RunConfig, ui: UI, *, folder: Path | None = None, worker: Any = None
+) -> NLSQReview:
+    """Report the fit, its quality and transport curves; convergence and the quality gate.
+
+    With ``folder`` (and ``run.plots``) the fit plots start as soon as the model matrices
+    exist: a plot ``worker`` draws its share while this process judges the fit.
+    """
     report_nlsq(res, ui)
     c2_fit = res.fitted_c2(data)
+    plots = None
+    if folder is not None and run.plots:
+        plots = start_fit_plots(
+            folder / "plots",
+            data,
+            c2_fit,
+            res.sigma,
+            max_display=run.max_display,
+            label="NLSQ",
+            worker=worker,
+        )
     fitq = nlsq_quality(res, data, c2_fit, ui)
     curves = {"NLSQ": fitq["transport"]}
     print_transport_table(curves, ui)
@@ -189,22 +213,32 @@ def nlsq_review(res: Any, data: Any, run: RunConfig, ui: UI) -> NLSQReview:
     gate = quality_gate(res, fitq["goodness"], run.max_reduced_chi2)
     if gate:
         problems.append(gate)
-    return NLSQReview(res, c2_fit, fitq, curves, tuple(problems), bool(res.converged))
+    return NLSQReview(res, c2_fit, fitq, curves, tuple(problems), bool(res.converged), plots)
 
 
 def write_nlsq_stage(
-    folder: Path, review: NLSQReview, data: Any, run: RunConfig, ui: UI, timings: Timings
+    folder: Path,
+    review: NLSQReview,
+    data: Any,
+    run: RunConfig,
+    ui: UI,
+    timings: Timings,
+    *,
+    worker: Any = None,
 ) -> None:
-    """``nlsq/`` results, the fit-quality files and (``run.plots``) the fit plots."""
+    """``nlsq/`` results, the fit-quality files and (``run.plots``) the fit plots (those the
+    review started, else all of them here, with a plot ``worker`` of its own when none is
+    given); ends the worker, so that its CPU time counts in this stage."""
     from .plots.worker import plot_worker
 
     res = review.result
+    own = worker is None and review.plots is None
     with _timed(timings, "write_nlsq"), ui.phase("write NLSQ results"):
         # the result files (mostly disk writes, which release the GIL) are written by a
-        # second thread while this one draws the plots, a second process most heatmap pages
+        # second thread while this one draws the plots, a second process its share of them
         with (
             ThreadPoolExecutor(1, thread_name_prefix="homodyne-write") as pool,
-            plot_worker(run.plots and data.is_dense and data.n_phi >= 4) as worker,
+            plot_worker(own and run.plots and data.is_dense and data.n_phi >= 4) as spare,
         ):
             files = pool.submit(
                 write_nlsq, folder, res, data, review.c2_fit, extra=review.quality["json"]
@@ -212,7 +246,9 @@ def write_nlsq_stage(
             write_nlsq_quality(folder, review.quality, plot_q(data), run.plots)
             if run.plots and "q_consistency" in review.quality["json"]:
                 write_q_consistency_plot(folder, review.quality["json"]["q_consistency"])
-            if run.plots:
+            if review.plots is not None:
+                finish_fit_plots(review.plots)
+            elif run.plots:
                 write_fit_plots(
                     folder / "plots",
                     data,
@@ -220,9 +256,11 @@ def write_nlsq_stage(
                     res.sigma,
                     max_display=run.max_display,
                     label="NLSQ",
-                    worker=worker,
+                    worker=worker or spare,
                 )
             files.result()  # re-raises a failed write here
+        if worker is not None:
+            worker.close()
 
 
 def cmc_fit(run: RunConfig, data: Any, warm: Any, ui: UI, timings: Timings) -> Any:
@@ -310,6 +348,40 @@ def _absorb(job: JobResult, stage: DataCheck | NLSQReview | CMCReview) -> None:
         job.converged = False
 
 
+def _nlsq_stages(
+    run: RunConfig, job: JobResult, spec: Any, folder: Path, ui: UI, timings: Timings, **kw: Any
+) -> NLSQReview:
+    """Fit, review, write. With plots, matplotlib is imported and the plot worker started
+    while the fit runs (the fit leaves a core and the GIL mostly free); the worker starts
+    drawing as soon as the model matrices exist."""
+    from .plots.worker import plot_worker, preload_plotting
+
+    data = job.data
+    imports = preload_plotting() if run.plots and data.is_dense else None
+    kids = _children_cpu()
+    with plot_worker(run.plots and data.is_dense and data.n_phi >= 4) as worker:
+        job.nlsq = nlsq_fit(run, data, spec, ui, timings, **kw)
+        if imports is not None:  # the fit's CPU time without that of the imports
+            during_fit = not imports.is_alive()  # else part of it counts after the fit
+            imports.join()
+            timings["plot_imports_cpu"] = imports.cpu_s
+            if during_fit:
+                timings["nlsq_cpu"] -= imports.cpu_s
+        with _timed(timings, "review_nlsq"):  # model matrices, goodness of fit, transport
+            review = nlsq_review(job.nlsq, data, run, ui, folder=folder, worker=worker)
+        write_nlsq_stage(folder, review, data, run, ui, timings, worker=worker)
+    if worker is not None:  # all of it counts in write_nlsq_cpu (the worker ends there)
+        timings["plot_worker_cpu"] = _children_cpu() - kids
+    return review
+
+
+def _children_cpu() -> float:
+    import resource
+
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return kids.ru_utime + kids.ru_stime
+
+
 def run_job(
     run: RunConfig,
     file: str,
@@ -338,12 +410,9 @@ def run_job(
         ui.info(bin_width_note(spec))
     curves: dict[str, Any] = {}
     if method in ("nlsq", "both", "cmc"):
-        job.nlsq = nlsq_fit(run, job.data, spec, ui, timings, warm_start=method == "cmc")
-        with _timed(timings, "review_nlsq"):  # model matrices, goodness of fit, transport
-            review = nlsq_review(job.nlsq, job.data, run, ui)
+        review = _nlsq_stages(run, job, spec, folder, ui, timings, warm_start=method == "cmc")
         curves = review.curves
         _absorb(job, review)
-        write_nlsq_stage(folder, review, job.data, run, ui, timings)
     if method in ("cmc", "both"):
         job.cmc = cmc_fit(run, job.data, job.nlsq, ui, timings)
         cmc = cmc_review(job.cmc, curves, ui)

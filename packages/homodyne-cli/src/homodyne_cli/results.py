@@ -4,6 +4,8 @@ All writes are atomic (see :mod:`.outputs`). Large matrices are stored as float3
 precision of the input files); scalars and per-angle arrays as float64.
 """
 
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,15 @@ import numpy as np
 from .outputs import atomic_write_json, atomic_write_npz, utc_now
 from .qrings import angle_pages, page_q, plot_q
 
-__all__ = ["nlsq_parameters", "write_cmc_plots", "write_fit_plots", "write_nlsq"]
+__all__ = [
+    "PendingPlots",
+    "finish_fit_plots",
+    "nlsq_parameters",
+    "start_fit_plots",
+    "write_cmc_plots",
+    "write_fit_plots",
+    "write_nlsq",
+]
 
 
 def _unit(name: str) -> str:
@@ -139,55 +149,118 @@ def write_fit_plots(
 ) -> list[Path]:
     """Every fit plot into ``folder``: per-angle heatmaps, overview, lag cuts, residuals.
 
-    With a ``worker`` (:func:`homodyne_cli.plots.worker.plot_worker`) most heatmap pages are
-    drawn by that second process while this one draws the other figures and the remaining
-    pages; the worker gets the display-size matrices only.
+    With a ``worker`` (:func:`homodyne_cli.plots.worker.plot_worker`) that second process
+    draws the lag cuts, the overview and the residual histogram and shares the heatmap pages
+    with this one (see :func:`start_fit_plots`); the files are those of one process.
     """
-    from .plots import plot_lag_cuts, plot_overview, plot_residual_histogram
-    from .plots.heatmaps import draw_heatmap_pages, heatmap_display
+    return finish_fit_plots(
+        start_fit_plots(
+            folder, data, c2_fit, sigma, max_display=max_display, label=label, worker=worker
+        )
+    )
 
-    if not data.is_dense:  # point sets: age x lag scatter plots (results_points)
+
+@dataclass
+class PendingPlots:
+    """Fit plots under way (:func:`start_fit_plots`); :func:`finish_fit_plots` completes them."""
+
+    folder: Path
+    data: Any
+    c2_fit: np.ndarray
+    sigma: float | None
+    label: str
+    pages: list[Path]
+    share: dict[str, Any]
+    mine: Iterator[int] | None = None  # the pages this process takes (None: all of them)
+    far: list[Any] = field(default_factory=list)  # the worker's answers
+
+
+def start_fit_plots(
+    folder: Path,
+    data: Any,
+    c2_fit: np.ndarray,
+    sigma: float | None,
+    *,
+    max_display: int = 300,
+    label: str = "",
+    worker: Any = None,
+) -> PendingPlots:
+    """Start the fit plots: with a ``worker`` it starts drawing now (lag cuts, overview,
+    residual histogram, then heatmap pages taken from the counter it shares with this
+    process), while this process goes on (the goodness of fit; in the write stage the
+    transport and residual-structure figures) before it takes the pages left in
+    :func:`finish_fit_plots`.
+    """
+    if not data.is_dense:  # point sets: drawn by finish_fit_plots, in this process
+        return PendingPlots(folder, data, c2_fit, sigma, label, [], {})
+    from .plots.heatmaps import heatmap_display
+
+    folder.mkdir(parents=True, exist_ok=True)
+    td, shown, shown_fit, note = heatmap_display(data.t, data.c2, c2_fit, max_display)
+    pages = [folder / name for name in angle_pages(data, "c2_heatmaps")]
+    pq = page_q(data)
+    share = dict(td=td, data=shown, fit=shown_fit, phi=data.phi, q=pq, note=note, label=label)
+    pending = PendingPlots(folder, data, c2_fit, sigma, label, pages, share)
+    if worker is not None:
+        _start_worker_share(pending, worker)
+    return pending
+
+
+def _start_worker_share(pending: PendingPlots, worker: Any) -> None:
+    """Queue the worker's figures (lag cuts, overview, residual histogram), then its share of
+    the heatmap pages; what it gets is small: matrix rows, display-size panels, residuals."""
+    from .plots import plot_residual_histogram
+    from .plots.cuts import age_indices, plot_lag_cut_rows
+    from .plots.heatmaps import draw_overview, overview_display
+    from .plots.worker import draw_shared_pages
+
+    data, c2_fit, folder, label = pending.data, pending.c2_fit, pending.folder, pending.label
+    rows = age_indices(data.n_t)
+    cuts = dict(t=data.t, phi=data.phi, rows=rows, q=plot_q(data))
+    cuts.update(data_rows=np.asarray(data.c2[:, rows, :]), fit_rows=c2_fit[:, rows, :])
+    otd, oshown, onote = overview_display(data.t, data.c2, c2_fit)
+    over = dict(td=otd, shown=oshown, phi=data.phi, q=plot_q(data), note=onote, title=label)
+    hist = dict(residuals=_residuals(data, c2_fit), sigma=pending.sigma, phi=data.phi, label=label)
+    pending.mine = worker.share_pages(len(pending.pages))
+    far = pending.far
+    far.append(worker.submit(plot_lag_cut_rows, folder / "lag_cuts.png", **cuts))
+    far.append(worker.submit(draw_overview, folder / "overview.png", **over))
+    far.append(worker.submit(plot_residual_histogram, folder / "residuals.png", **hist))
+    far.append(worker.submit(draw_shared_pages, pending.pages, **pending.share))
+
+
+def _residuals(data: Any, c2_fit: np.ndarray) -> np.ndarray:
+    """Data - fit at the fitted pairs (t1 < t2), ``(n_phi, n_pairs)``."""
+    i, j = np.triu_indices(data.n_t, 1)
+    return np.asarray(data.c2)[:, i, j] - c2_fit[:, i, j]
+
+
+def finish_fit_plots(pending: PendingPlots) -> list[Path]:
+    """Draw this process's share of :func:`start_fit_plots` and collect the worker's; the
+    paths: heatmap pages in angle order, then overview, lag cuts and residual histogram."""
+    if not pending.data.is_dense:  # point sets: age x lag scatter plots (results_points)
         from .results_points import write_point_plots
 
-        return write_point_plots(folder, data, c2_fit, sigma, label=label)
-    folder.mkdir(parents=True, exist_ok=True)
-    t, phi, q, pq = data.t, data.phi, plot_q(data), page_q(data)
-    td, shown, shown_fit, note = heatmap_display(t, data.c2, c2_fit, max_display)
-    pages = [folder / name for name in angle_pages(data, "c2_heatmaps")]
-    # the worker's share: it starts a Python process (1.5 CPU-s) while this one draws the
-    # transport, structure, overview, lag cuts and histogram figures (3.4 CPU-s at 8 angles),
-    # then both draw pages (0.25 CPU-s each): half the pages and 4 more go to the worker
-    n_far = min(len(pages), int(np.ceil(len(pages) / 2 + 4))) if worker is not None else 0
-
-    def share(part: slice) -> dict[str, Any]:
-        """The page arguments of ``draw_heatmap_pages`` for the pages ``part``."""
-        return dict(
-            td=td,
-            data=shown[part],
-            fit=shown_fit[part],
-            phi=phi[part],
-            q=pq[part] if np.ndim(pq) else pq,
-            note=note,
-            label=label,
+        return write_point_plots(
+            pending.folder, pending.data, pending.c2_fit, pending.sigma, label=pending.label
         )
+    from .plots import plot_lag_cuts, plot_overview, plot_residual_histogram
+    from .plots.heatmaps import draw_heatmap_pages
 
-    far = None
-    if n_far:
-        far = worker.submit(draw_heatmap_pages, pages[:n_far], **share(slice(None, n_far)))
-    paths = [plot_overview(folder / "overview.png", t=t, phi=phi, c2_data=data.c2,
-                           c2_fit=c2_fit, q=q, title=label)]  # fmt: skip
-    paths.append(
-        plot_lag_cuts(folder / "lag_cuts.png", t=t, phi=phi, c2_data=data.c2, c2_fit=c2_fit, q=q)
-    )
-    i, j = np.triu_indices(data.n_t, 1)
-    resid = np.asarray(data.c2)[:, i, j] - c2_fit[:, i, j]
-    paths.append(
-        plot_residual_histogram(
-            folder / "residuals.png", residuals=resid, sigma=sigma, phi=phi, label=label
-        )
-    )
-    near = draw_heatmap_pages(pages[n_far:], **share(slice(n_far, None)))
-    return (far.get() if far is not None else []) + near + paths
+    data, c2_fit, folder = pending.data, pending.c2_fit, pending.folder
+    t, phi, q = data.t, data.phi, plot_q(data)
+    overview, cuts = folder / "overview.png", folder / "lag_cuts.png"
+    histogram = folder / "residuals.png"
+    if not pending.far:  # else the worker draws them
+        plot_overview(overview, t=t, phi=phi, c2_data=data.c2, c2_fit=c2_fit, q=q,
+                      title=pending.label)  # fmt: skip
+        plot_lag_cuts(cuts, t=t, phi=phi, c2_data=data.c2, c2_fit=c2_fit, q=q)
+        plot_residual_histogram(histogram, residuals=_residuals(data, c2_fit),
+                                sigma=pending.sigma, phi=phi, label=pending.label)  # fmt: skip
+    draw_heatmap_pages(pending.pages, order=pending.mine, **pending.share)
+    for answer in pending.far:
+        answer.get()  # re-raises the worker's error here
+    return [*pending.pages, overview, cuts, histogram]
 
 
 def write_cmc_plots(folder: Path, data: Any, cres: Any, *, max_display: int = 300) -> list[Path]:

@@ -10,7 +10,6 @@ stack), with box bounds and seeding built in.
 """
 
 import numpy as np
-from scipy.stats import qmc
 
 from .problem import FitProblem
 
@@ -48,6 +47,8 @@ def latin_hypercube_starts(problem: FitProblem, n: int, seed: int) -> list[np.nd
     if n <= 0:
         return []
     box = UnitBox(problem)
+    from scipy.stats import qmc  # here: 1.5 s to import, a local fit never needs it
+
     design = qmc.LatinHypercube(d=problem.n_theta, rng=np.random.default_rng(seed)).random(n)
     return [problem.profile(box.to_theta(u))[0] for u in design]
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from ._common import figure, grid_margins, log_scale, save
 
-__all__ = ["age_indices", "draw_cut_panels", "plot_lag_cuts"]
+__all__ = ["age_indices", "draw_cut_panels", "plot_lag_cut_rows", "plot_lag_cuts"]
 
 
 def age_indices(n_t: int, n_ages: int = 3) -> np.ndarray:
@@ -41,13 +41,37 @@ def plot_lag_cuts(
     max_angles
         Panels shown at most (evenly spaced angles beyond that; the title says so).
     """
-    n_t = c2_data.shape[1]
-    rows = age_indices(n_t, n_ages)
+    rows = age_indices(c2_data.shape[1], n_ages)
+    return plot_lag_cut_rows(
+        path,
+        t=t,
+        phi=phi,
+        rows=rows,
+        data_rows=np.asarray(c2_data[:, rows, :]),
+        fit_rows=np.asarray(c2_fit[:, rows, :]),
+        q=q,
+        max_angles=max_angles,
+    )
+
+
+def plot_lag_cut_rows(
+    path: str | Path,
+    *,
+    t: np.ndarray,
+    phi: np.ndarray,
+    rows: np.ndarray,
+    data_rows: np.ndarray,
+    fit_rows: np.ndarray,
+    q: float | None = None,
+    max_angles: int = 24,
+) -> Path:
+    """:func:`plot_lag_cuts` from the matrix rows it shows: ``data_rows``, ``fit_rows`` are
+    ``c2[:, rows, :]`` ``(n_phi, len(rows), n_t)`` (small enough to hand to another process)."""
 
     def curves(k):
-        for r in rows:
+        for a, r in enumerate(rows):
             lag = t[r + 1 :] - t[r]
-            yield lag, c2_data[k, r, r + 1 :], c2_fit[k, r, r + 1 :], f"t1 = {t[r]:.3g} s"
+            yield lag, data_rows[k, a, r + 1 :], fit_rows[k, a, r + 1 :], f"t1 = {t[r]:.3g} s"
 
     qtxt = f"q = {q:.4g} 1/A; " if q else ""
     return draw_cut_panels(

@@ -1,5 +1,6 @@
 """Per-angle three-panel heatmaps (data, fit, residual) and the all-angle overview page."""
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +20,11 @@ from ._common import (
 
 __all__ = [
     "draw_heatmap_pages",
+    "draw_overview",
     "heatmap_display",
     "plot_fit_heatmaps",
     "plot_fit_heatmaps_all",
+    "overview_display",
     "plot_overview",
 ]
 
@@ -159,28 +162,24 @@ def draw_heatmap_pages(
     note: str = "",
     label: str = "",
     dpi: int = 110,
+    order: Iterable[int] | None = None,
 ) -> list[Path]:
     """Draw the pages of :func:`plot_fit_heatmaps_all` from display matrices
     (:func:`heatmap_display`); ``paths``, ``data``, ``fit`` and ``phi``: one per page; ``q`` one
-    value or one per page (joint rings).
+    value or one per page (joint rings). ``order``: the page indices to draw, taken one at a
+    time (default all; a shared counter lets two processes split the pages as they go).
 
     What every page shares (axes, ticks, labels, titles) is rendered once; each page then
     redraws only its images, their frames, the colour bars and the title on a copy of that
     background (pixel for pixel what a full redraw gives, for about two thirds of the cost).
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    fig, axes, images, caxes, suptitle = _page_figure(td, dpi)
-    frames = [sp for ax in axes for sp in ax.spines.values()]
-    for artist in (*images, *caxes, suptitle, *frames):
-        artist.set_animated(True)  # left out of the background
-    canvas = FigureCanvasAgg(fig)
-    canvas.draw()
-    background = canvas.copy_from_bbox(fig.bbox)
-    renderer = canvas.get_renderer()
     sub = "diagonal (not fitted) in grey" + (f"; {note}" if note else "")
+    page = None
     out = []
-    for k, path in enumerate(paths):
+    for k in range(len(paths)) if order is None else order:
+        if page is None:  # the shared background, once (not at all when no page is drawn)
+            page = _page_background(td, dpi)
+        canvas, renderer, background, images, frames, caxes, suptitle = page
         resid = data[k] - fit[k]
         vmin, vmax = c2_limits(data[k], fit[k])
         rlim = max(abs(x) for x in robust_limits(resid, lo=1, hi=99))
@@ -199,8 +198,23 @@ def draw_heatmap_pages(
         canvas.restore_region(background)
         for artist in (*images, *frames, *caxes, suptitle):
             artist.draw(renderer)
-        out.append(save_canvas(canvas, path, dpi))
+        out.append(save_canvas(canvas, paths[k], dpi))
     return out
+
+
+def _page_background(td: np.ndarray, dpi: int) -> tuple:
+    """The page figure with what every page shares rendered once: ``(canvas, renderer,
+    background, images, frames, colour-bar axes, suptitle)``."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig, axes, images, caxes, suptitle = _page_figure(td, dpi)
+    frames = [sp for ax in axes for sp in ax.spines.values()]
+    for artist in (*images, *caxes, suptitle, *frames):
+        artist.set_animated(True)  # left out of the background
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    background = canvas.copy_from_bbox(fig.bbox)
+    return canvas, canvas.get_renderer(), background, images, frames, caxes, suptitle
 
 
 def plot_overview(
@@ -227,17 +241,42 @@ def plot_overview(
     max_display
         Pixels per axis of each small panel.
     """
+    td, shown, note = overview_display(t, c2_data, c2_fit, max_display)
+    return draw_overview(
+        path, td=td, shown=shown, phi=phi, q=q, note=note, title=title, fit=c2_fit is not None
+    )
+
+
+def overview_display(
+    t: np.ndarray, c2_data: np.ndarray, c2_fit: np.ndarray | None, max_display: int = 120
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """The panels of :func:`plot_overview` at display size: ``(t_display, shown, note)``, with
+    ``shown`` ``(n_phi, m, m)``: data below the diagonal, fit above it (data only without a
+    fit). Small enough to hand to another process."""
+    step, td, note = display_grid(t, max_display)
+    data = off_diagonal(block_mean(off_diagonal(c2_data), step))
+    if c2_fit is None:
+        return td, data, note
+    fit = off_diagonal(block_mean(off_diagonal(c2_fit), step))
+    upper = np.triu(np.ones(data.shape[-2:], dtype=bool), 1)
+    return td, np.where(upper, data, fit), note  # row i = t1 (y axis), column j = t2 (x axis)
+
+
+def draw_overview(
+    path: str | Path,
+    *,
+    td: np.ndarray,
+    shown: np.ndarray,
+    phi: np.ndarray,
+    q: float | None = None,
+    note: str = "",
+    title: str = "",
+    fit: bool = True,
+) -> Path:
+    """Draw the page of :func:`plot_overview` from :func:`overview_display`'s matrices."""
     n_phi = len(phi)
     ncol = int(np.ceil(np.sqrt(n_phi * 1.4)))
     nrow = int(np.ceil(n_phi / ncol))
-    step, td, note = display_grid(t, max_display)
-    data = off_diagonal(block_mean(off_diagonal(c2_data), step))
-    if c2_fit is not None:
-        fit = off_diagonal(block_mean(off_diagonal(c2_fit), step))
-        upper = np.triu(np.ones(data.shape[-2:], dtype=bool), 1)
-        shown = np.where(upper, data, fit)  # row i = t1 (y axis), column j = t2 (x axis)
-    else:
-        shown = data
     vmin, vmax = c2_limits(shown)
     size = (2.6 * ncol + 1.4, 2.5 * nrow + 0.9 + (0.2 if note else 0.0))
     fig = figure(figsize=size)
@@ -274,7 +313,7 @@ def plot_overview(
         y0, y1 = place["bottom"], place["top"]
         cax = fig.add_axes((1 - 1.05 / w, y0 + 0.1 * (y1 - y0), 0.15 / w, 0.8 * (y1 - y0)))
         fig.colorbar(im, cax=cax, label="c2 (shared scale)")
-    what = "below the diagonal (t1 < t2): data, above it: fit" if c2_fit is not None else "data"
+    what = "below the diagonal (t1 < t2): data, above it: fit" if fit else "data"
     qtxt = f"q = {q:.4g} 1/A; " if q else ""
     fig.suptitle(
         f"{title + ' - ' if title else ''}{qtxt}{n_phi} angles; {what}"

@@ -2,26 +2,89 @@
 
 Drawing is single-threaded Python (matplotlib holds the GIL), so on a machine with two or
 more cores a second process roughly halves the time of the plots. The worker is started
-with ``spawn`` (never ``fork``: the parent runs JAX's threads), ignores Ctrl-C (the parent
-handles it and terminates the worker), receives only display-size arrays and writes its
-PNGs atomically like every other figure. An error in the worker is raised again in the
-parent when it collects the job's answer (``.get()``).
+with ``spawn`` (never ``fork``: the parent runs JAX's threads) when the fit starts, so that
+its start-up and imports overlap the fit; it ignores Ctrl-C (the parent handles it and
+terminates the worker), receives only display-size arrays and writes its PNGs atomically
+like every other figure. An error in the worker is raised again in the parent when it
+collects the job's answer (``.get()``).
+
+Heatmap pages are shared as they go: both processes take the next page number from one
+counter in shared memory (:meth:`PlotWorker.share_pages`, :func:`draw_shared_pages`), so
+neither waits for the other whatever each one had to draw before.
 """
 
 import os
 import signal
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-__all__ = ["PlotWorker", "plot_worker"]
+__all__ = ["PlotWorker", "draw_shared_pages", "plot_worker", "preload_plotting"]
+
+_COUNTER: Any = None  # in the worker: the page counter shared with the parent
 
 
-def _quiet() -> None:
-    """Worker start-up: leave Ctrl-C to the parent; load matplotlib before the first job."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+def _preload() -> None:
+    """Import what drawing needs (matplotlib and the figure modules)."""
     import matplotlib.backends.backend_agg  # noqa: F401
     import matplotlib.figure  # noqa: F401
+
+    from . import cuts, heatmaps, residual_structure, residuals, transport  # noqa: F401
+
+
+def _worker_start(counter: Any) -> None:
+    """Worker start-up: leave Ctrl-C to the parent; load matplotlib before the first job."""
+    global _COUNTER
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _COUNTER = counter
+    _preload()
+
+
+class _Preload(threading.Thread):
+    """The import thread of :func:`preload_plotting`; ``cpu_s``: its CPU seconds once done."""
+
+    def __init__(self) -> None:
+        super().__init__(name="homodyne-plot-imports", daemon=True)
+        self.cpu_s = 0.0
+
+    def run(self) -> None:
+        import time
+
+        c0 = time.thread_time()
+        try:
+            _preload()
+        except Exception:  # noqa: BLE001 - the drawing itself imports again and reports it
+            pass
+        self.cpu_s = time.thread_time() - c0
+
+
+def preload_plotting() -> _Preload:
+    """Import matplotlib and the figure modules in a background thread of this process (while
+    the fit runs: it spends most of its time in compiled code, outside the GIL)."""
+    thread = _Preload()
+    thread.start()
+    return thread
+
+
+def _claims(counter: Any, n: int) -> Iterator[int]:
+    """Page numbers ``0..n-1`` taken one at a time from ``counter`` (shared by processes)."""
+    while True:
+        with counter.get_lock():
+            k = counter.value
+            counter.value = k + 1
+        if k >= n:
+            return
+        yield k
+
+
+def draw_shared_pages(paths: list[Path], **pages: Any) -> list[Path]:
+    """In the worker: draw the heatmap pages it takes from the shared counter (arguments as
+    :func:`homodyne_cli.plots.heatmaps.draw_heatmap_pages`)."""
+    from .heatmaps import draw_heatmap_pages
+
+    return draw_heatmap_pages(paths, order=_claims(_COUNTER, len(paths)), **pages)
 
 
 class PlotWorker:
@@ -30,20 +93,33 @@ class PlotWorker:
     def __init__(self) -> None:
         import multiprocessing
 
-        self._pool = multiprocessing.get_context("spawn").Pool(1, initializer=_quiet)
+        ctx = multiprocessing.get_context("spawn")
+        self._counter = ctx.Value("q", 0)
+        self._pool = ctx.Pool(1, initializer=_worker_start, initargs=(self._counter,))
+        self._open = True
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         """Run ``fn(*args, **kwargs)`` in the worker; ``.get()`` on the answer waits for its
         result (raising the worker's error)."""
         return self._pool.apply_async(fn, args, kwargs)
 
+    def share_pages(self, n: int) -> Iterator[int]:
+        """Start sharing ``n`` pages (reset the counter): the page numbers this process takes;
+        the worker takes its own with :func:`draw_shared_pages`. One set of pages at a time."""
+        with self._counter.get_lock():
+            self._counter.value = 0
+        return _claims(self._counter, n)
+
     def close(self) -> None:
-        """Wait for the submitted jobs and end the process."""
-        self._pool.close()
-        self._pool.join()
+        """Wait for the submitted jobs and end the process (again: nothing)."""
+        if self._open:
+            self._open = False
+            self._pool.close()
+            self._pool.join()
 
     def terminate(self) -> None:
         """End the process now (after an error or Ctrl-C in the parent)."""
+        self._open = False
         self._pool.terminate()
         self._pool.join()
 
@@ -61,8 +137,9 @@ def plot_worker(enabled: bool = True) -> Iterator[PlotWorker | None]:
     """A :class:`PlotWorker` for the ``with`` block (None when ``enabled`` is false, with one
     core, or with ``HOMODYNE_PLOT_WORKER=0``: then the caller draws everything itself).
 
-    Leaving the block normally waits for the worker's jobs; an exception (Ctrl-C included)
-    terminates the worker, so no process outlives the run.
+    Leaving the block normally waits for the worker's jobs (unless the block closed the worker
+    itself); an exception (Ctrl-C included) terminates the worker, so no process outlives the
+    run.
     """
     worker = PlotWorker() if enabled and _wanted() else None
     try:
