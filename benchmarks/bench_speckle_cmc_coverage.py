@@ -100,6 +100,7 @@ def main() -> None:
             f"95 % intervals hold the truth for {hits} of {len(cov)} quantities",
             flush=True,
         )
+        print("   ", {k: "".join("y" if x else "n" for x in v) for k, v in cov.items()}, flush=True)
     n = len(rows)
     print(f"\nCMC ({args.adjustment} adjustment), {n} laminar speckle seeds: 68 % / 95 % counts")
     for key in rows[0]:
