@@ -5,7 +5,9 @@ frames x 200 pixels, frame time 0.25 s so that the ages 3, 10, 25 s lie inside t
 fits it from the truth and checks whether the 68 % / 95 % intervals of D(t) at the three ages
 (and gamma_dot(t) and phi0 in laminar flow) contain the truth, for the independent-noise
 errors (``naive``) and the errors the fit reports (``corrected``). The counts are printed
-(``-s``); the corrected ones must fall in the issue's bands.
+(``-s``); the corrected ones must fall in the issue's bands. The power-law offsets are held at
+the truth and the laminar bins are turned by 15 deg (reasons at ``PHI_LAMINAR`` and
+``LAMINAR_FIXED``).
 """
 
 import numpy as np
@@ -20,6 +22,18 @@ LAMINAR = {**STATIC, "gamma_dot_t0": 2.0e-4, "beta": 0.3, "gamma_dot_t_offset": 
 AGES = np.array([3.0, 10.0, 25.0])
 SIZE = {"n_frames": 100, "n_pixels": 200, "dt": 0.25}
 PHI = np.linspace(-180.0, 180.0, 4, endpoint=False)
+# Laminar: the bins are turned by 15 deg. The shear term depends on |cos(phi - phi0)| only, so
+# on a bin set symmetric under phi -> -phi (as PHI is) the model at -phi0 equals the model at
+# phi0 exactly (max |difference| 2e-16): the sign of phi0 is not identified, its likelihood
+# has two equal maxima and a zero slope at phi0 = 0, and no Wald interval can cover (seeds 204
+# and 209 fitted -2.95 and -3.54 for 3). On PHI + 15 the two differ by up to 0.06 in c2.
+PHI_LAMINAR = PHI + 15.0
+# Laminar: the offsets are held at the truth. With them free, 100 frames over 0.25-25 s do not
+# separate D0 t^alpha + D_offset from its alpha -> 0 limit (A + B log t): in 13 of 20 seeds
+# the fit ran to D0 = 1e5 (the bound), D_offset = -1e5, alpha ~ 0.01 (likewise gamma_dot),
+# where a bound is active and the delta-method sd of D(t) is 1e3-1e6 times the spread: those
+# seeds "covered" with pulls of 0.00, one had no finite covariance.
+LAMINAR_FIXED = {"D_offset": LAMINAR["D_offset"], "gamma_dot_t_offset": 0.0}
 TRIOS = {"D": ("D0", "alpha", "D_offset"), "gdot": ("gamma_dot_t0", "beta", "gamma_dot_t_offset")}
 
 
@@ -29,13 +43,14 @@ def _curve_sd(values, cov, names, trio):
     val = a * AGES**b + c
     grad = np.zeros((AGES.size, len(names)))
     for col, g in zip(trio, (AGES**b, a * AGES**b * np.log(AGES), np.ones_like(AGES)), strict=True):
-        grad[:, names.index(col)] = g
+        if col in names:  # a fixed parameter carries no uncertainty
+            grad[:, names.index(col)] = g
     return val, np.sqrt(np.einsum("ai,ij,aj->a", grad, cov, grad))
 
 
 def _pulls(res, truth):
     """quantity -> (|fit - truth| / naive sd, |fit - truth| / corrected sd)."""
-    names = list(res.parameter_names)
+    names = [n for n in res.names if n in res.parameter_names]  # free physical, cov order
     k = len(names)
     naive = np.asarray(res.error_model["covariance_independent"])[:k, :k]
     corrected = np.asarray(res.covariance)[:k, :k]
@@ -55,12 +70,13 @@ def _pulls(res, truth):
     return out
 
 
-def _coverage(mode: str, truth: dict, seeds, bin_width: float | None = None) -> dict:
-    """Counts per quantity; ``bin_width``: the fit models the simulator's angular bins."""
+def _coverage(mode: str, truth: dict, seeds, bin_width=None, phi=PHI, fixed=None) -> dict:
+    """Counts per quantity; ``bin_width``: the fit models the simulator's angular bins;
+    ``fixed``: parameters held at these values in the fit."""
     rows = []
     for seed in seeds:
-        sim = hd.simulate_speckle(mode, truth, phi=PHI, seed=seed, **SIZE)
-        spec = ModelSpec.create(mode, initial=truth, phi_bin_width=bin_width)
+        sim = hd.simulate_speckle(mode, truth, phi=phi, seed=seed, **SIZE)
+        spec = ModelSpec.create(mode, initial=truth, phi_bin_width=bin_width, fixed=fixed)
         res = fit_nlsq(sim.data, spec)
         rows.append(_pulls(res, truth))
     table = {}
@@ -83,23 +99,38 @@ def _check(table, n):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=False,
-    reason="measured 2026-12-03: corrected 68 % 15/14/16, 95 % 18/20/17 of 20 at D(3, 10, 25) "
-    "(naive 0-2 and 1-4): in the bands except 20/20 at D(10), above the 99 % cap (19.8)",
-)
-def test_static_coverage_over_20_speckle_seeds():
-    _check(_coverage("static", STATIC, range(100, 120)), 20)
+def test_static_coverage_over_40_speckle_seeds():
+    """40 seeds: with 20, a true 95 % coverage gives 20/20 (above the 99 % cap) in 36 % of
+    runs; P(34..39 of 40 | 95 %) = 0.83. D_offset is held at the truth, as in laminar flow
+    (free, fits ride the A + B log t ridge and count as covered with huge errors: 68 % then
+    35/40 at D(25 s), above the band). Measured 2026-12-03: corrected 68 % 28/26/31, 95 %
+    38/39/36 of 40 at D(3, 10, 25 s) (naive 1/3/4 and 1/5/7). Runtime about 75 s (load 4)."""
+    table = _coverage("static", STATIC, range(100, 140), fixed={"D_offset": STATIC["D_offset"]})
+    _check(table, 40)
+    for key, v in table.items():  # the independent-noise intervals are far too narrow
+        assert v["naive"][1] <= 0.5 * 40, (key, v)
 
 
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=False,
-    reason="measured 2026-12-03 with the 4 deg bins modelled (phi_bin_width): corrected 68 % "
-    "6-12, 95 % 13-18 of 20 for D(t), gamma_dot(t), phi0 (naive 0-6, 2-8). The centre-of-bin "
-    "bias is gone (pull means D +0.2..+0.5, was +0.8..+1.05; noise-free data fit exactly) but "
-    "the corrected sd is too small: pull sd 1.2-2.4, phi0 4.0 with two seeds at -12 sd",
+    reason="measured 2026-12-03 (bins PHI + 15 deg, 4 deg wide and modelled, offsets fixed): "
+    "corrected 68 % D 4/14/6, gamma_dot 9/10/10, phi0 9; 95 % D 14/18/13, gamma_dot 17/18/17, "
+    "phi0 16 of 20 (naive 1-3, 2-6). No bias left (pull means -0.8..+0.3) and no outlier "
+    "beyond 7 sd, but the corrected sd is too small: pull sd 1.2-2.4. Consistent with the "
+    "fixed-b downward bias of a Bartlett HAC whose bandwidth is a large share of the frames "
+    "(the slow bins hit the cap n_t/2 = 50): dividing M by (1 - b + b^2/3)^2, b = bandwidth/n_t "
+    "(Kiefer & Vogelsang 2005, per axis), gives pull sd 0.95-1.87, 68 % 8-15, 95 % 16-19",
 )
 def test_laminar_coverage_over_20_speckle_seeds():
+    """Runtime about 3-4 min (20 seeds, 5-15 s each at load 4-8)."""
     # the fit models the simulator's 4 deg angular bins (the shear term averaged over a bin)
-    _check(_coverage("laminar_flow", LAMINAR, range(200, 220), bin_width=4.0), 20)
+    table = _coverage(
+        "laminar_flow",
+        LAMINAR,
+        range(200, 220),
+        bin_width=4.0,
+        phi=PHI_LAMINAR,
+        fixed=LAMINAR_FIXED,
+    )
+    _check(table, 20)
