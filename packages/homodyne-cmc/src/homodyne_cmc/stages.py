@@ -234,6 +234,32 @@ def _sampling_whitening(prep: Prepared, lap: LaplaceResult, cfg: CMCConfig, x_c,
     return samp, w0, cov_w, info
 
 
+def whitening_factor(cov: np.ndarray, names) -> np.ndarray:
+    """A square root ``L`` (``L L^T = cov``) for the whitening ``w = w0 + L z``: the Cholesky
+    factor, or, when ``cov`` is not positive definite (a Laplace step at a degenerate point,
+    e.g. a parameter at its bound), the symmetric root with eigenvalues floored at 1e-10 of
+    the largest, with a warning naming the worst-determined direction. Any root serves: the
+    map is linear, so its Jacobian is a constant."""
+    cov = 0.5 * (cov + cov.T)
+    try:
+        return np.linalg.cholesky(cov)
+    except np.linalg.LinAlgError:
+        lam, vec = np.linalg.eigh(cov)
+    top = max(float(lam[-1]), np.finfo(float).tiny)
+    worst = ", ".join(
+        f"{n} {v:+.2f}" for n, v in zip(names, vec[:, 0], strict=False) if abs(v) > 0.2
+    )
+    warnings.warn(
+        f"the Laplace covariance in the sampling coordinates is not positive definite "
+        f"(smallest eigenvalue {lam[0]:.3g}, largest {top:.3g}; direction {worst}): the "
+        "whitening floors it at 1e-10 of the largest; the posterior along that direction is "
+        "set by the prior and the sampler, not by the Laplace step",
+        CMCWarning,
+        stacklevel=3,
+    )
+    return vec * np.sqrt(np.maximum(lam, 1e-10 * top))
+
+
 def plan_shards(
     prep: Prepared,
     lap: LaplaceResult,
@@ -259,7 +285,7 @@ def plan_shards(
     shards = make_shards(y, i, j, n_shards, cfg.seed, wt)
     u0, cov_u, x_c, cov_x = _whitening(prep, lap, cfg)
     samp, w0, cov_w, samp_info = _sampling_whitening(prep, lap, cfg, x_c, cov_x)
-    chol = cfg.whitening_inflation * np.sqrt(n_shards) * np.linalg.cholesky(cov_w)
+    chol = cfg.whitening_inflation * np.sqrt(n_shards) * whitening_factor(cov_w, samp_info["names"])
     comb_space, comb_reasons = choose_reference_laws(
         space.names, lap.mean, lap.cov, n_shards, cfg.combination_space
     )
