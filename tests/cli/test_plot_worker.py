@@ -1,6 +1,7 @@
 """Fit plots drawn partly by a second process: the same files byte for byte as drawn by one
 process, an error in the worker reaches the caller, and no worker outlives its block."""
 
+from contextlib import nullcontext
 from types import SimpleNamespace
 
 import numpy as np
@@ -76,6 +77,23 @@ def test_ctrl_c_in_the_parent_ends_the_worker(monkeypatch):
         assert children and all(p.is_alive() for p in children)
         raise KeyboardInterrupt
     assert all(not p.is_alive() for p in children)
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_an_ended_worker_leaves_no_pool_for_a_later_garbage_collection(monkeypatch, fails):
+    """The pool lives in reference cycles; freed by a random later collection its semaphore
+    finalizers can run inside another multiprocessing call, where CPython 3.12 reports a
+    reentrant resource tracker. Ending the worker frees the pool at once."""
+    import weakref
+
+    monkeypatch.setattr("homodyne_cli.plots.worker._wanted", lambda: True)
+    with pytest.raises(KeyboardInterrupt) if fails else nullcontext(), plot_worker() as worker:
+        pool = weakref.ref(worker._pool)
+        if fails:
+            raise KeyboardInterrupt
+    assert pool() is None
+    worker.close()  # ending twice does nothing
+    worker.terminate()
 
 
 def test_shared_counter_splits_the_pages_between_takers():
