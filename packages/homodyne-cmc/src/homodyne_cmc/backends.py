@@ -139,7 +139,7 @@ def worker_setup(
             os.environ[var] = n
         flags = os.environ.get("XLA_FLAGS", "")
         if int(threads) == 1 and "multi_thread_eigen" not in flags:
-            flags += " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+            flags += " --xla_cpu_multi_thread_eigen=false"  # XLA knows no other thread flag
         os.environ["XLA_FLAGS"] = flags.strip()
     import jax
 
