@@ -18,7 +18,7 @@ scores are independent, :mod:`.robust_covariance`), with its own bandwidth, so t
 term is divided by it before the angles are summed. It is not the per-axis product
 ``(1 - b + b^2/3)^2``: that holds only when the fit removes a mean from every row and every
 column of the grid, while here each score direction loses one (weighted) sum over the angle
-(measured, ``tests/nlsq/test_fixed_b.py``: on a full square with one mean removed, bandwidth
+(Monte Carlo as in ``tests/nlsq/test_fixed_b.py``: on a full square with one mean removed, bandwidth
 half the side, 0.79 +- 0.01 against ``1 - sum K/N^2`` = 0.83 minus 0.02 truncation bias, and
 ``(1 - b + b^2/3)^2`` = 0.34).
 
@@ -26,8 +26,8 @@ For a fit with several parameters the exact white-noise expectation depends on t
 (``J^T (K o P) J``, ``P`` the hat matrix): for the static model of the tests (3 angles x 80
 frames, five fitted parameters) it is 0.82-0.85 of the truth per parameter at bandwidth 40
 (``f`` = 0.73 on the triangle), 0.89-0.91 at 20 (``f`` = 0.91), 0.96-0.97 at 8 (``f`` =
-0.98). So the scalar factor is exact for an angle's offset-like direction and over-corrects
-the others by up to about 7 % in sd at the cap ``n_t / 2``.
+0.98). The factor is exact for a location model (one mean per angle); this fit absorbs less,
+and the factor over-corrects it by up to about 8 % in sd at the cap ``n_t / 2``.
 
 Therefore it is reported (``error_model['fixed_b_factor']``) but applied only with
 ``NLSQConfig.robust_fixed_b``. Measured on the speckle coverage sets
