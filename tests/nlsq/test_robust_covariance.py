@@ -34,13 +34,17 @@ def test_bandwidth_follows_the_residual_correlation():
     assert choose_bandwidth(rho, 40) == 20  # at most half the frames
 
 
+@pytest.mark.parametrize("fixed_b", [False, True])
 @pytest.mark.parametrize("seed", [0, 1])
-def test_independent_noise_robust_agrees_with_naive_and_test_is_quiet(seed):
+def test_independent_noise_robust_agrees_with_naive_and_test_is_quiet(seed, fixed_b):
     data = make_data("static", STATIC_TRUTH, [0.0, 45.0, 90.0], n_t=80, seed=seed)
-    always = NLSQConfig(robust_covariance="always")
+    always = NLSQConfig(robust_covariance="always", robust_fixed_b=fixed_b)
     res = fit_nlsq(data, ModelSpec.create("static", initial=STATIC_TRUTH), always)
     em = res.error_model
     assert em["used"] == "independent", em["reason"]
+    assert em["fixed_b_applied"] is fixed_b
+    # short bandwidths (3 frames of 80): the factor is close to 1
+    assert len(em["fixed_b_factor"]) == 3 and min(em["fixed_b_factor"]) > 0.99
     assert max(em["z"].values()) < 3.5
     for name in res.parameter_names:
         assert em["ratio"][name] == pytest.approx(1.0, abs=0.15), (name, em["ratio"])
@@ -66,6 +70,27 @@ def test_speckle_data_use_the_frame_correlated_covariance(monkeypatch):
         assert em["ratio"][name] > 3.0, em["ratio"]
         assert res.errors[name] == pytest.approx(res.errors_robust[name])
     assert any("frame-correlated" in w for w in res.warnings)
+
+
+def test_fixed_b_option_divides_the_middle_term_by_the_reported_factor():
+    """One angle: the sandwich with ``robust_fixed_b`` is the one without divided by the
+    angle's factor, which ``error_model`` reports (and the reason names)."""
+    truth = {"D0": 2.0e4, "alpha": -0.5, "D_offset": 2000.0}
+    sim = hd.simulate_speckle("static", truth, phi=[0.0], n_frames=60, n_pixels=100, seed=3)
+    spec = ModelSpec.create("static", initial=truth)
+    off = fit_nlsq(sim.data, spec)
+    on = fit_nlsq(sim.data, spec, NLSQConfig(robust_fixed_b=True))
+    assert off.error_model["used"] == on.error_model["used"] == "frame-correlated"
+    assert off.error_model["fixed_b_applied"] is False and on.error_model["fixed_b_applied"]
+    (f,) = on.error_model["fixed_b_factor"]
+    assert off.error_model["fixed_b_factor"] == [f]
+    bw = on.error_model["bandwidth"][0]
+    i, j = np.triu_indices(60, 1)  # the (t1 < t2) pairs: 1 - sum K / N^2 point by point
+    tri_i, tri_j = (np.clip(1 - np.abs(np.subtract.outer(k, k)) / bw, 0, None) for k in (i, j))
+    kern = tri_i * tri_j
+    assert f == pytest.approx(1.0 - kern.sum() / i.size**2, abs=0.01)
+    np.testing.assert_allclose(on.covariance_robust, off.covariance_robust / f, rtol=1e-10)
+    assert "not applied" in off.error_model["reason"] and "applied)" in on.error_model["reason"]
 
 
 @pytest.mark.slow

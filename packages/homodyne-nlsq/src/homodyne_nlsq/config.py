@@ -99,6 +99,10 @@ class NLSQConfig:
         use the sandwich covariance only when the test fires; ``always``: compute it also when
         the test is quiet (reported beside the independent-noise one, not used); ``never``.
         See :mod:`homodyne_nlsq.robust_covariance`.
+    robust_fixed_b
+        Divide each angle's Bartlett middle term of the sandwich by its fixed-b factor
+        ``1 - sum K / N^2`` (:mod:`homodyne_nlsq.fixed_b`); off by default: the factor is always
+        reported in ``error_model['fixed_b_factor']``.
     """
 
     max_iterations: Integer = Field(
@@ -199,6 +203,11 @@ class NLSQConfig:
         "auto",
         description="frame-correlated covariance: auto (when the residual test fires), "
         "always (also computed beside), never",
+    )
+    robust_fixed_b: Flag = Field(
+        False,
+        description="fixed-b correction of the sandwich's middle term (see homodyne_nlsq.fixed_b)",
+        json_schema_extra=_expect("true or false"),
     )
 
     def __post_init__(self) -> None:

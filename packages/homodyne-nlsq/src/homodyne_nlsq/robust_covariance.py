@@ -13,10 +13,15 @@ independent-noise covariance ``s^2 (J^T J)^-1`` then claims far too much. This m
   and ``M = sum_{k,l} w(k, l) g_k g_l^T`` over the per-point scores ``g_k = w_k r_k J_k``,
   with ``w`` a 2-D Bartlett (product of triangles) kernel in the frame offsets
   ``(d1, d2)`` of half-width ``bandwidth`` frames (a HAC estimator, Newey-West in two
-  dimensions). The N x p Jacobian is never formed: the fit's last fused pass (run in
-  block-major order, :func:`scored_pass`) also sums the scores over square blocks of frames,
-  the block grid is filtered by the block-averaged triangle, and the per-angle blocks are
-  mapped to the fitted vector through the scaling design, as the normal equations are;
+  dimensions); each angle's fixed-b factor ``1 - sum_kl w_kl / N_a^2`` (the share of the
+  long-run variance a fit absorbs when the bandwidth is a fixed fraction of the frames;
+  Kiefer & Vogelsang 2005, Econometric Theory 21, 1130, in two dimensions: :mod:`.fixed_b`)
+  is reported, and its term divided by it with ``NLSQConfig.robust_fixed_b`` (off by
+  default: measured, it over-corrects, see :mod:`.fixed_b`). The N x p Jacobian is never
+  formed: the fit's last fused pass (run in block-major order, :func:`scored_pass`) also
+  sums the scores over square blocks of frames, the block grid is filtered by the
+  block-averaged triangle, and the per-angle blocks are mapped to the fitted vector through
+  the scaling design, as the normal equations are;
 * the bandwidth, when not given, from the data, per angle (bins do not share pixels, so their
   scores are independent and each angle's middle term has its own correlation length; shear
   decorrelates bins along the flow much faster than bins across it): ``3 x`` the shift at
@@ -34,6 +39,7 @@ import numpy as np
 
 from homodyne_physics import float64
 
+from .fixed_b import fixed_b_factors
 from .problem import FitProblem
 from .robust_passes import (
     ERROR_MODES,
@@ -88,6 +94,8 @@ class RobustCovariance:
         Wall time of the residual test (``'test'``), of the sandwich (``'sandwich'``) and
         within it of the scored pass (``'score_pass'``, about 0 when the fit's last pass
         returned the scores).
+    fixed_b, fixed_b_applied
+        Fixed-b factor per angle (:mod:`.fixed_b`); whether the middle terms were divided by it.
     """
 
     covariance: np.ndarray
@@ -99,6 +107,8 @@ class RobustCovariance:
     correlated: bool
     rho_diagonal: np.ndarray
     seconds: dict[str, float] = field(default_factory=dict)
+    fixed_b: tuple[float, ...] = ()
+    fixed_b_applied: bool = False
 
 
 def _moving_sum(a: np.ndarray, width: int, axis: int) -> np.ndarray:
@@ -286,15 +296,17 @@ def residual_evidence(problem: FitProblem, x, *, bandwidth: int | None = None):
     )
 
 
-def _middle_terms(scores: BlockScores, bws, n_t: int) -> np.ndarray:
+def _middle_terms(scores: BlockScores, bws, n_t: int, merged: bool = True):
     """``M_a`` per angle ``(n_phi, n_v, n_v)`` from the block sums of the scored pass, merged
-    per angle to about a quarter of its bandwidth (:func:`_block_size`)."""
-    out = np.empty_like(scores.h)
+    per angle to about a quarter of its bandwidth (:func:`_block_size`) unless not
+    ``merged``, and the block side each used, frames."""
+    out, blocks = np.empty_like(scores.h), []
     for a, bw in enumerate(bws):
-        merge = max(1, int(round(_block_size(bw, n_t) / scores.layout.block)))
+        merge = max(1, int(round(_block_size(bw, n_t) / scores.layout.block))) if merged else 1
         grid, block = scores.block_grid(a, merge)
         out[a] = _middle_term(grid, scores.d0[a], bw, block)
-    return out
+        blocks.append(block)
+    return out, blocks
 
 
 def robust_covariance(
@@ -305,6 +317,7 @@ def robust_covariance(
     block_size: int | None = None,
     evidence: ResidualEvidence | None = None,
     scores: BlockScores | None = None,
+    fixed_b: bool | None = None,
 ) -> RobustCovariance:
     """Sandwich covariance of the fitted vector ``x`` with a 2-D Bartlett middle term.
 
@@ -331,6 +344,9 @@ def robust_covariance(
         The :func:`residual_evidence` at ``x`` when already computed.
     scores
         The :class:`.robust_passes.BlockScores` at ``x`` of the fit's last pass, if any.
+    fixed_b
+        Divide each angle's middle term by its fixed-b factor (:mod:`.fixed_b`); ``None``:
+        ``problem.config.robust_fixed_b``. The factors are computed and reported either way.
 
     Returns
     -------
@@ -339,20 +355,20 @@ def robust_covariance(
     if evidence is None:
         evidence = residual_evidence(problem, x, bandwidth=bandwidth)
     t0 = time.perf_counter()
-    n_phi, n_t = problem.arrs.phi.shape[0], problem.arrs.t.shape[0]
+    n_t = problem.arrs.t.shape[0]
     bws = evidence.bandwidths
     if scores is None or block_size is not None:
         scores = scored_pass(problem, block_size)(x)[3]
     t_pass = time.perf_counter() - t0
-    if block_size is not None:  # exactly this block: no merging
-        m_a = np.stack(
-            [
-                _middle_term(scores.block_grid(a)[0], scores.d0[a], bws[a], scores.layout.block)
-                for a in range(n_phi)
-            ]
-        )
-    else:
-        m_a = _middle_terms(scores, bws, n_t)
+    # block_size given: exactly this block, no merging
+    m_a, blocks = _middle_terms(scores, bws, n_t, merged=block_size is None)
+    arrs = problem.arrs
+    valid = np.isfinite(np.asarray(arrs.y))
+    factors = fixed_b_factors(arrs.i, arrs.j, valid, n_t, bws, blocks, scores.layout.block)
+    if fixed_b is None:
+        fixed_b = bool(problem.config.robust_fixed_b)
+    if fixed_b:
+        m_a = m_a / factors[:, None, None]
     _, contrast, _ = _at(problem, x)
     h, m = (_to_fitted(problem, np.asarray(contrast), v) for v in (scores.h, m_a))
     n_points, p = problem.n_valid, h.shape[0]
@@ -372,6 +388,8 @@ def robust_covariance(
         correlated=evidence.correlated,
         rho_diagonal=evidence.rho_diagonal,
         seconds=seconds,
+        fixed_b=tuple(float(f) for f in factors),
+        fixed_b_applied=fixed_b,
     )
 
 
@@ -401,6 +419,8 @@ def _quiet(problem: FitProblem, unc: Uncertainty, ev: ResidualEvidence, robust, 
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = robust.errors / unc.errors
     info["ratio"] = {n: float(r) for n, r in zip(problem.names, ratio, strict=True)}
+    info["fixed_b_factor"] = list(robust.fixed_b)
+    info["fixed_b_applied"] = robust.fixed_b_applied
     info["seconds"] = robust.seconds
     return info
 
@@ -431,6 +451,8 @@ def choose_error_model(
         the :class:`RobustCovariance` (``None`` if not computed) and a JSON-safe dict:
         ``used`` (``'frame-correlated'`` or ``'independent'``), ``reason``, ``bandwidth``,
         ``z``, ``rho``, ``ratio`` (robust / independent error per name, when computed),
+        ``fixed_b_factor`` (per angle, :mod:`.fixed_b`) and ``fixed_b_applied`` (whether the
+        middle terms were divided by it; ``NLSQConfig.robust_fixed_b``), when computed,
         ``errors_independent``, ``covariance_independent`` and ``seconds`` (test, sandwich).
     """
     if mode not in ERROR_MODES:
@@ -457,8 +479,10 @@ def choose_error_model(
         f"residuals are correlated between neighbouring frames (rho = "
         f"{robust.rho['diagonal']:.2f} along the diagonal, max z = {z_max:.1f} > "
         f"{Z_THRESHOLD}): frame-correlated (2-D Bartlett sandwich, bandwidth "
-        f"{min(robust.bandwidths)}-{robust.bandwidth} frames) covariance used; it is {typical} the "
-        "independent-noise errors (median over the fitted entries)"
+        f"{min(robust.bandwidths)}-{robust.bandwidth} frames, fixed-b factor "
+        f"{min(robust.fixed_b):.2f}-{max(robust.fixed_b):.2f}, "
+        f"{'applied' if robust.fixed_b_applied else 'not applied'}) covariance used; it is "
+        f"{typical} the independent-noise errors (median over the fitted entries)"
     )
     errors = robust.errors
     with np.errstate(invalid="ignore", divide="ignore"):
