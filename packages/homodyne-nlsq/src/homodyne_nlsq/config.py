@@ -99,6 +99,10 @@ class NLSQConfig:
         use the sandwich covariance only when the test fires; ``always``: compute it also when
         the test is quiet (reported beside the independent-noise one, not used); ``never``.
         See :mod:`homodyne_nlsq.robust_covariance`.
+    mirror_check
+        laminar_flow with ``phi0`` free: after the fit, refit from the mirror image of
+        ``phi0`` about the angle set's symmetry axis (if it has one), keep the lower minimum
+        and warn when the two are indistinguishable (see :mod:`homodyne_nlsq.mirror`).
     """
 
     max_iterations: Integer = Field(
@@ -199,6 +203,12 @@ class NLSQConfig:
         "auto",
         description="frame-correlated covariance: auto (when the residual test fires), "
         "always (also computed beside), never",
+    )
+    mirror_check: Flag = Field(
+        True,
+        description="laminar_flow: refit from the mirror image of phi0 about the angle "
+        "set's symmetry axis and keep the lower minimum",
+        json_schema_extra=_expect("true or false"),
     )
 
     def __post_init__(self) -> None:
