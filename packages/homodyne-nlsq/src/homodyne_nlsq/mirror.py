@@ -7,8 +7,10 @@ model at ``phi0' = 2 c - phi0`` is the model at ``phi0`` with the curves handed 
 mirrored angles (a bin average over a symmetric bin keeps this). The per-angle data tell the
 two apart only through the differences between mirrored angles, so chi^2 has a second
 minimum near ``phi0'``: close to the first when ``phi0`` lies near an axis, and exactly as
-deep when every angle is its own mirror (e.g. bins at 0 and 90 deg only, or any equally
-spaced set starting at 0: the sign of ``phi0 - c`` is then not identified at all).
+deep when every angle is its own mirror (bins along c and c + 90 only, e.g. -180, -90, 0,
+90 deg: the sign of ``phi0 - c`` is then not identified at all). On other symmetric sets
+(e.g. 8 bins 45 deg apart) the mirrored angles carry different data and the mirror minimum
+is higher, by 20-60 sigma^2 for phi0 = 1.5 deg at noise 0.05 and 8 x 60 frames.
 
 After the fit, :func:`search_mirror` looks for the axes that map the set onto itself to
 within :data:`AXIS_TOLERANCE` deg (reflection axes pass through the midpoint of two angles,
