@@ -102,9 +102,12 @@ def test_mirror_equivalent_data_give_the_warning():
     equals the model at phi0 and the data cannot say which (the speckle seeds 204 and 209
     of the coverage test fitted -2.97 and -3.53 for 3 on this set). The fit is kept, the
     other minimum recorded and a warning names both."""
-    data = make_data("laminar_flow", LAMINAR_TRUTH, [-180.0, -90.0, 0.0, 90.0], seed=0)
+    # 110 frames: 23,980 points, so the subset (11,992) screens first, then all points
+    data = make_data("laminar_flow", LAMINAR_TRUTH, [-180.0, -90.0, 0.0, 90.0], n_t=110, seed=0)
     res = fit_nlsq(data, ModelSpec.create("laminar_flow"))
     mc = res.mirror_check
+    assert [c["stage"] for c in mc["candidates"]] == ["full"]
+    assert mc["candidates"][0]["subset_points"] == 11992
     assert abs(abs(res.values["phi0"]) - 3.0) < 3 * res.errors["phi0"]
     assert mc["phi0_other"] == pytest.approx(-res.values["phi0"], abs=1e-4)
     assert abs(mc["delta_chi2"]) < 1e-3 and mc["indistinguishable"] and not mc["flipped"]
@@ -116,15 +119,21 @@ def test_mirror_equivalent_data_give_the_warning():
 
 
 def test_a_clear_case_is_left_alone():
-    """phi0 = 3 on the same symmetric 8 angles: the mirror minimum (-2.85) is 900 sigma^2
-    worse; no warning, and the reported fit is the one without the check, bit for bit."""
-    data = make_data("laminar_flow", LAMINAR_TRUTH, EIGHT, noise=0.02, seed=0)
+    """phi0 = 3 on the same symmetric 8 angles, 80 frames (25,280 points, subset 12,640): the
+    mirror's subset optimum projects to 1300 sigma^2 above the fit, beyond the screen
+    (4 + 12 sqrt(2) = 21): no full-data refit, no warning, and the reported fit is the one
+    without the check, bit for bit."""
+    data = make_data("laminar_flow", LAMINAR_TRUTH, EIGHT, n_t=80, noise=0.02, seed=1)
     spec = ModelSpec.create("laminar_flow")
     res = fit_nlsq(data, spec)
     plain = fit_nlsq(data, spec, NO_CHECK)
     assert plain.mirror_check is None
     mc = res.mirror_check
-    assert not mc["flipped"] and not mc["indistinguishable"] and mc["delta_chi2"] > 100
-    assert mc["candidates"][0]["phi0_start"] == pytest.approx(-res.values["phi0"])
+    (cand,) = mc["candidates"]
+    assert cand["phi0_start"] == pytest.approx(-res.values["phi0"])
+    assert cand["stage"] == "subset" and cand["subset_points"] == 12640
+    assert cand["subset_delta_chi2"] > 50 * screen_threshold(25280 / 12640)  # 1319
+    assert cand["subset_phi0"] < -2.0 and "chi2" not in cand
+    assert not mc["flipped"] and not mc["indistinguishable"] and "phi0_other" not in mc
     assert not _mirror_warnings(res)
     assert res.values == plain.values and res.errors == plain.errors and res.chi2 == plain.chi2

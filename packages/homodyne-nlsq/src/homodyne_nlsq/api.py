@@ -293,6 +293,7 @@ def _mirror_check(
     minimum becomes the best run (origin ``'mirror_check'``)."""
     out = local.outcome
     s2 = unc.sigma**2 if unc.sigma_source == "user" else out.cost / unc.dof
+    s2 = max(float(s2), np.finfo(np.float64).tiny)  # noise-free data: any difference counts
     n = len(local.runs)
 
     def refit(x0):

@@ -156,8 +156,9 @@ def make_result(
     if mirror is not None:
         unit = unc.sigma**2 if unc.sigma_source == "user" else 1.0
         phi0 = values["phi0"]
+        s2_m = max(float(s2), np.finfo(np.float64).tiny)
         mirror_rec, note = mirror_record(
-            mirror, out.cost, phi0, s2, inflation_of(error_model or {}), unit
+            mirror, out.cost, phi0, s2_m, inflation_of(error_model or {}), unit
         )
         if note is not None:
             warnings.append(note)
@@ -165,7 +166,7 @@ def make_result(
             message += (
                 f"; mirror check: the fit ended at phi0 = {mirror.phi0_fit:.4g}, the refit from "
                 f"its mirror image found phi0 = {phi0:.4g} with chi2 lower by "
-                f"{(mirror.cost_fit - out.cost) / s2:.3g} sigma^2 (reported)"
+                f"{(mirror.cost_fit - out.cost) / s2_m:.3g} sigma^2 (reported)"
             )
     return NLSQResult(
         mode=problem.model.mode,
