@@ -129,3 +129,6 @@ def report_nlsq(res: Any, ui: UI) -> None:
         if name in getattr(res, "fixed", {}):
             err_s, bound = "0", "  (fixed)"
         ui.info(f"    {name:>20s} = {res.values[name]:.6g} +- {err_s}{bound}")
+    mirror = getattr(res, "mirror_check", None) or {}
+    if mirror.get("warning"):  # phi0 and its mirror image fit equally well
+        ui.warn(mirror["warning"])

@@ -71,6 +71,8 @@ def nlsq_parameters(res: Any, extra: dict[str, Any] | None = None) -> dict[str, 
         "iterations": res.iterations,
         "at_bound": list(res.at_bound or []),
         "parameters": params,
+        # laminar_flow: the refit from phi0's mirror image and its verdict (homodyne_nlsq.mirror)
+        "phi0_mirror_check": getattr(res, "mirror_check", None),
         "spec": res.spec.to_dict() if getattr(res, "spec", None) is not None else None,
         "scaling": {
             "phi": np.asarray(res.phi, dtype=np.float64),

@@ -20,6 +20,7 @@ from .config import NLSQConfig
 from .global_search import cmaes_search, latin_hypercube_starts
 from .informative import flag_uninformative
 from .lm import IterationInfo, LMOutcome, levenberg_marquardt
+from .mirror import MirrorSearch, applies, inflation_of, search_mirror
 from .points import point_set_error_model
 from .problem import FitProblem, build_problem
 from .report import make_result
@@ -97,10 +98,12 @@ class StartPlan:
 
 @dataclass(frozen=True, eq=False)
 class LocalRuns:
-    """Stage 2 result: every local run, and the best."""
+    """Stage 2 result: every local run, and the best (``final_pass``: the last-pass function
+    the runs used, for a later refit)."""
 
     runs: list[tuple[str, np.ndarray, LMOutcome]]
     best: int
+    final_pass: Callable | None = None
 
     @property
     def origin(self) -> str:
@@ -164,7 +167,7 @@ def run_local(problem: FitProblem, plan: StartPlan, progress) -> LocalRuns:
         for n, (origin, x0) in enumerate(plan.candidates)
     ]
     best = min(range(len(runs)), key=lambda n: runs[n][2].cost)
-    return LocalRuns(runs, best)
+    return LocalRuns(runs, best, scored)
 
 
 def _scored_if_correlated(problem: FitProblem, scored):
@@ -251,22 +254,57 @@ def fit_nlsq(
         clock.lap("start_and_global_search")
         local = run_local(problem, plan, progress)
         clock.lap("local")
-        shear_cost = _cost_without_shear(problem, local.outcome.x)
-    unc = covariance_from_normal_matrix(
-        local.outcome.jtj,
-        local.outcome.cost,
-        problem.n_valid,
-        sigma=cfg.sigma,
-        names=problem.names,
-    )
-    unc, robust, error_model = _error_model(
-        problem, local.outcome.x, unc, cfg, local.outcome.extras
-    )
+    unc, robust, error_model = _uncertainties(problem, local.outcome, cfg)
     clock.lap("uncertainty")
+    mirror = None
+    if cfg.mirror_check and applies(problem):
+        local, mirror = _mirror_check(problem, local, unc, error_model, progress)
+        if mirror.outcome is not None:  # the mirror start found a lower minimum: its errors
+            unc, robust, error_model = _uncertainties(problem, local.outcome, cfg)
+        clock.lap("mirror_check")
+    with float64():
+        shear_cost = _cost_without_shear(problem, local.outcome.x)
     result = make_result(
-        data, problem, plan, local, unc, shear_cost, clock.finish(), (robust, error_model)
+        data,
+        problem,
+        plan,
+        local,
+        unc,
+        shear_cost,
+        clock.finish(),
+        (robust, error_model),
+        mirror=mirror,
     )
     return flag_uninformative(result)  # a fit that learned nothing is not 'converged'
+
+
+def _uncertainties(problem: FitProblem, outcome: LMOutcome, cfg: NLSQConfig):
+    """``(uncertainty, robust, error_model)`` at the solution ``outcome``."""
+    unc = covariance_from_normal_matrix(
+        outcome.jtj, outcome.cost, problem.n_valid, sigma=cfg.sigma, names=problem.names
+    )
+    return _error_model(problem, outcome.x, unc, cfg, outcome.extras)
+
+
+def _mirror_check(
+    problem: FitProblem, local: LocalRuns, unc, error_model: dict, progress
+) -> tuple[LocalRuns, MirrorSearch]:
+    """Refit from the mirror image of the fitted phi0 (:mod:`homodyne_nlsq.mirror`); a lower
+    minimum becomes the best run (origin ``'mirror_check'``)."""
+    out = local.outcome
+    s2 = unc.sigma**2 if unc.sigma_source == "user" else out.cost / unc.dof
+    s2 = max(float(s2), np.finfo(np.float64).tiny)  # noise-free data: any difference counts
+    n = len(local.runs)
+
+    def refit(x0):
+        return _local(problem, x0, progress, n, None, local.final_pass)
+
+    with float64():
+        found = search_mirror(problem, out, s2, inflation_of(error_model), refit)
+    if found.outcome is None:
+        return local, found
+    runs = [*local.runs, ("mirror_check", found.start, found.outcome)]
+    return LocalRuns(runs, n, local.final_pass), found
 
 
 class _Clock:

@@ -103,6 +103,10 @@ class NLSQConfig:
         Divide each angle's Bartlett middle term of the sandwich by its fixed-b factor
         ``1 - sum K / N^2`` (:mod:`homodyne_nlsq.fixed_b`); off by default: the factor is always
         reported in ``error_model['fixed_b_factor']``.
+    mirror_check
+        laminar_flow with ``phi0`` free: after the fit, refit from the mirror image of
+        ``phi0`` about the angle set's symmetry axis (if it has one), keep the lower minimum
+        and warn when the two are indistinguishable (see :mod:`homodyne_nlsq.mirror`).
     """
 
     max_iterations: Integer = Field(
@@ -207,6 +211,12 @@ class NLSQConfig:
     robust_fixed_b: Flag = Field(
         False,
         description="fixed-b correction of the sandwich's middle term (see homodyne_nlsq.fixed_b)",
+        json_schema_extra=_expect("true or false"),
+    )
+    mirror_check: Flag = Field(
+        True,
+        description="laminar_flow: refit from the mirror image of phi0 about the angle "
+        "set's symmetry axis and keep the lower minimum",
         json_schema_extra=_expect("true or false"),
     )
 

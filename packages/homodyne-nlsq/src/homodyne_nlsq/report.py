@@ -11,6 +11,7 @@ import numpy as np
 
 from homodyne_data import XPCSData
 
+from .mirror import MirrorSearch, inflation_of, mirror_record
 from .problem import FitProblem
 from .result import NLSQResult
 from .uncertainty import Uncertainty, scaling_errors
@@ -129,8 +130,10 @@ def make_result(
     shear_cost: float | None,
     timing: dict[str, float],
     robust_model: tuple = (None, "standard"),
+    mirror: MirrorSearch | None = None,
 ) -> NLSQResult:
-    """The :class:`NLSQResult` of a finished fit (see the module docstring)."""
+    """The :class:`NLSQResult` of a finished fit (see the module docstring); ``mirror``: the
+    mirror check's search (:mod:`homodyne_nlsq.mirror`), recorded with its verdict."""
     out = local.outcome
     k = problem.n_theta
     theta_free, s = problem.split(out.x)
@@ -147,6 +150,24 @@ def make_result(
     values, errors, theta = _physical(problem, theta_free, unc.errors)
     names = problem.names
     robust, error_model = robust_model
+    warnings = _warnings(problem, local, unc, shear_delta, at_bound)
+    message = _message(local, plan, distinct)
+    mirror_rec = None
+    if mirror is not None:
+        unit = unc.sigma**2 if unc.sigma_source == "user" else 1.0
+        phi0 = values["phi0"]
+        s2_m = max(float(s2), np.finfo(np.float64).tiny)
+        mirror_rec, note = mirror_record(
+            mirror, out.cost, phi0, s2_m, inflation_of(error_model or {}), unit
+        )
+        if note is not None:
+            warnings.append(note)
+        if mirror_rec["flipped"]:
+            message += (
+                f"; mirror check: the fit ended at phi0 = {mirror.phi0_fit:.4g}, the refit from "
+                f"its mirror image found phi0 = {phi0:.4g} with chi2 lower by "
+                f"{(mirror.cost_fit - out.cost) / s2_m:.3g} sigma^2 (reported)"
+            )
     return NLSQResult(
         mode=problem.model.mode,
         convention=problem.model.convention,
@@ -177,10 +198,10 @@ def make_result(
         condition_number=unc.condition_number,
         iterations=out.iterations,
         converged=out.converged,
-        message=_message(local, plan, distinct),
+        message=message,
         reason=out.reason,
         at_bound=at_bound,
-        warnings=_warnings(problem, local, unc, shear_delta, at_bound),
+        warnings=warnings,
         starts=_starts(problem, local, unc),
         distinct_minima=distinct,
         timing=timing,
@@ -197,4 +218,5 @@ def make_result(
         spec=problem.spec,
         scaling=scaling,
         scaling_vector=np.asarray(s, np.float64).copy(),
+        mirror_check=mirror_rec,
     )

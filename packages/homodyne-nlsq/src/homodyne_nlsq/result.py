@@ -85,6 +85,15 @@ class NLSQResult:
         ``'independent'``) and why (``reason``: the residual-correlation test), with the
         bandwidth, test statistics, robust/independent ratio per name and the
         independent-noise errors and covariance.
+    mirror_check
+        laminar_flow with ``phi0`` free (``NLSQConfig.mirror_check``): the symmetry axes of
+        the angle set, the refits from the mirror image of ``phi0`` (``candidates``), the
+        reported and the other minimum (``phi0``/``chi2``, ``phi0_other``/``chi2_other``,
+        ``delta_chi2`` in noise-variance units divided by ``inflation``, the
+        frame-correlation factor of phi0), whether the fit moved to the mirror
+        (``flipped``), ``indistinguishable`` (``delta_chi2`` < ``threshold``, with a
+        warning) and the cost in ``seconds``; ``None`` when the check did not run
+        (:mod:`homodyne_nlsq.mirror`).
     frame_times
         Times of the selected frames, s (the data's age range; default grid of
         :meth:`transport`).
@@ -141,6 +150,7 @@ class NLSQResult:
     errors_robust: dict[str, float] | None = None
     error_model: dict[str, Any] = field(default_factory=dict)
     frame_times: np.ndarray | None = None
+    mirror_check: dict[str, Any] | None = None
 
     def transport(self, times=None):
         """D(t), Gamma(t) (and gamma_dot(t), strain) with delta-method 68 % / 95 % bands.
@@ -286,6 +296,7 @@ class NLSQResult:
                 "covariance_robust": self.covariance_robust,
                 "errors_robust": self.errors_robust,
                 "error_model": self.error_model,
+                "mirror_check": self.mirror_check,
                 "spec": self.spec.to_dict() if self.spec is not None else None,
                 **({"age_scaling": self.age_coefficients()} if self.age_dependent else {}),
             }
