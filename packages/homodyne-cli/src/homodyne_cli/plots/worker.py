@@ -96,7 +96,6 @@ class PlotWorker:
         ctx = multiprocessing.get_context("spawn")
         self._counter = ctx.Value("q", 0)
         self._pool: Any = ctx.Pool(1, initializer=_worker_start, initargs=(self._counter,))
-        self._open = True
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         """Run ``fn(*args, **kwargs)`` in the worker; ``.get()`` on the answer waits for its
@@ -112,8 +111,7 @@ class PlotWorker:
 
     def close(self) -> None:
         """Wait for the submitted jobs and end the process (again: nothing)."""
-        if self._open:
-            self._open = False
+        if self._pool is not None:
             self._pool.close()
             self._pool.join()
             self._release()
@@ -121,7 +119,6 @@ class PlotWorker:
     def terminate(self) -> None:
         """End the process now (after an error or Ctrl-C in the parent; again: nothing)."""
         if self._pool is not None:
-            self._open = False
             self._pool.terminate()
             self._pool.join()
             self._release()
