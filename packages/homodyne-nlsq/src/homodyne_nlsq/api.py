@@ -292,8 +292,7 @@ def _mirror_check(
     """Refit from the mirror image of the fitted phi0 (:mod:`homodyne_nlsq.mirror`); a lower
     minimum becomes the best run (origin ``'mirror_check'``)."""
     out = local.outcome
-    s2 = unc.sigma**2 if unc.sigma_source == "user" else out.cost / unc.dof
-    s2 = max(float(s2), np.finfo(np.float64).tiny)  # noise-free data: any difference counts
+    s2 = max(unc.noise_variance, np.finfo(np.float64).tiny)  # noise-free: any difference counts
     n = len(local.runs)
 
     def refit(x0):

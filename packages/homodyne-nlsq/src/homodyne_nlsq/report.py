@@ -76,7 +76,7 @@ def _warnings(problem, local, unc, shear_delta, at_bound) -> list[str]:
 
 def _starts(problem: FitProblem, local: "LocalRuns", unc: Uncertainty) -> list[dict[str, Any]]:
     names = problem.names
-    chi2_unit = unc.sigma**2 if unc.sigma_source == "user" else 1.0
+    chi2_unit = unc.chi2_unit
     rows = []
     for o, x0, r in local.runs:
         row: dict[str, Any] = {"origin": o, "start": dict(zip(names, x0.tolist(), strict=True))}
@@ -143,7 +143,7 @@ def make_result(
     kc, kc0 = scaling.n_contrast, scaling.design_contrast.shape[1]
     ko0 = scaling.design_offset.shape[1]
     at_bound = _at_bound(problem, out.x)
-    s2 = unc.sigma**2 if unc.sigma_source == "user" else out.cost / unc.dof
+    s2 = unc.noise_variance
     shear_delta = None if shear_cost is None else (shear_cost - out.cost) / s2
     distinct = _count_minima([r.cost for _, _, r in local.runs if r.converged] or [out.cost], s2)
     timing = {**timing, **{f"pass_{key}": val for key, val in out.timing.items()}}
@@ -154,7 +154,7 @@ def make_result(
     message = _message(local, plan, distinct)
     mirror_rec = None
     if mirror is not None:
-        unit = unc.sigma**2 if unc.sigma_source == "user" else 1.0
+        unit = unc.chi2_unit
         phi0 = values["phi0"]
         s2_m = max(float(s2), np.finfo(np.float64).tiny)
         mirror_rec, note = mirror_record(

@@ -40,6 +40,17 @@ class Uncertainty:
     rank: int
     notes: tuple[str, ...]
 
+    @property
+    def noise_variance(self) -> float:
+        """The noise variance in cost units: ``sigma^2`` as given, or the estimate
+        ``chi2 / (N - p)`` (which ``sigma`` then is the root of)."""
+        return self.sigma**2
+
+    @property
+    def chi2_unit(self) -> float:
+        """Cost units per unit of the reported chi^2: ``sigma^2`` when given, else 1."""
+        return self.sigma**2 if self.sigma_source == "user" else 1.0
+
 
 def covariance_from_normal_matrix(
     jtj, cost: float, n_points: int, *, sigma: float | None = None, names=None
