@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "chi2_sf",
     "GoodnessOfFit",
     "ResidualStructure",
     "goodness_of_fit",
@@ -137,26 +138,40 @@ def _chi2(mean, se):
     dof = int(ok.sum())
     if not dof:
         return chi2, dof, 1.0
-    from scipy.special import chdtrc  # = scipy.stats.chi2.sf; scipy.stats costs 1.5 s to import
+    return chi2, dof, float(chi2_sf(dof, chi2))
 
-    return chi2, dof, float(chdtrc(dof, chi2))
+
+def chi2_sf(dof, chi2):
+    """Survival function of the chi^2 distribution (scipy's ``chdtrc``, = ``chi2.sf``).
+
+    scipy is imported on the first call (``scipy.special``, not ``scipy.stats``, which costs
+    over a second to import); a caller that knows a test is coming can call this once early,
+    off its critical path, to have the import done (the CLI does, while the fit runs).
+    """
+    from scipy.special import chdtrc
+
+    return chdtrc(dof, chi2)
 
 
 def _drift(r, g, age, w=None):
     """Least-squares drifts over the run: contrast (coefficient of g1^2 a) and baseline (of a),
     a = (age - mean) / (max - min); returns coefficients and their z-scores (weighted least
-    squares with weights ``w``)."""
+    squares with weights ``w``).
+
+    Four well-scaled columns: solved through the 4 x 4 normal equations (the pseudo-inverse,
+    so a degenerate column still gives the minimum-norm answer), which for a million points
+    is several times cheaper than a QR/SVD of the full design matrix.
+    """
     span = max(float(np.ptp(age)), 1e-300)
     a = (age - age.mean()) / span
     x = np.stack([g * a, a, g, np.ones_like(a)], axis=1)
-    if w is not None:
-        sw = np.sqrt(w)
-        x, r = x * sw[:, None], r * sw
-    coef, *_ = np.linalg.lstsq(x, r, rcond=None)
+    xw = x if w is None else x * w[:, None]
+    xtx_inv = np.linalg.pinv(xw.T @ x)
+    coef = xtx_inv @ (xw.T @ r)
     res = r - x @ coef
-    s2 = float(res @ res) / max(r.size - 4, 1)
-    cov = s2 * np.linalg.pinv(x.T @ x)
-    se = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+    rss = float(res @ res) if w is None else float(res @ (w * res))
+    s2 = rss / max(r.size - 4, 1)
+    se = np.sqrt(np.clip(np.diag(s2 * xtx_inv), 0.0, None))
     with np.errstate(divide="ignore", invalid="ignore"):
         z = coef / se
     return {
@@ -208,7 +223,7 @@ def _at_points(values, n_phi: int, i, j) -> np.ndarray:
     v = np.asarray(values, np.float64)
     if v.ndim == 3:
         return v[:, i, j]
-    return np.broadcast_to(v.reshape(-1, 1) if v.ndim else v, (n_phi, 1)) * np.ones(i.size)
+    return np.broadcast_to(v.reshape(-1, 1) if v.ndim else v, (n_phi, 1))  # broadcasts
 
 
 def residual_structure(
@@ -244,11 +259,10 @@ def residual_structure(
     i, j = _pairs(n_t, first, n_phi)
     cons = _at_points(1.0 if contrast is None else contrast, n_phi, i, j)
     offs = _at_points(0.0 if offset is None else offset, n_phi, i, j)
-    r = (c2[:, i, j] - fit[:, i, j]).ravel()
-    g = ((fit[:, i, j] - offs) / np.where(cons == 0, 1.0, cons)).ravel()
-    age = np.tile(0.5 * (t[i] + t[j]), n_phi)
-    lag = np.tile(t[j] - t[i], n_phi)
-    return _structure(r, g, age, lag, None, n_age, n_lag)
+    model = fit[:, i, j]
+    r = c2[:, i, j] - model
+    g = (model - offs) / np.where(cons == 0, 1.0, cons)
+    return _structure(r, g, 0.5 * (t[i] + t[j]), t[j] - t[i], None, n_age, n_lag)
 
 
 def residual_structure_points(
@@ -270,25 +284,30 @@ def residual_structure_points(
     offs = np.broadcast_to(
         np.asarray(0.0 if offset is None else offset, np.float64).reshape(n_phi, -1), y.shape
     )
-    r = (y - fit).ravel()
-    g = ((fit - offs) / np.where(cons == 0, 1.0, cons)).ravel()
-    age = np.tile(points.age, n_phi)
-    lag = np.tile(points.lag, n_phi)
-    w = np.asarray(points.weights, np.float64).ravel()
-    return _structure(r, g, age, lag, w, n_age, n_lag)
+    r = y - fit
+    g = (fit - offs) / np.where(cons == 0, 1.0, cons)
+    w = np.broadcast_to(np.asarray(points.weights, np.float64), y.shape)
+    return _structure(r, g, np.asarray(points.age), np.asarray(points.lag), w, n_age, n_lag)
 
 
 def _structure(r, g, age, lag, w, n_age: int, n_lag: int) -> ResidualStructure:
-    """Binned tests on residuals ``r`` (model g1^2 ``g``) at ``age``, ``lag`` (weights ``w``)."""
+    """Binned tests on residuals ``r`` (model g1^2 ``g``), both ``(n_phi, n_pairs)``, at the
+    pairs' ``age`` and ``lag`` ``(n_pairs,)`` (weights ``w``, shaped like ``r``, or None).
+
+    The bin of each pair is found once and shared by all angles."""
     ok = np.isfinite(r) & np.isfinite(g)
     if w is not None:
         ok &= w > 0
-        w = w[ok]
-    r, g, age, lag = r[ok], g[ok], age[ok], lag[ok]
-    age_edges = np.linspace(age.min(), age.max(), n_age + 1)
-    lag_edges = np.geomspace(lag.min(), lag.max(), n_lag + 1)
+    used = ok.any(axis=0)
+    age_edges = np.linspace(age[used].min(), age[used].max(), n_age + 1)
+    lag_edges = np.geomspace(lag[used].min(), lag[used].max(), n_lag + 1)
     ia = np.clip(np.searchsorted(age_edges, age, side="right") - 1, 0, n_age - 1)
     il = np.clip(np.searchsorted(lag_edges, lag, side="right") - 1, 0, n_lag - 1)
+    rows = np.broadcast_to
+    ia, il, age = rows(ia, r.shape)[ok], rows(il, r.shape)[ok], rows(age, r.shape)[ok]
+    r, g = r[ok], g[ok]
+    if w is not None:
+        w = w[ok]
     pooled = None if w is None else float(np.sum(w * r * r) / max(r.size - 1, 1))
     m2, s2, c2d = _binned(ia * n_lag + il, r, n_age * n_lag, w, pooled)
     am, ase, _ = _binned(ia, r, n_age, w, pooled)

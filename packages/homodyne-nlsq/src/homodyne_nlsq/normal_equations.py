@@ -25,6 +25,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from homodyne_physics import (
     C2Model,
@@ -36,7 +37,15 @@ from homodyne_physics import (
 )
 from homodyne_physics.scaling import ScalingMap
 
-__all__ = ["LOSSES", "ProblemArrays", "accumulate", "cost_only", "loss_rho", "scaling_moments"]
+__all__ = [
+    "LOSSES",
+    "ProblemArrays",
+    "accumulate",
+    "cost_only",
+    "loss_rho",
+    "scaling_moments",
+    "scaling_moments_many",
+]
 
 LOSSES = ("linear", "soft_l1", "huber", "cauchy")
 
@@ -242,6 +251,7 @@ def _moments(model: C2Model, theta, contrast, offset, arrs: ProblemArrays, chunk
     return m, b, cost
 
 
+@jax.jit
 def _assemble(m, b, contrast, design_c, design_o):
     """Full J^T W J and J^T W r for the parameter vector (theta, s) from per-angle moments."""
     n_phi, n_v, _ = m.shape
@@ -293,13 +303,14 @@ def accumulate(
         ``(P + len(s), P + len(s))``, ``jtr`` is ``(P + len(s),)`` with J = d model / d params.
     """
     theta = jnp.asarray(theta, jnp.float64)
-    contrast, offset = scaling.apply(jnp.asarray(s, jnp.float64), xp=jnp)
+    # The scaling map is a few small products: on the host, so that the pass is two compiled
+    # calls and no chain of small eager operations (each one a dispatch, and a compilation
+    # in a fresh process).
+    contrast, offset = scaling.apply(np.asarray(s, np.float64))
     m, b, cost = _moments(
         model, theta, contrast, offset, arrs, int(chunk), loss, jnp.float64(f_scale)
     )
-    jtj, jtr = _assemble(
-        m, b, contrast, jnp.asarray(scaling.design_contrast), jnp.asarray(scaling.design_offset)
-    )
+    jtj, jtr = _assemble(m, b, contrast, scaling.design_contrast, scaling.design_offset)
     return cost, jtj, jtr
 
 
@@ -338,3 +349,10 @@ def scaling_moments(model: C2Model, theta, arrs: ProblemArrays, *, chunk=16384):
         body, jnp.zeros((arrs.phi.shape[0], 6), jnp.float64), jnp.arange(n_chunks)
     )
     return total
+
+
+@partial(jax.jit, static_argnames=("model", "chunk"))
+def scaling_moments_many(model: C2Model, thetas, arrs: ProblemArrays, *, chunk=16384):
+    """:func:`scaling_moments` for each row of ``thetas`` ``(n, P)`` in one compiled call;
+    ``(n, n_phi, 6)``."""
+    return jax.vmap(lambda th: scaling_moments(model, th, arrs, chunk=chunk))(thetas)

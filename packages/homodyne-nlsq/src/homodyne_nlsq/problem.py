@@ -29,7 +29,13 @@ from homodyne_physics import (
 
 from .age_scaling import age_accumulate, age_cost, age_scaling_moments
 from .config import NLSQConfig
-from .normal_equations import ProblemArrays, accumulate, cost_only, scaling_moments
+from .normal_equations import (
+    ProblemArrays,
+    accumulate,
+    cost_only,
+    scaling_moments,
+    scaling_moments_many,
+)
 from .separable import profile_scaling
 
 __all__ = ["FitProblem", "build_problem"]
@@ -130,7 +136,7 @@ class FitProblem:
                     f_scale=self.config.f_scale,
                 )
             )
-        contrast, offset = self.scaling.apply(jnp.asarray(s), xp=jnp)
+        contrast, offset = self.scaling.apply(np.asarray(s, np.float64))
         return float(
             cost_only(
                 self.model,
@@ -165,12 +171,31 @@ class FitProblem:
             mom = np.asarray(
                 scaling_moments(self.model, full, self.arrs, chunk=self.config.chunk_size)
             )
+        return self._profiled(theta, mom)
+
+    def _profiled(self, theta, mom):
         k = self.n_theta
         s, chi2 = profile_scaling(mom, self.scaling, self.lower[k:], self.upper[k:])
         x = np.concatenate([theta, s])
         if self.config.loss != "linear":
             chi2 = self.cost(x)
         return x, float(chi2)
+
+    def profile_many(self, thetas) -> list[tuple[np.ndarray, float]]:
+        """:meth:`profile` of each row of ``thetas`` (free physics, ``(n, n_theta)``).
+
+        With a constant scaling the moments of all rows come from one batched device pass
+        (the grids of the start search: one call per grid, not one per value); an
+        age-dependent scaling goes row by row.
+        """
+        thetas = np.atleast_2d(np.asarray(thetas, np.float64))
+        if self.scaling.ages:
+            return [self.profile(th) for th in thetas]
+        full = jnp.asarray(np.stack([self.full_theta(th) for th in thetas]))
+        moms = np.asarray(
+            scaling_moments_many(self.model, full, self.arrs, chunk=self.config.chunk_size)
+        )
+        return [self._profiled(th, mom) for th, mom in zip(thetas, moms, strict=True)]
 
 
 def _scaling_bounds(scaling: ScalingMap, spec: ModelSpec):

@@ -46,6 +46,7 @@ from homodyne_data import XPCSData, join_rings, split_rings
 from homodyne_physics import ModelSpec, float64, transport_values
 
 from .config import NLSQConfig
+from .goodness import chi2_sf
 from .result import NLSQResult
 
 __all__ = ["QConsistency", "q_consistency"]
@@ -200,9 +201,7 @@ def _step_down(rings, own, spec, joint, cfg, alpha):
                 sub = sub[0] if len(sub) == 1 else join_rings(sub)
                 fits[others] = _ring_fit(sub, spec, pooled, cfg)
             chi2[r] = _likelihood_ratio(own[r], fits[others], pooled, k)
-        from scipy.special import chdtrc  # = scipy.stats.chi2.sf, lighter to import
-
-        p[active] = chdtrc(k, chi2[active])
+        p[active] = chi2_sf(k, chi2[active])
         worst = max(active, key=lambda r: chi2[r])
         threshold = alpha / len(active)
         if p[worst] >= threshold:

@@ -57,10 +57,8 @@ def search_start(
     swept = [p for p, n in enumerate(problem.free_names) if n not in _NOT_SWEPT]
     for _ in range(sweeps):
         for p in swept:
-            for value in _grid(problem.lower[p], problem.upper[p], grid):
-                trial = best_x[:k].copy()
-                trial[p] = value
-                x, cost = sub.profile(trial)
+            values = _grid(problem.lower[p], problem.upper[p], grid)
+            for x, cost in sub.profile_many(_trials(best_x[:k], p, values)):
                 evaluations += 1
                 if np.isfinite(cost) and cost < best:
                     best_x, best = x, cost
@@ -88,13 +86,20 @@ def _sweep(sub: FitProblem, x, p: int, n: int) -> tuple[np.ndarray, float, int]:
     ``x``, the others held."""
     k = sub.n_theta
     best_x, best = x, np.inf
-    for value in np.linspace(sub.lower[p], sub.upper[p], n):
-        trial = np.asarray(x[:k], np.float64).copy()
-        trial[p] = value
-        tx, cost = sub.profile(trial)
+    values = np.linspace(sub.lower[p], sub.upper[p], n)
+    for tx, cost in sub.profile_many(_trials(x[:k], p, values)):
         if np.isfinite(cost) and cost < best:
             best_x, best = tx, cost
     return best_x, float(best), n
+
+
+def _trials(theta, p: int, values) -> np.ndarray:
+    """Copies of ``theta`` with entry ``p`` set to each of ``values``, ``(len(values), k)``:
+    one grid, evaluated in one batched pass (only entry ``p`` changes along a grid, so this
+    is the same as trying the values one after the other)."""
+    trials = np.tile(np.asarray(theta, np.float64), (len(values), 1))
+    trials[:, p] = values
+    return trials
 
 
 def _solve(sub: FitProblem, x0, cost0: float) -> tuple[np.ndarray, float, float | None]:
