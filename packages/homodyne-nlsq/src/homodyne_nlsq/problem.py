@@ -40,6 +40,10 @@ from .separable import profile_scaling
 
 __all__ = ["FitProblem", "build_problem"]
 
+#: rows per device call of :meth:`FitProblem.profile_many` (a shorter batch is padded): every
+#: grid of the start search (17 coarse values, 65 fine ones) reuses one compiled program
+_BATCH = 17
+
 
 @dataclass(eq=False)
 class FitProblem:
@@ -191,10 +195,15 @@ class FitProblem:
         thetas = np.atleast_2d(np.asarray(thetas, np.float64))
         if self.scaling.ages:
             return [self.profile(th) for th in thetas]
-        full = jnp.asarray(np.stack([self.full_theta(th) for th in thetas]))
-        moms = np.asarray(
-            scaling_moments_many(self.model, full, self.arrs, chunk=self.config.chunk_size)
-        )
+        full = np.stack([self.full_theta(th) for th in thetas])
+        moms = []
+        for start in range(0, len(full), _BATCH):  # fixed-size batches: one compiled shape
+            block = full[start : start + _BATCH]
+            padded = np.concatenate([block, np.repeat(block[-1:], _BATCH - len(block), 0)])
+            out = scaling_moments_many(
+                self.model, jnp.asarray(padded), self.arrs, chunk=self.config.chunk_size
+            )
+            moms.extend(np.asarray(out)[: len(block)])
         return [self._profiled(th, mom) for th, mom in zip(thetas, moms, strict=True)]
 
 

@@ -51,7 +51,7 @@ def search_start(
     sub = problem.subsample(max_points)
     k = problem.n_theta
     theta = np.clip(np.asarray(x0, np.float64)[:k], problem.lower[:k], problem.upper[:k])
-    best_x, best = sub.profile(theta)
+    ((best_x, best),) = sub.profile_many(theta[None])  # the grids' compiled program
     before = best
     evaluations = 1
     swept = [p for p, n in enumerate(problem.free_names) if n not in _NOT_SWEPT]
