@@ -105,19 +105,41 @@ def save_canvas(canvas, path: str | Path, dpi: int) -> Path:
     return atomic_write_bytes(path, buf.getvalue())
 
 
-def block_mean(c2: np.ndarray, step: int) -> np.ndarray:
-    """Mean over ``step x step`` blocks of the last two axes (NaN-aware; edges trimmed)."""
+def block_mean(c2: np.ndarray, step: int, *, skip_diagonal: bool = False) -> np.ndarray:
+    """Mean over ``step x step`` blocks of the last two axes (NaN-aware; edges trimmed).
+
+    ``skip_diagonal``: leave the matrix diagonal out of the means (it is not fitted) and
+    return the result with its own diagonal NaN, without copying the input.
+
+    Sums run along the contiguous last axis first; a matrix without NaN takes a path with
+    no mask at all (the heatmaps of a 23 x 1000 x 1000 run reduce in a fraction of the time
+    of a masked multi-axis sum).
+    """
     if step <= 1:
-        return np.asarray(c2, dtype=np.float64)
+        out = np.array(c2, dtype=np.float64, copy=True)
+        return off_diagonal(out, copy=False) if skip_diagonal else out
     n = (c2.shape[-1] // step) * step
+    m = n // step
     a = np.asarray(c2[..., :n, :n], dtype=np.float64)
-    shape = a.shape[:-2] + (n // step, step, n // step, step)
-    blocks = a.reshape(shape)
-    finite = np.isfinite(blocks)
-    total = np.where(finite, blocks, 0.0).sum(axis=(-3, -1))
-    count = finite.sum(axis=(-3, -1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    shape = a.shape[:-2] + (m, step, m, step)
+    if np.isfinite(np.sum(a)):  # no NaN (or inf): plain block sums
+        total = a.reshape(shape).sum(axis=-1).sum(axis=-2)
+        count = np.full(m, step * step, np.float64)
+        if skip_diagonal:
+            idx = np.arange(m)
+            diag = np.diagonal(a, axis1=-2, axis2=-1).reshape(a.shape[:-2] + (m, step))
+            total[..., idx, idx] -= diag.sum(axis=-1)
+            count = np.where(np.eye(m, dtype=bool), step * step - step, step * step)
+        out = total / count
+    else:
+        if skip_diagonal:
+            a = off_diagonal(a)
+        finite = np.isfinite(a)
+        total = np.where(finite, a, 0.0).reshape(shape).sum(axis=-1).sum(axis=-2)
+        count = finite.reshape(shape).sum(axis=-1, dtype=np.int64).sum(axis=-2)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    return off_diagonal(out, copy=False) if skip_diagonal else out
 
 
 def display_grid(t: np.ndarray, max_display: int) -> tuple[int, np.ndarray, str]:
@@ -134,9 +156,10 @@ def display_grid(t: np.ndarray, max_display: int) -> tuple[int, np.ndarray, str]
     return step, t_disp, f"display only: {step}x{step} block means ({n} -> {m} frames)"
 
 
-def off_diagonal(c2: np.ndarray) -> np.ndarray:
-    """Copy of ``c2`` (..., n, n) with the diagonal set to NaN (it is not fitted)."""
-    out = np.array(c2, dtype=np.float64, copy=True)
+def off_diagonal(c2: np.ndarray, *, copy: bool = True) -> np.ndarray:
+    """``c2`` (..., n, n) with the diagonal set to NaN (it is not fitted): a float64 copy, or
+    ``c2`` itself changed in place with ``copy=False``."""
+    out = np.array(c2, dtype=np.float64, copy=True) if copy else c2
     idx = np.arange(out.shape[-1])
     out[..., idx, idx] = np.nan
     return out

@@ -12,7 +12,6 @@ from ._common import (
     extent,
     figure,
     grid_margins,
-    off_diagonal,
     robust_limits,
     save,
     save_canvas,
@@ -107,8 +106,8 @@ def heatmap_display(
     data = np.empty((len(c2_data), m, m))
     fit = np.empty((len(c2_data), m, m))
     for k in range(len(c2_data)):  # one angle at a time: no float64 copy of all matrices
-        data[k] = off_diagonal(block_mean(off_diagonal(c2_data[k]), step))
-        fit[k] = off_diagonal(block_mean(off_diagonal(c2_fit[k]), step))
+        data[k] = block_mean(c2_data[k], step, skip_diagonal=True)
+        fit[k] = block_mean(c2_fit[k], step, skip_diagonal=True)
     return td, data, fit, note
 
 
@@ -254,10 +253,10 @@ def overview_display(
     ``shown`` ``(n_phi, m, m)``: data below the diagonal, fit above it (data only without a
     fit). Small enough to hand to another process."""
     step, td, note = display_grid(t, max_display)
-    data = off_diagonal(block_mean(off_diagonal(c2_data), step))
+    data = block_mean(c2_data, step, skip_diagonal=True)
     if c2_fit is None:
         return td, data, note
-    fit = off_diagonal(block_mean(off_diagonal(c2_fit), step))
+    fit = block_mean(c2_fit, step, skip_diagonal=True)
     upper = np.triu(np.ones(data.shape[-2:], dtype=bool), 1)
     return td, np.where(upper, data, fit), note  # row i = t1 (y axis), column j = t2 (x axis)
 
