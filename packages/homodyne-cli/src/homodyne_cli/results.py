@@ -239,7 +239,7 @@ _HISTOGRAM_POINTS = 2_000_000
 def _residuals(data: Any, c2_fit: np.ndarray) -> np.ndarray:
     """Data - fit at the fitted pairs (t1 < t2), ``(n_phi, n_pairs)``: every pair, or evenly
     strided pairs (all angles) when there are more than ``_HISTOGRAM_POINTS`` points."""
-    i, j = np.triu_indices(data.n_t, 1)
+    i, j = data.pairs()
     step = max(1, -(-data.n_phi * i.size // _HISTOGRAM_POINTS))
     i, j = i[::step], j[::step]
     return np.asarray(data.c2)[:, i, j] - c2_fit[:, i, j]

@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from homodyne_physics import pair_indices
+
 __all__ = [
     "chi2_sf",
     "GoodnessOfFit",
@@ -38,9 +40,9 @@ _MAX_POINTS = 2_000_000
 
 
 def _pairs(n_t: int, first: int, n_phi: int) -> tuple[np.ndarray, np.ndarray]:
-    i, j = np.triu_indices(n_t, 1)
-    keep = i >= first
-    i, j = i[keep], j[keep]
+    """The fitted pairs (:func:`homodyne_physics.pair_indices`), evenly strided to at most
+    about ``_MAX_POINTS`` points over ``n_phi`` angles."""
+    i, j = pair_indices(n_t, first)
     step = max(1, -(-i.size * n_phi // _MAX_POINTS))
     return i[::step], j[::step]
 
