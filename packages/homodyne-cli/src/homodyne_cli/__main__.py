@@ -1,5 +1,5 @@
 """``python -m homodyne_cli`` = the ``homodyne`` command."""
 
-from .app import main
+from .app import console
 
-main()
+console()
