@@ -78,3 +78,22 @@ def test_whole_run_with_plot_worker_exits_cleanly(sim_files, tmp_path):
     log = (tmp_path / "out" / "homodyne.log").read_text()
     assert log.rstrip().splitlines()[-1].split(" INFO ")[-1].startswith("outcome:"), log[-2000:]
     assert len(list((tmp_path / "out" / "plots").glob("c2_heatmaps_*.png"))) == 6
+
+
+def test_heap_frozen_only_in_the_console_process(monkeypatch):
+    """``freeze_heap`` acts only after ``own_process`` (the console script), never when
+    homodyne_cli is used as a library (as in this test process)."""
+    import gc
+
+    from homodyne_cli import heap
+
+    monkeypatch.setitem(heap._OWNED, "process", False)
+    before = gc.get_freeze_count()
+    heap.freeze_heap()
+    assert gc.get_freeze_count() == before
+    monkeypatch.setitem(heap._OWNED, "process", True)
+    try:
+        heap.freeze_heap()
+        assert gc.get_freeze_count() > before
+    finally:
+        gc.unfreeze()

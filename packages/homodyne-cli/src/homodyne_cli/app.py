@@ -88,8 +88,11 @@ def _jax_setup(threads: int | None = None) -> None:
             os.environ[var] = str(threads)
     import jax
 
+    from .heap import freeze_heap
+
     jax.config.update("jax_enable_x64", True)
     _compilation_cache(jax)
+    freeze_heap()  # JAX's modules: later imports and stages do not scan them again
 
 
 # Size bound of the persistent compilation cache. A bound turns on JAX's LRU eviction, which
@@ -441,7 +444,11 @@ def console() -> None:
     0.3 s, a noticeable share of a short run. The streams and log handlers are flushed
     first; the shortcut is skipped (a normal exit) while a child process other than
     multiprocessing's resource tracker is alive, so that nothing is ever left behind.
+    The process is marked as the command's own (:func:`homodyne_cli.heap.own_process`).
     """
+    from .heap import own_process
+
+    own_process()
     try:
         main()
     except SystemExit as exc:

@@ -30,6 +30,7 @@ from .fit_quality import (
     write_cmc_quality,
     write_nlsq_quality,
 )
+from .heap import freeze_heap
 from .job_report import cmc_brief, fit_brief, provenance, report_cmc, report_nlsq, shard_progress
 from .memory import check_model_memory
 from .model_spec import bin_width_note, spec_from_run
@@ -172,6 +173,7 @@ def nlsq_fit(
     """Fit ``spec`` to ``data`` by NLSQ (``warm_start``: only as CMC's starting point)."""
     from homodyne_nlsq import fit_nlsq
 
+    freeze_heap()  # the imports and the data: no full collection needs to scan them again
     label = "NLSQ fit" + (" (warm start for CMC)" if warm_start else "")
     with _timed(timings, "nlsq"), ui.phase(label) as ph:
         return fit_nlsq(
@@ -190,6 +192,7 @@ def nlsq_review(
     With ``folder`` (and ``run.plots``) the fit plots start as soon as the model matrices
     exist: a plot ``worker`` draws its share while this process judges the fit.
     """
+    freeze_heap()  # now with matplotlib (imported while the fit ran) and the fit's programs
     report_nlsq(res, ui)
     c2_fit = res.fitted_c2(data)
     plots = None
@@ -275,6 +278,7 @@ def cmc_fit(run: RunConfig, data: Any, warm: Any, ui: UI, timings: Timings) -> A
     cm_cfg = cmc_config(run, warn=ui.warn)  # priors travel in the spec, with the warm start
     if cm_cfg.cache_dir is None:  # finished shards survive an interrupted run
         cm_cfg = dataclasses.replace(cm_cfg, cache_dir=str(default_shard_cache()))
+    freeze_heap()
     with _timed(timings, "cmc"), ui.phase("CMC sampling") as ph:
         return homodyne_cmc.fit_cmc(data, warm, cm_cfg, progress=shard_progress(ph))
 
