@@ -35,11 +35,15 @@ def _preload() -> None:
 
 
 def _worker_start(counter: Any) -> None:
-    """Worker start-up: leave Ctrl-C to the parent; load matplotlib before the first job."""
+    """Worker start-up: leave Ctrl-C to the parent; load matplotlib before the first job
+    (and move its objects out of the collector's reach, see :mod:`homodyne_cli.heap`)."""
     global _COUNTER
+    import gc
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _COUNTER = counter
     _preload()
+    gc.freeze()  # this process only draws: full collections need not rescan matplotlib
 
 
 class _Preload(threading.Thread):
