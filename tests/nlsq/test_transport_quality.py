@@ -49,6 +49,7 @@ def test_fit_transport_identifiability_and_noise_on_a_well_determined_fit():
     assert np.all(np.abs(z) < 3.5), z
     rep = res.identifiability()
     assert rep.ok and rep.undetermined == [] and rep.condition_number < 1e4
+    assert res.identifiability(tc).to_dict() == rep.to_dict()  # curves handed in: same report
     good = goodness_of_fit(res, data)
     assert good.structure.ok and good.reduced_chi2 is None
     assert good.noise_from_differences == pytest.approx(0.01, rel=0.05)

@@ -92,7 +92,7 @@ def nlsq_quality(res: Any, data: Any, c2_fit: np.ndarray, ui: UI) -> dict[str, A
     from homodyne_nlsq.goodness import goodness_of_fit
 
     curves = res.transport()
-    ident = res.identifiability()
+    ident = res.identifiability(curves)
     good = goodness_of_fit(res, data, c2_fit)
     for line in good.lines():
         ui.info(f"  {line}")

@@ -258,11 +258,12 @@ def nlsq_transport(result, times=None):
     )
 
 
-def nlsq_identifiability(result) -> IdentifiabilityReport:
-    """:func:`identifiability_report` of an :class:`NLSQResult` (physical parameters)."""
+def nlsq_identifiability(result, transport=None) -> IdentifiabilityReport:
+    """:func:`identifiability_report` of an :class:`NLSQResult` (physical parameters).
+    ``transport``: its :func:`nlsq_transport` on the default grid when already computed."""
     k = len(result.parameter_names)
-    tr = None
-    if result.frame_times is not None:
+    tr = transport
+    if tr is None and result.frame_times is not None:
         tr = nlsq_transport(result)
     return identifiability_report(
         result.parameter_names,

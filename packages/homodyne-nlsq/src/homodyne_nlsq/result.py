@@ -161,11 +161,13 @@ class NLSQResult:
 
         return nlsq_transport(self, times)
 
-    def identifiability(self):
-        """Which parameters the data determine: see :func:`homodyne_nlsq.identifiability_report`."""
+    def identifiability(self, transport=None):
+        """Which parameters the data determine: see :func:`homodyne_nlsq.identifiability_report`.
+        ``transport``: :meth:`transport` (default grid) when already computed, not computed
+        again."""
         from .identifiability import nlsq_identifiability
 
-        return nlsq_identifiability(self)
+        return nlsq_identifiability(self, transport)
 
     spec: ModelSpec | None = None
     scaling: ScalingMap | None = None
