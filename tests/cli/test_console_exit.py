@@ -97,3 +97,8 @@ def test_heap_frozen_only_in_the_console_process(monkeypatch):
         assert gc.get_freeze_count() > before
     finally:
         gc.unfreeze()
+
+
+def test_console_process_collects_young_objects_less_often(tmp_path):
+    r = _console("import gc; print(gc.get_threshold()[0], end=''); sys.exit(0)", tmp_path)
+    assert r.returncode == 0 and int(r.stdout) == 10_000, r

@@ -18,9 +18,19 @@ __all__ = ["freeze_heap", "own_process"]
 _OWNED = {"process": False}
 
 
+#: allocations between young-generation collections in the console process (Python's
+#: default 700): tracing and imports allocate millions of short-lived objects, most of which
+#: die before a collection at this threshold would see them (on an 8 x 500 run the
+#: collections' CPU time fell from about 0.19 s to 0.12 s; memory grows by a few MB at most)
+_YOUNG_THRESHOLD = 10_000
+
+
 def own_process() -> None:
-    """Declare this process the console script's (see the module text)."""
+    """Declare this process the console script's (see the module text), and collect the
+    young generation less often (:data:`_YOUNG_THRESHOLD`)."""
     _OWNED["process"] = True
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(_YOUNG_THRESHOLD, older, oldest)
 
 
 def freeze_heap() -> None:
