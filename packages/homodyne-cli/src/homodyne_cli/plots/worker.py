@@ -38,12 +38,13 @@ def _worker_start(counter: Any) -> None:
     """Worker start-up: leave Ctrl-C to the parent; load matplotlib before the first job
     (and move its objects out of the collector's reach, see :mod:`homodyne_cli.heap`)."""
     global _COUNTER
-    import gc
+    from ..heap import freeze_heap, own_process
 
+    own_process()  # this process only draws, for the run that started it
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _COUNTER = counter
     _preload()
-    gc.freeze()  # this process only draws: full collections need not rescan matplotlib
+    freeze_heap()  # full collections need not rescan matplotlib
 
 
 class _Preload(threading.Thread):
