@@ -33,9 +33,15 @@ def test_cache_is_configured_with_a_size_bound_and_respects_the_user(monkeypatch
         config = Config(preset)
         return SimpleNamespace(config=config), config.values
 
+    from homodyne_physics.programs import program_cache_dir, set_program_cache
+
+    previous = program_cache_dir()
     monkeypatch.setenv("HOMODYNE_JAX_CACHE", str(tmp_path / "cache"))
     jax, cfg = fake_jax()
     _compilation_cache(jax)
+    # the fit's compiled programs are kept beside JAX's cache (homodyne_physics.programs)
+    assert program_cache_dir() == tmp_path / "cache" / "programs"
+    set_program_cache(previous)
     assert (tmp_path / "cache").is_dir()
     assert cfg["jax_compilation_cache_dir"] == str(tmp_path / "cache")
     # the size bound turns on JAX's file-locked eviction: safe for concurrent runs

@@ -127,6 +127,9 @@ def _compilation_cache(jax) -> None:
     jax.config.update("jax_compilation_cache_dir", str(folder))
     jax.config.update("jax_compilation_cache_max_size", _CACHE_MAX_BYTES)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    from homodyne_physics.programs import set_program_cache
+
+    set_program_cache(folder / "programs")  # the fit's programs, loaded without tracing
 
 
 # ------------------------------------------------------------------------------------------ run

@@ -14,10 +14,9 @@ never comes here: it keeps the dense fast path of :mod:`homodyne_nlsq.normal_equ
 The age of a point is ``(t[i] + t[j]) / 2``: any set of frame pairs works.
 """
 
-from functools import partial
-
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from homodyne_physics import (
     C2Model,
@@ -27,6 +26,7 @@ from homodyne_physics import (
     pair_integrals,
     shear_factors,
 )
+from homodyne_physics.programs import cached_jit
 from homodyne_physics.scaling import ScalingMap
 
 from .normal_equations import (
@@ -57,10 +57,10 @@ def _age_args(scaling: ScalingMap, s):
     coef_c, coef_o = scaling.coefficients(jnp.asarray(s, jnp.float64), xp=jnp)
     lo, hi = scaling.age_range
     span = hi - lo if hi > lo else 1.0
-    return coef_c, coef_o, jnp.float64(lo), jnp.float64(span)
+    return coef_c, coef_o, np.float64(lo), np.float64(span)
 
 
-@partial(jax.jit, static_argnames=("model", "chunk", "loss"))
+@cached_jit(static_argnames=("model", "chunk", "loss"))
 def _cost(model, theta, coef_c, coef_o, age_lo, age_span, arrs, chunk, loss, f_scale):
     tables = integral_tables(model, theta, arrs.t)
     k = shear_factors(model, theta, arrs.phi)
@@ -100,11 +100,11 @@ def age_cost(
         arrs,
         int(chunk),
         loss,
-        jnp.float64(f_scale),
+        np.float64(f_scale),
     )
 
 
-@partial(jax.jit, static_argnames=("model", "chunk", "loss"))
+@cached_jit(static_argnames=("model", "chunk", "loss"))
 def _moments(model, theta, coef_c, coef_o, age_lo, age_span, arrs, chunk, loss, f_scale):
     """Per-angle M_a = sum w v v^T, b_a = sum w r v (module docstring for v)."""
     n_phi, n_par = arrs.phi.shape[0], model.n_params
@@ -158,7 +158,7 @@ def age_accumulate(
         arrs,
         int(chunk),
         loss,
-        jnp.float64(f_scale),
+        np.float64(f_scale),
     )
     n_par = model.n_params
     t_s = jnp.asarray(scaling.coefficient_design())  # (n_phi, S, F)
@@ -171,7 +171,7 @@ def age_accumulate(
     return cost, jtj, jtr
 
 
-@partial(jax.jit, static_argnames=("model", "chunk", "nc", "no"))
+@cached_jit(static_argnames=("model", "chunk", "nc", "no"))
 def _scaling_moments(model, theta, age_lo, age_span, arrs, chunk, nc, no):
     tables = integral_tables(model, theta, arrs.t)
     k = shear_factors(model, theta, arrs.phi)
@@ -226,8 +226,8 @@ def age_scaling_moments(
     return _scaling_moments(
         model,
         jnp.asarray(theta, jnp.float64),
-        jnp.float64(lo),
-        jnp.float64(span),
+        np.float64(lo),
+        np.float64(span),
         arrs,
         int(chunk),
         scaling.contrast_age_order + 1,

@@ -20,7 +20,6 @@ applied by iteratively reweighted least squares with weights ``rho'(z)``, ``z = 
 recomputed from the current residuals in the same pass.
 """
 
-from functools import partial
 from typing import NamedTuple
 
 import jax
@@ -35,6 +34,7 @@ from homodyne_physics import (
     pair_integrals,
     shear_factors,
 )
+from homodyne_physics.programs import cached_jit
 from homodyne_physics.scaling import ScalingMap
 
 __all__ = [
@@ -85,13 +85,15 @@ class ProblemArrays(NamedTuple):
     @classmethod
     def create(cls, y, t, phi, i, j, wt=None) -> "ProblemArrays":
         """Convert to float64 / int32 device arrays and check shapes."""
+        # converted on the host: a conversion on the device is a program to compile
+        f64, i32 = (lambda a: host_array(a, np.float64)), (lambda a: host_array(a, np.int32))
         arrs = cls(
-            jnp.asarray(y, dtype=jnp.float64),
-            jnp.asarray(t, dtype=jnp.float64),
-            jnp.atleast_1d(jnp.asarray(phi, dtype=jnp.float64)),
-            jnp.asarray(i, dtype=jnp.int32),
-            jnp.asarray(j, dtype=jnp.int32),
-            None if wt is None else jnp.asarray(wt, dtype=jnp.float64),
+            f64(y),
+            f64(t),
+            f64(np.atleast_1d(np.asarray(phi, dtype=np.float64))),
+            i32(i),
+            i32(j),
+            None if wt is None else f64(wt),
         )
         if arrs.y.shape != (arrs.phi.shape[0], arrs.i.shape[0]) or arrs.i.shape != arrs.j.shape:
             raise ValueError(
@@ -105,6 +107,12 @@ class ProblemArrays(NamedTuple):
     def n_points(self) -> int:
         """Number of points (angles x pairs), missing ones included."""
         return int(self.y.shape[0] * self.y.shape[1])
+
+
+def host_array(a, dtype) -> jax.Array:
+    """``a`` as a device array of ``dtype``, converted on the host (``jnp.asarray`` without a
+    matching dtype, or with a conversion, compiles a small program in a fresh process)."""
+    return jax.device_put(np.asarray(a, dtype=dtype))
 
 
 def _chunk_bounds(n_pairs: int, chunk: int) -> tuple[int, int]:
@@ -143,7 +151,7 @@ def _weights(y, resid_mask, model_c2, loss, f_scale, wt=None):
     return r, w, cost
 
 
-@partial(jax.jit, static_argnames=("model", "chunk", "loss"))
+@cached_jit(static_argnames=("model", "chunk", "loss"))
 def cost_only(
     model: C2Model,
     theta,
@@ -216,7 +224,7 @@ def g_and_gradient(model: C2Model, derivs, i, j):
     return g, dg
 
 
-@partial(jax.jit, static_argnames=("model", "chunk", "loss"))
+@cached_jit(static_argnames=("model", "chunk", "loss"))
 def _moments(model: C2Model, theta, contrast, offset, arrs: ProblemArrays, chunk, loss, f_scale):
     """Per-angle moments M_a = sum w v v^T, b_a = sum w r v with v = (dG/dtheta, G, 1)."""
     n_phi = arrs.phi.shape[0]
@@ -251,7 +259,7 @@ def _moments(model: C2Model, theta, contrast, offset, arrs: ProblemArrays, chunk
     return m, b, cost
 
 
-@jax.jit
+@cached_jit
 def _assemble(m, b, contrast, design_c, design_o):
     """Full J^T W J and J^T W r for the parameter vector (theta, s) from per-angle moments."""
     n_phi, n_v, _ = m.shape
@@ -308,13 +316,13 @@ def accumulate(
     # in a fresh process).
     contrast, offset = scaling.apply(np.asarray(s, np.float64))
     m, b, cost = _moments(
-        model, theta, contrast, offset, arrs, int(chunk), loss, jnp.float64(f_scale)
+        model, theta, contrast, offset, arrs, int(chunk), loss, np.float64(f_scale)
     )
     jtj, jtr = _assemble(m, b, contrast, scaling.design_contrast, scaling.design_offset)
     return cost, jtj, jtr
 
 
-@partial(jax.jit, static_argnames=("model", "chunk"))
+@cached_jit(static_argnames=("model", "chunk"))
 def scaling_moments(model: C2Model, theta, arrs: ProblemArrays, *, chunk=16384):
     """Per-angle sums that make chi^2 an explicit quadratic in (contrast, offset).
 
@@ -351,7 +359,7 @@ def scaling_moments(model: C2Model, theta, arrs: ProblemArrays, *, chunk=16384):
     return total
 
 
-@partial(jax.jit, static_argnames=("model", "chunk"))
+@cached_jit(static_argnames=("model", "chunk"))
 def scaling_moments_many(model: C2Model, thetas, arrs: ProblemArrays, *, chunk=16384):
     """:func:`scaling_moments` for each row of ``thetas`` ``(n, P)`` in one compiled call;
     ``(n, n_phi, 6)``."""

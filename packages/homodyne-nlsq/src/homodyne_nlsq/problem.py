@@ -144,7 +144,7 @@ class FitProblem:
         return float(
             cost_only(
                 self.model,
-                jnp.asarray(self.full_theta(theta)),
+                jnp.asarray(self.full_theta(theta), jnp.float64),
                 contrast,
                 offset,
                 self.arrs,
@@ -163,7 +163,7 @@ class FitProblem:
             ``x = (theta, s*)`` and its cost (for a robust loss, evaluated with that loss).
         """
         theta = np.asarray(theta, np.float64)
-        full = jnp.asarray(self.full_theta(theta))
+        full = jnp.asarray(self.full_theta(theta), jnp.float64)
         if self.scaling.ages:
             mom = tuple(
                 np.asarray(v)
@@ -201,7 +201,10 @@ class FitProblem:
             block = full[start : start + _BATCH]
             padded = np.concatenate([block, np.repeat(block[-1:], _BATCH - len(block), 0)])
             out = scaling_moments_many(
-                self.model, jnp.asarray(padded), self.arrs, chunk=self.config.chunk_size
+                self.model,
+                jnp.asarray(padded, jnp.float64),
+                self.arrs,
+                chunk=self.config.chunk_size,
             )
             moms.extend(np.asarray(out)[: len(block)])
         return [self._profiled(th, mom) for th, mom in zip(thetas, moms, strict=True)]

@@ -17,7 +17,7 @@
 """
 
 from dataclasses import dataclass
-from functools import lru_cache, partial
+from functools import lru_cache
 
 import jax
 import jax.numpy as jnp
@@ -29,6 +29,7 @@ from homodyne_physics import (
     pair_integrals,
     shear_factors,
 )
+from homodyne_physics.programs import cached_jit
 
 from .normal_equations import (
     ProblemArrays,
@@ -36,6 +37,7 @@ from .normal_equations import (
     _weights,
     derivative_tables,
     g_and_gradient,
+    host_array,
     loss_rho,
 )
 
@@ -85,7 +87,7 @@ def line_pairs(n_t: int, first: int, lags: np.ndarray):
     return i, j, n_t - first - taus
 
 
-@partial(jax.jit, static_argnames=("model", "loss"))
+@cached_jit(static_argnames=("model", "loss"))
 def _residuals_core(model, theta, contrast, offset, arrs, loss, f_scale):
     tables = integral_tables(model, theta, arrs.t)
     i_d, i_g = pair_integrals(model, tables, arrs.i, arrs.j)
@@ -122,7 +124,7 @@ def residual_lines(problem, theta_full, contrast, offset):
     sub = ProblemArrays.create(y, arrs.t, arrs.phi, i, j)
     cfg = problem.config
     r, valid = _residuals_core(
-        problem.model, theta_full, contrast, offset, sub, cfg.loss, jnp.float64(cfg.f_scale)
+        problem.model, theta_full, contrast, offset, sub, cfg.loss, np.float64(cfg.f_scale)
     )
     r, valid = np.asarray(r), np.asarray(valid)
     return pad_lines(r, lengths), pad_lines(valid, lengths)
@@ -225,10 +227,10 @@ def block_layout(i, j, n_t: int, block: int, chunk: int) -> BlockLayout:
     perm[slot_of * cap + np.arange(order.size) - np.repeat(first, counts)] = order
     slots = np.zeros((n_slots, 2), np.int64)
     slots[: uniq.size] = np.stack([uniq // nb, uniq % nb], axis=1)
-    return BlockLayout(b, nb, slots, jnp.asarray(perm, jnp.int32), per, int(uniq.size))
+    return BlockLayout(b, nb, slots, host_array(perm, np.int32), per, int(uniq.size))
 
 
-@partial(jax.jit, static_argnames=("model", "loss", "cap", "per"))
+@cached_jit(static_argnames=("model", "loss", "cap", "per"))
 def _scores_core(model, theta, contrast, offset, arrs, loss, f_scale, cap, per):
     """The scored pass over ``arrs`` already in block order (NaN padding), ``cap * per``
     positions (``per`` whole slots) a chunk."""
@@ -288,10 +290,12 @@ class BlockScores:
 def _in_block_order(arrs: ProblemArrays, layout: BlockLayout) -> ProblemArrays:
     """``arrs`` in ``layout``'s order, NaN where a slot is padding (one copy of the data:
     contiguous chunks in the pass instead of a gather per chunk)."""
-    perm = layout.perm
-    k = jnp.where(perm >= 0, perm, 0)
-    y = jnp.where(perm[None] >= 0, jnp.take(arrs.y, k, axis=1), jnp.nan)
-    return ProblemArrays(y, arrs.t, arrs.phi, jnp.take(arrs.i, k), jnp.take(arrs.j, k))
+    # on the host: eager jnp operations here would each be a program to compile
+    perm = np.asarray(layout.perm)
+    k = np.where(perm >= 0, perm, 0)
+    y = np.where(perm[None] >= 0, np.take(np.asarray(arrs.y), k, axis=1), np.nan)
+    i, j = (host_array(np.take(np.asarray(a), k), np.int32) for a in (arrs.i, arrs.j))
+    return ProblemArrays(host_array(y, np.float64), arrs.t, arrs.phi, i, j)
 
 
 def fused_with_scores(problem, layout: BlockLayout):
@@ -303,8 +307,8 @@ def fused_with_scores(problem, layout: BlockLayout):
     cfg, p = problem.config, problem.model.n_params
     arrs = _in_block_order(problem.arrs, layout)
     keep = np.asarray([*problem.spec.free_index, p, p + 1], np.int64)
-    design_c = jnp.asarray(problem.scaling.design_contrast)
-    design_o = jnp.asarray(problem.scaling.design_offset)
+    design_c = host_array(problem.scaling.design_contrast, np.float64)
+    design_o = host_array(problem.scaling.design_offset, np.float64)
     rows = problem._free_rows()
     cap = layout.block * layout.block
 
@@ -319,7 +323,7 @@ def fused_with_scores(problem, layout: BlockLayout):
             offset,
             arrs,
             cfg.loss,
-            jnp.float64(cfg.f_scale),
+            np.float64(cfg.f_scale),
             cap,
             layout.per_chunk,
         )

@@ -1,7 +1,7 @@
 """Public names of the JAX-backed modules, listed without importing JAX.
 
-``kernel.py``, ``likelihood.py``, ``precision.py`` and ``transport.py`` set their
-``__all__`` from these tuples, and the package ``__init__`` loads them lazily by the same
+``kernel.py``, ``likelihood.py``, ``precision.py``, ``programs.py`` and ``transport.py`` set
+their ``__all__`` from these tuples, and the package ``__init__`` loads them lazily by the same
 tuples: one list per module.
 """
 
@@ -34,10 +34,12 @@ TRANSPORT_NAMES = (
 )
 
 LIKELIHOOD_NAMES = ("gaussian_loglik",)
+PROGRAM_NAMES = ("cached_jit", "program_cache_dir", "set_program_cache")
 
 LAZY_MODULES = {
     ".kernel": KERNEL_NAMES,
     ".likelihood": LIKELIHOOD_NAMES,
     ".precision": PRECISION_NAMES,
+    ".programs": PROGRAM_NAMES,
     ".transport": TRANSPORT_NAMES,
 }

@@ -27,9 +27,7 @@ a static argument.
 
 import math
 from dataclasses import dataclass, replace
-from functools import partial
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -39,6 +37,7 @@ from .errors import ModeError
 from .grid_free import point_set_index, require_grid_free  # noqa: F401 (re-exported)
 from .parameters import canonical_mode, parameter_names
 from .precision import require_float64
+from .programs import cached_jit
 from .spec import Convention, check_convention
 
 __all__ = list(KERNEL_NAMES)
@@ -436,7 +435,7 @@ def c2_pairs(model: C2Model, theta, contrast, offset, t, phi, i, j, *, tables=No
     return offset.reshape((-1,) + extra) + contrast.reshape((-1,) + extra) * g
 
 
-@partial(jax.jit, static_argnames=("model",))
+@cached_jit(static_argnames=("model",))
 def c2_matrix(model: C2Model, theta, contrast, offset, t, phi):
     """Full symmetric c2 matrices, shape ``(n_phi, n_t, n_t)`` (for plots and simulation).
 
@@ -461,7 +460,7 @@ def pair_indices(n_t: int, first: int = 0) -> tuple[np.ndarray, np.ndarray]:
 # --------------------------------------------------------------------------- point sets
 
 
-@partial(jax.jit, static_argnames=("model",))
+@cached_jit(static_argnames=("model",))
 def c2_at_times(model: C2Model, theta, contrast, offset, t1, t2, phi):
     """c2 at points ``(t1, t2)`` (s, any shape, broadcast together), shape
     ``(n_phi,) + broadcast(t1, t2).shape``; physical convention only (see

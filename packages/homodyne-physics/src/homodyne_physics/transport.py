@@ -22,7 +22,6 @@ strain ``int_{t_first}^{t} gamma_dot dt'`` comes from the kernel's own integral 
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 import jax
@@ -33,6 +32,7 @@ from ._lazy import TRANSPORT_NAMES
 from .errors import ParameterError
 from .kernel import _H2_RATE_FLOOR, C2Model, integral_tables
 from .precision import float64
+from .programs import cached_jit
 
 __all__ = list(TRANSPORT_NAMES)
 
@@ -175,7 +175,7 @@ def _n_grid(model: C2Model, times, t_first: float) -> int:
     return max(int(np.ceil((float(np.max(times)) - t_first) / model.dt)) + 2, 2)
 
 
-@partial(jax.jit, static_argnames=("model", "n_grid"))
+@cached_jit(static_argnames=("model", "n_grid"))
 def _values(model: C2Model, theta, t, t_first, n_grid: int):
     d, g = _rates(model, theta, t, t_first)
     rings = model.q_rings
@@ -189,8 +189,16 @@ def _values(model: C2Model, theta, t, t_first, n_grid: int):
     return out
 
 
-_jacobian = jax.jit(jax.jacfwd(_values, argnums=1), static_argnames=("model", "n_grid"))
-_batched = jax.jit(jax.vmap(_values, in_axes=(None, 0, None, None, None)), static_argnums=(0, 4))
+_jacobian = cached_jit(
+    jax.jacfwd(_values.__wrapped__, argnums=1),
+    static_argnames=("model", "n_grid"),
+    name=f"{__name__}._jacobian",
+)
+_batched = cached_jit(
+    jax.vmap(_values.__wrapped__, in_axes=(None, 0, None, None, None)),
+    static_argnames=("model", "n_grid"),
+    name=f"{__name__}._batched",
+)
 
 
 def transport_values(model: C2Model, theta, times, t_first: float | None = None) -> dict:
@@ -256,7 +264,7 @@ def transport_from_covariance(
         )
     t0 = float(t.min()) if t_first is None else float(t_first)
     with float64():
-        args = (model, jnp.asarray(np.asarray(theta, np.float64)), jnp.asarray(t), t0)
+        args = (model, jnp.asarray(theta, jnp.float64), jnp.asarray(t, jnp.float64), t0)
         n = _n_grid(model, t, t0)
         vals = {k: np.asarray(v) for k, v in _values(*args, n).items()}
         jac = {k: np.asarray(v) for k, v in _jacobian(*args, n).items()}
@@ -296,7 +304,13 @@ def transport_from_draws(
         d = d[:: -(-d.shape[0] // max_draws)]
     t0 = float(t.min()) if t_first is None else float(t_first)
     with float64():
-        per = _batched(model, jnp.asarray(d), jnp.asarray(t), t0, _n_grid(model, t, t0))
+        per = _batched(
+            model,
+            jnp.asarray(d, jnp.float64),
+            jnp.asarray(t, jnp.float64),
+            t0,
+            _n_grid(model, t, t0),
+        )
         per = {k: np.asarray(v) for k, v in per.items()}
     probs = [50.0, 16.0, 84.0, 2.5, 97.5]
     qs = {k: np.percentile(v, probs, axis=0) for k, v in per.items()}
