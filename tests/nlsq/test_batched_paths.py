@@ -3,11 +3,15 @@
 * the start search evaluates a whole grid in one device call (:meth:`FitProblem.profile_many`);
   each row must give what :meth:`FitProblem.profile` gives for it alone;
 * the residual-structure drift regression solves 4 x 4 normal equations; it must match a
-  least-squares solve of the full (weighted) design matrix.
+  least-squares solve of the full (weighted) design matrix;
+* large problems run the fused and cost passes as two halves on two threads
+  (:attr:`FitProblem.parts`); they must give what one pass over all points gives, with
+  point weights and an age-dependent scaling too.
 """
 
 import numpy as np
 
+from homodyne_nlsq import problem as problem_module
 from homodyne_nlsq.config import NLSQConfig
 from homodyne_nlsq.goodness import _drift
 from homodyne_nlsq.problem import build_problem
@@ -62,3 +66,44 @@ def test_the_drift_regression_matches_a_full_least_squares_solve():
         np.testing.assert_allclose(out["contrast_change_z"], z_ref[0], rtol=1e-9)
         np.testing.assert_allclose(out["baseline_change_z"], z_ref[1], rtol=1e-9)
         assert out["contrast_change_z"] > 3 and out["baseline_change_z"] < -3  # both found
+
+
+def _split_vs_single(monkeypatch, config, weights=None):
+    spec = ModelSpec.create("laminar_flow")
+    # 59 frames: 1711 pairs, an odd number (the second half carries one masked padding point)
+    data = make_data("laminar_flow", LAMINAR_TRUTH, [-30.0, 10.0, 60.0, 120.0], n_t=59, seed=5)
+    if weights is not None:
+        monkeypatch.setattr(type(data), "weights", lambda self, first=0: weights(self, first))
+    monkeypatch.setattr(problem_module, "_cores", lambda: 2)
+    with float64():
+        monkeypatch.setattr(problem_module, "SPLIT_POINTS", 1)
+        split = build_problem(data, spec, config)
+        assert len(split.parts) == 2  # decided once, on first use
+        monkeypatch.setattr(problem_module, "SPLIT_POINTS", 10**12)
+        single = build_problem(data, spec, config)
+        assert len(single.parts) == 1
+        n = int(split.arrs.i.shape[0])
+        assert split.parts[0].i.shape == split.parts[1].i.shape == ((n + 1) // 2,)
+        rng = np.random.default_rng(2)
+        for _ in range(2):
+            x = split.x0 * (1.0 + 0.05 * rng.standard_normal(split.x0.size))
+            x = np.clip(x, split.lower, split.upper)
+            (c2, a2, g2), (c1, a1, g1) = split.fused(x), single.fused(x)
+            np.testing.assert_allclose(c2, c1, rtol=1e-12)
+            np.testing.assert_allclose(a2, a1, rtol=1e-11, atol=1e-12 * np.abs(a1).max())
+            np.testing.assert_allclose(g2, g1, rtol=1e-11, atol=1e-12 * np.abs(g1).max())
+            np.testing.assert_allclose(split.cost(x), single.cost(x), rtol=1e-12)
+            np.testing.assert_allclose(c2, split.cost(x), rtol=1e-12)
+
+
+def test_two_half_passes_equal_one_pass(monkeypatch):
+    _split_vs_single(monkeypatch, NLSQConfig())
+
+
+def test_two_half_passes_with_point_weights_and_age_scaling(monkeypatch):
+    def weights(data, first):
+        w = np.ones((data.n_phi, data.pairs(first)[0].size))
+        w[:, ::3] = 2.5
+        return w
+
+    _split_vs_single(monkeypatch, NLSQConfig(contrast_age_order=1), weights=weights)

@@ -11,8 +11,12 @@ passes run on the full physical vector (:meth:`ModelSpec.theta`) and the normal 
 restricted to the free entries, so fixing a parameter removes it from the solve.
 """
 
+import functools
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -39,6 +43,57 @@ from .normal_equations import (
 from .separable import profile_scaling
 
 __all__ = ["FitProblem", "build_problem"]
+
+#: points (angles x pairs) from which the fused and cost passes run as two halves on two
+#: threads: XLA runs one CPU computation on one core, and a JAX call releases the GIL
+SPLIT_POINTS = 250_000
+
+
+@functools.cache
+def _pass_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(2, thread_name_prefix="homodyne-pass")
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # --threads and batch schedulers restrict this
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _halves(arrs: ProblemArrays) -> tuple[ProblemArrays, ProblemArrays]:
+    """The pairs of ``arrs`` in two halves of one shape (the second padded with masked NaN
+    points), so that both halves run one compiled program."""
+    n = int(arrs.i.shape[0])
+    h = -(-n // 2)
+    pad = 2 * h - n
+    y, i, j = np.asarray(arrs.y), np.asarray(arrs.i), np.asarray(arrs.j)
+    wt = None if arrs.wt is None else np.asarray(arrs.wt)
+
+    def part(sl, extra):
+        def cat(a, fill):
+            tail = np.full(a.shape[:-1] + (extra,), fill, a.dtype)
+            return np.concatenate([a[..., sl], tail], axis=-1)
+
+        return ProblemArrays.create(
+            cat(y, np.nan),
+            arrs.t,
+            arrs.phi,
+            cat(i, i[0]),
+            cat(j, j[0]),
+            None if wt is None else cat(wt, 0.0),
+        )
+
+    return part(slice(0, h), 0), part(slice(h, n), pad)
+
+
+def _sum_over(parts, run):
+    """``run(arrs)`` for each part (on the pass threads when there are two), summed."""
+    if len(parts) == 1:
+        return run(parts[0])
+    outs = list(_pass_pool().map(lambda a: jax.block_until_ready(run(a)), parts))
+    return jax.tree.map(lambda *xs: sum(np.asarray(x) for x in xs), *outs)
+
 
 #: rows per device call of :meth:`FitProblem.profile_many` (a shorter batch is padded): every
 #: grid of the start search (17 coarse values, 65 fine ones) reuses one compiled program
@@ -108,18 +163,30 @@ class FitProblem:
         )
         return replace(self, arrs=arrs, n_valid=int(np.isfinite(y).sum()))
 
+    @functools.cached_property
+    def parts(self) -> tuple[ProblemArrays, ...]:
+        """The pairs as the fused and cost passes run them: two halves on two threads from
+        :data:`SPLIT_POINTS` points on (with at least two cores), else ``(arrs,)``."""
+        n_points = int(self.arrs.y.shape[0]) * int(self.arrs.i.shape[0])
+        if n_points < SPLIT_POINTS or _cores() < 2:
+            return (self.arrs,)
+        return _halves(self.arrs)
+
     def fused(self, x):
         """``(cost, J^T J, J^T r)`` at ``x`` (one fused streamed pass)."""
         theta, s = self.split(x)
-        c, jtj, jtr = (age_accumulate if self.scaling.ages else accumulate)(
-            self.model,
-            self.full_theta(theta),
-            s,
-            self.scaling,
-            self.arrs,
-            chunk=self.config.chunk_size,
-            loss=self.config.loss,
-            f_scale=self.config.f_scale,
+        c, jtj, jtr = _sum_over(
+            self.parts,
+            lambda arrs: (age_accumulate if self.scaling.ages else accumulate)(
+                self.model,
+                self.full_theta(theta),
+                s,
+                self.scaling,
+                arrs,
+                chunk=self.config.chunk_size,
+                loss=self.config.loss,
+                f_scale=self.config.f_scale,
+            ),
         )
         rows = self._free_rows()
         return float(c), np.asarray(jtj)[np.ix_(rows, rows)], np.asarray(jtr)[rows]
@@ -127,30 +194,21 @@ class FitProblem:
     def cost(self, x) -> float:
         """Cost at ``x`` (cheap streamed pass, no derivatives)."""
         theta, s = self.split(x)
+        full = jnp.asarray(self.full_theta(theta), jnp.float64)
+        kw = {"chunk": self.config.chunk_size, "loss": self.config.loss}
+        kw["f_scale"] = self.config.f_scale
         if self.scaling.ages:
             return float(
-                age_cost(
-                    self.model,
-                    self.full_theta(theta),
-                    s,
-                    self.scaling,
-                    self.arrs,
-                    chunk=self.config.chunk_size,
-                    loss=self.config.loss,
-                    f_scale=self.config.f_scale,
+                _sum_over(
+                    self.parts,
+                    lambda arrs: age_cost(self.model, full, s, self.scaling, arrs, **kw),
                 )
             )
         contrast, offset = self.scaling.apply(np.asarray(s, np.float64))
         return float(
-            cost_only(
-                self.model,
-                jnp.asarray(self.full_theta(theta), jnp.float64),
-                contrast,
-                offset,
-                self.arrs,
-                chunk=self.config.chunk_size,
-                loss=self.config.loss,
-                f_scale=self.config.f_scale,
+            _sum_over(
+                self.parts,
+                lambda arrs: cost_only(self.model, full, contrast, offset, arrs, **kw),
             )
         )
 
