@@ -108,6 +108,8 @@ def _message(local: "LocalRuns", plan: "StartPlan", distinct: int) -> str:
             f"; start refined on {plan.search_info['subset_points']} points "
             f"({plan.search_info['evaluations']} evaluations)"
         )
+        if plan.search_info.get("middle_points"):
+            message += f", then solved on {plan.search_info['middle_points']} points"
     return message
 
 
