@@ -32,6 +32,7 @@ import inspect
 import os
 import pickle
 import sys
+import threading
 from pathlib import Path
 
 import jax
@@ -132,6 +133,7 @@ class CachedProgram:
         self._static_names = frozenset(static_argnames)
         self._static_pos = frozenset(k for k, n in enumerate(names) if n in self._static_names)
         self._memo: dict = {}
+        self._lock = threading.Lock()  # one load or compilation per key (the pass threads)
         # name, docstring and __wrapped__ only: copying fun's __dict__ (``updated``) would
         # overwrite these attributes when fun is a transform of another CachedProgram
         functools.update_wrapper(self, fun, updated=())
@@ -205,8 +207,16 @@ class CachedProgram:
         avals = tuple(map(_aval, leaves))
         key = (folder, static, tree, avals)
         compiled = self._memo.get(key)
-        if compiled is not None:
-            return compiled(*dyn, **dyn_kw)
+        if compiled is None:
+            with self._lock:
+                compiled = self._memo.get(key)  # another thread may have got it meanwhile
+                if compiled is None:
+                    return self._first_call(folder, key, args, kwargs, dyn, dyn_kw)
+        return compiled(*dyn, **dyn_kw)
+
+    def _first_call(self, folder: Path, key, args, kwargs, dyn, dyn_kw):
+        """Load (or compile and store) the program of ``key``, run it, remember it."""
+        _, static, tree, avals = key
         path = self._file(folder, static, tree, avals)
         loaded = self._load(path)
         if loaded is not None:
