@@ -113,18 +113,17 @@ class ResidualStructure:
         }
 
 
-def _binned(idx, r, n_bins, w=None, pooled=None):
-    """Mean, standard error and count of ``r`` per bin index (NaN where < 2 points).
+def _binned(idx, sums, n_bins, pooled=None):
+    """Mean, standard error and count of the residuals per bin index (NaN where < 2 points),
+    from per-pair sums (:func:`_pair_sums`) and each pair's bin ``idx``.
 
-    With weights ``w`` (1/variance multipliers) the mean is weighted and the standard error is
+    With weights (1/variance multipliers) the mean is weighted and the standard error is
     that of a weighted mean; its unit-weight variance is ``pooled`` when given (point sets,
     whose bins can hold a handful of points: a scatter from 2 or 3 values would make the test
     far too eager), else the bin's own scatter."""
-    w = np.ones_like(r) if w is None else w
-    count = np.bincount(idx, minlength=n_bins).astype(np.float64)
-    sw = np.bincount(idx, weights=w, minlength=n_bins)
-    s1 = np.bincount(idx, weights=w * r, minlength=n_bins)
-    s2 = np.bincount(idx, weights=w * r * r, minlength=n_bins)
+    count, sw, s1, s2 = (
+        np.bincount(idx, weights=sums[k], minlength=n_bins) for k in ("n", "w", "r", "rr")
+    )
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = s1 / sw
         var = (s2 - sw * mean * mean) / (count - 1) if pooled is None else pooled
@@ -132,6 +131,29 @@ def _binned(idx, r, n_bins, w=None, pooled=None):
     bad = (count < 2) | ~(sw > 0)
     mean[bad], se[bad] = np.nan, np.nan
     return mean, se, count
+
+
+def _pair_sums(r, g, w, ok) -> dict[str, np.ndarray]:
+    """Sums over the angles (first axis) of each pair's points that ``ok`` keeps: count
+    ``n`` and the weighted sums ``w``, ``r``, ``rr``, ``g``, ``gg``, ``gr`` (1-D inputs: each
+    point its own pair). Everything the binned tests and the drift regression need, so their
+    work runs on pairs, not on all points of all angles."""
+    wk = ok.astype(np.float64) if w is None else np.where(ok, w, 0.0)
+    r0, g0 = np.where(ok, r, 0.0), np.where(ok, g, 0.0)
+    wr, wg = wk * r0, wk * g0
+
+    def total(v):
+        return v if v.ndim == 1 else v.sum(axis=0)
+
+    return {
+        "n": total(ok.astype(np.float64)),
+        "w": total(wk),
+        "r": total(wr),
+        "rr": total(wr * r0),
+        "g": total(wg),
+        "gg": total(wg * g0),
+        "gr": total(wg * r0),
+    }
 
 
 def _chi2(mean, se):
@@ -158,21 +180,40 @@ def chi2_sf(dof, chi2):
 def _drift(r, g, age, w=None):
     """Least-squares drifts over the run: contrast (coefficient of g1^2 a) and baseline (of a),
     a = (age - mean) / (max - min); returns coefficients and their z-scores (weighted least
-    squares with weights ``w``).
+    squares with weights ``w``). ``r``, ``g``, ``w``: one value per point, ``age`` its age."""
+    r = np.asarray(r, np.float64)
+    ok = np.ones(r.shape, bool)
+    return _drift_from_sums(_pair_sums(r, np.asarray(g, np.float64), w, ok), np.asarray(age))
 
-    Four well-scaled columns: solved through the 4 x 4 normal equations (the pseudo-inverse,
-    so a degenerate column still gives the minimum-norm answer), which for a million points
-    is several times cheaper than a QR/SVD of the full design matrix.
+
+def _drift_from_sums(sums, age):
+    """:func:`_drift` from per-pair sums (:func:`_pair_sums`) at the pairs' ``age``.
+
+    The four columns ``(g a, a, g, 1)`` are well scaled: the 4 x 4 normal equations are
+    assembled from the pair sums and solved by the pseudo-inverse (a degenerate column still
+    gives the minimum-norm answer); the residual sum of squares is ``sum w r^2 - 2 c.b +
+    c.A.c``.
     """
-    span = max(float(np.ptp(age)), 1e-300)
-    a = (age - age.mean()) / span
-    x = np.stack([g * a, a, g, np.ones_like(a)], axis=1)
-    xw = x if w is None else x * w[:, None]
-    xtx_inv = np.linalg.pinv(xw.T @ x)
-    coef = xtx_inv @ (xw.T @ r)
-    res = r - x @ coef
-    rss = float(res @ res) if w is None else float(res @ (w * res))
-    s2 = rss / max(r.size - 4, 1)
+    n = sums["n"]
+    used = n > 0
+    span = max(float(np.ptp(age[used])), 1e-300) if used.any() else 1.0
+    a = (age - float(np.sum(n * age)) / max(float(n.sum()), 1.0)) / span
+    a2 = a * a
+    sw, sg, sgg, sr, sgr = (sums[k] for k in ("w", "g", "gg", "r", "gr"))
+    dot = np.dot
+    xtx = np.array(
+        [
+            [dot(a2, sgg), dot(a2, sg), dot(a, sgg), dot(a, sg)],
+            [dot(a2, sg), dot(a2, sw), dot(a, sg), dot(a, sw)],
+            [dot(a, sgg), dot(a, sg), sgg.sum(), sg.sum()],
+            [dot(a, sg), dot(a, sw), sg.sum(), sw.sum()],
+        ]
+    )
+    b = np.array([dot(a, sgr), dot(a, sr), sgr.sum(), sr.sum()])
+    xtx_inv = np.linalg.pinv(xtx)
+    coef = xtx_inv @ b
+    rss = max(float(sums["rr"].sum() - 2.0 * coef @ b + coef @ xtx @ coef), 0.0)
+    s2 = rss / max(float(n.sum()) - 4, 1)
     se = np.sqrt(np.clip(np.diag(s2 * xtx_inv), 0.0, None))
     with np.errstate(divide="ignore", invalid="ignore"):
         z = coef / se
@@ -305,19 +346,17 @@ def _structure(r, g, age, lag, w, n_age: int, n_lag: int) -> ResidualStructure:
     lag_edges = np.geomspace(lag[used].min(), lag[used].max(), n_lag + 1)
     ia = np.clip(np.searchsorted(age_edges, age, side="right") - 1, 0, n_age - 1)
     il = np.clip(np.searchsorted(lag_edges, lag, side="right") - 1, 0, n_lag - 1)
-    rows = np.broadcast_to
-    ia, il, age = rows(ia, r.shape)[ok], rows(il, r.shape)[ok], rows(age, r.shape)[ok]
-    r, g = r[ok], g[ok]
+    sums = _pair_sums(r, g, w, ok)
+    pooled = None
     if w is not None:
-        w = w[ok]
-    pooled = None if w is None else float(np.sum(w * r * r) / max(r.size - 1, 1))
-    m2, s2, c2d = _binned(ia * n_lag + il, r, n_age * n_lag, w, pooled)
-    am, ase, _ = _binned(ia, r, n_age, w, pooled)
-    lm, lse, _ = _binned(il, r, n_lag, w, pooled)
+        pooled = float(sums["rr"].sum() / max(sums["n"].sum() - 1, 1))
+    m2, s2, c2d = _binned(ia * n_lag + il, sums, n_age * n_lag, pooled)
+    am, ase, _ = _binned(ia, sums, n_age, pooled)
+    lm, lse, _ = _binned(il, sums, n_lag, pooled)
     chi2, dof, p = {}, {}, {}
     for key, (m, s) in {"age": (am, ase), "lag": (lm, lse), "map": (m2, s2)}.items():
         chi2[key], dof[key], p[key] = _chi2(m, s)
-    drift = _drift(r, g, age, w)
+    drift = _drift_from_sums(sums, age)
     pats = _patterns(p["age"] < P_LIMIT, p["lag"] < P_LIMIT, p["map"] < P_LIMIT, drift, lm, lse)
     warning = None
     if pats:
