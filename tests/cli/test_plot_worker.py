@@ -62,6 +62,24 @@ def test_worker_error_reaches_the_caller_and_the_worker_ends(tmp_path, monkeypat
     assert all(not p.is_alive() for p in children)
 
 
+def test_closing_waits_for_every_job_then_ends_the_worker(tmp_path, monkeypatch):
+    """``close`` ends the idle worker by a signal (no interpreter teardown), but only once
+    every submitted job has answered: a job still drawing when the block ends completes and
+    its files are there."""
+    from homodyne_cli.plots.heatmaps import draw_heatmap_pages, heatmap_display
+
+    monkeypatch.setattr("homodyne_cli.plots.worker._wanted", lambda: True)
+    data, fit = _data(n_phi=4)
+    td, shown, shown_fit, note = heatmap_display(data.t, data.c2, fit, 20)
+    pages = [tmp_path / f"page{k}.png" for k in range(4)]
+    with plot_worker() as worker:
+        children = worker._pool._pool
+        worker.submit(draw_heatmap_pages, pages, td=td, data=shown, fit=shown_fit, phi=data.phi)
+    assert all(p.stat().st_size > 0 for p in pages)  # no answer was collected: close waited
+    assert all(not p.is_alive() for p in children)
+    assert all(p.exitcode is not None for p in children)
+
+
 def test_no_worker_when_switched_off(monkeypatch):
     monkeypatch.setenv("HOMODYNE_PLOT_WORKER", "0")
     with plot_worker() as worker:
