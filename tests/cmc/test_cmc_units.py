@@ -207,13 +207,6 @@ def test_consensus_of_gaussian_shards_equals_their_product():
     assert heterogeneity_test(consensus_combine(draws))["p_value"] < 1e-6
 
 
-def test_chi2_survival_function_matches_scipy():
-    from homodyne_cmc.combine import _chi2_sf
-
-    for x, k in ((0.5, 1), (3.0, 4), (30.0, 18), (200.0, 60), (5.0, 100)):
-        np.testing.assert_allclose(_chi2_sf(x, k), stats.chi2.sf(x, k), rtol=1e-9)
-
-
 def test_shard_log_density_matches_direct_likelihood():
     """The sampler's potential equals log-likelihood + (log prior + log|J|)/S computed another way
     (full c2 matrices from homodyne_physics.c2_matrix, numpy sums)."""

@@ -147,3 +147,23 @@ def test_the_binned_residual_tests_match_a_direct_per_bin_computation():
     ref, z_ref = _lstsq_drift(r[ok], g[ok], u, w[ok])
     np.testing.assert_allclose(out.drift["contrast_change"], ref[0], rtol=1e-8)
     np.testing.assert_allclose(out.drift["baseline_change_z"], z_ref[1], rtol=1e-8)
+
+
+def test_the_chi2_survival_function_matches_scipy():
+    """One chi^2 survival function (JAX's regularised incomplete gamma, one compiled scalar
+    program) serves the goodness tests, the q-ring test and the CMC heterogeneity test."""
+    from scipy import stats
+
+    from homodyne_nlsq.goodness import chi2_sf
+
+    worst = 0.0
+    for k in (1, 2, 3, 8, 18, 60, 100, 500):
+        for x in np.concatenate([[0.0], np.geomspace(1e-3, 5.0 * k + 100.0, 25)]):
+            ref = stats.chi2.sf(x, k)
+            if ref > 1e-250:
+                worst = max(worst, abs(chi2_sf(k, x) - ref) / ref)
+    assert worst < 1e-10, worst
+    assert isinstance(chi2_sf(3, 2.0), float)
+    grid = chi2_sf(np.array([1, 4, 9]), np.array([[1.0], [10.0]]))  # broadcasts
+    assert grid.shape == (2, 3)
+    np.testing.assert_allclose(grid, stats.chi2.sf([[1.0], [10.0]], [1, 4, 9]), rtol=1e-10)

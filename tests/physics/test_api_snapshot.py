@@ -35,9 +35,9 @@ def test_public_names():
         "atomic_path",
         "atomic_write_bytes",
         "c2_at_times",
-        "cached_jit",
         "c2_matrix",
         "c2_pairs",
+        "cached_jit",
         "canonical_mode",
         "canonical_name",
         "check_values",
@@ -56,8 +56,8 @@ def test_public_names():
         "pair_indices",
         "pair_integrals",
         "parameter_names",
-        "program_cache_dir",
         "point_set_index",
+        "program_cache_dir",
         "quantile_estimate",
         "require_float64",
         "require_grid_free",
@@ -104,6 +104,7 @@ def test_signature_of_c2model(signature):
 def test_lazy_names_are_the_modules_own_lists():
     import homodyne_physics.likelihood
     import homodyne_physics.precision
+    import homodyne_physics.programs
     import homodyne_physics.transport
 
     own = (
@@ -111,5 +112,6 @@ def test_lazy_names_are_the_modules_own_lists():
         | set(homodyne_physics.precision.__all__)
         | set(homodyne_physics.transport.__all__)
         | set(homodyne_physics.likelihood.__all__)
+        | set(homodyne_physics.programs.__all__)
     )
     assert set(homodyne_physics._LAZY) == own

@@ -12,10 +12,11 @@ ESS computed across them keep their meaning. Everything is done on standardised 
 (divided by a common scale) so that the matrix inverses are well conditioned.
 """
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
+
+from homodyne_nlsq.goodness import chi2_sf
 
 __all__ = ["Combination", "consensus_combine", "heterogeneity_test"]
 
@@ -84,41 +85,6 @@ def consensus_combine(
     )
 
 
-def _chi2_sf(x: float, dof: int) -> float:
-    """Survival function of chi^2 (regularised upper incomplete gamma, series/continued
-    fraction as in Numerical Recipes' gammq, float64)."""
-    if x <= 0:
-        return 1.0
-    a, x2 = 0.5 * dof, 0.5 * x
-    gln = math.lgamma(a)
-    if x2 < a + 1.0:
-        term = total = 1.0 / a
-        ap = a
-        for _ in range(10000):
-            ap += 1.0
-            term *= x2 / ap
-            total += term
-            if abs(term) < abs(total) * 1e-15:
-                break
-        return max(0.0, 1.0 - total * math.exp(-x2 + a * math.log(x2) - gln))
-    b = x2 + 1.0 - a
-    c, dd = 1.0 / 1e-300, 1.0 / b
-    h = dd
-    for k in range(1, 10000):
-        an = -k * (k - a)
-        b += 2.0
-        dd = an * dd + b
-        dd = 1e-300 if abs(dd) < 1e-300 else dd
-        c = b + an / c
-        c = 1e-300 if abs(c) < 1e-300 else c
-        dd = 1.0 / dd
-        delta = dd * c
-        h *= delta
-        if abs(delta - 1.0) < 1e-15:
-            break
-    return math.exp(-x2 + a * math.log(x2) - gln) * h
-
-
 def heterogeneity_test(comb: Combination) -> dict:
     """Are the shard posteriors consistent with one common parameter vector?
 
@@ -140,6 +106,6 @@ def heterogeneity_test(comb: Combination) -> dict:
     return {
         "q": q,
         "dof": dof,
-        "p_value": _chi2_sf(q, dof),
+        "p_value": float(chi2_sf(dof, q)),
         "per_parameter_z2": (per / (n_s - 1)).tolist(),
     }

@@ -62,7 +62,7 @@ class _Preload(threading.Thread):
             _preload()
             from homodyne_nlsq.goodness import chi2_sf
 
-            chi2_sf(1, 1.0)  # its import, here rather than in the review after the fit
+            chi2_sf(1, 1.0)  # its program, loaded here rather than in the review after the fit
         except Exception:  # noqa: BLE001 - the drawing itself imports again and reports it
             pass
         self.cpu_s = time.thread_time() - c0
