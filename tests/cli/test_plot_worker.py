@@ -139,3 +139,22 @@ def test_pages_drawn_in_a_given_order_are_those_of_a_full_draw(tmp_path):
     assert some[0].read_bytes() == full[2].read_bytes()
     assert not (tmp_path / "b0.png").exists()
     assert draw_heatmap_pages([tmp_path / "c.png"], order=iter([]), **kw) == []
+
+
+def test_the_closing_collection_runs_only_while_the_pool_can_be_collected(monkeypatch):
+    """A full collection frees the ended pool's semaphores at once, unless the console process
+    froze the heap after the pool was made: then no collection can free it (and the 0.1 s is
+    skipped)."""
+    import gc
+
+    from homodyne_cli import heap
+
+    monkeypatch.setattr("homodyne_cli.plots.worker._wanted", lambda: True)
+    calls = []
+    monkeypatch.setattr(gc, "collect", lambda *a: calls.append(a) or 0)
+    with plot_worker():
+        pass
+    assert len(calls) == 1
+    with plot_worker():
+        monkeypatch.setitem(heap._OWNED, "freezes", heap.freeze_count() + 1)  # a stage froze
+    assert len(calls) == 1

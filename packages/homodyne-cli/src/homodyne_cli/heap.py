@@ -13,9 +13,9 @@ never when ``homodyne_cli`` is used as a library.
 
 import gc
 
-__all__ = ["freeze_heap", "own_process"]
+__all__ = ["freeze_count", "freeze_heap", "own_process"]
 
-_OWNED = {"process": False}
+_OWNED = {"process": False, "freezes": 0}
 
 
 #: allocations between young-generation collections in the console process (Python's
@@ -38,3 +38,10 @@ def freeze_heap() -> None:
     """:func:`gc.freeze` in a process the console script owns; nothing otherwise."""
     if _OWNED["process"]:
         gc.freeze()
+        _OWNED["freezes"] += 1
+
+
+def freeze_count() -> int:
+    """How many times :func:`freeze_heap` froze the heap: an object created before a later
+    freeze is in the permanent generation, where no collection can free it."""
+    return _OWNED["freezes"]

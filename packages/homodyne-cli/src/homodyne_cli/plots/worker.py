@@ -21,6 +21,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ..heap import freeze_count
+
 __all__ = ["PlotWorker", "draw_shared_pages", "plot_worker", "preload_plotting"]
 
 _COUNTER: Any = None  # in the worker: the page counter shared with the parent
@@ -105,6 +107,7 @@ class PlotWorker:
         self._counter = ctx.Value("q", 0)
         self._pool: Any = ctx.Pool(1, initializer=_worker_start, initargs=(self._counter,))
         self._answers: list[Any] = []
+        self._freezes = freeze_count()
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         """Run ``fn(*args, **kwargs)`` in the worker; ``.get()`` on the answer waits for its
@@ -145,11 +148,15 @@ class PlotWorker:
         left alone its semaphores are freed by some later garbage collection; when that
         collection happens inside another multiprocessing call (a later pool or lock being
         registered), CPython 3.12 finds its resource tracker entered twice and prints
-        "Exception ignored ... might leak" warnings. One full collection costs about 0.1 s."""
+        "Exception ignored ... might leak" warnings. One full collection costs about 0.1 s,
+        for nothing once the heap was frozen after the pool was made (the console process
+        freezes it at the start of each stage): no collection can free a frozen pool, and its
+        semaphores are released by multiprocessing's exit handlers."""
         import gc
 
         self._pool = None
-        gc.collect()
+        if freeze_count() == self._freezes:
+            gc.collect()
 
 
 def _wanted() -> bool:
