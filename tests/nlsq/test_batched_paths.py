@@ -167,3 +167,47 @@ def test_the_chi2_survival_function_matches_scipy():
     grid = chi2_sf(np.array([1, 4, 9]), np.array([[1.0], [10.0]]))  # broadcasts
     assert grid.shape == (2, 3)
     np.testing.assert_allclose(grid, stats.chi2.sf([[1.0], [10.0]], [1, 4, 9]), rtol=1e-10)
+
+
+_LIBRARY_FIT = """
+import json, sys
+import homodyne_data as hd
+import homodyne_nlsq.problem as problem
+from homodyne_nlsq import fit_nlsq
+from homodyne_physics import ModelSpec
+import jax
+assert not jax.config.jax_enable_x64  # a library user's process: float64 only in scopes
+problem._cores = lambda: 2
+problem.SPLIT_POINTS = int(sys.argv[1])
+spec = ModelSpec.create("static")
+sim = hd.simulate(spec, {"D0": 1000.0, "alpha": 0.5, "D_offset": 10.0}, phi=[0.0, 90.0],
+                  n_frames=40, dt=0.1, seed=1)
+res = fit_nlsq(sim.data, spec)
+print(json.dumps({"converged": bool(res.converged), "values": res.values}))
+"""
+
+
+def test_two_half_passes_in_a_process_without_global_float64():
+    """The float64 scope is thread-local: the pass threads enter their own, so a library
+    caller (JAX in float32 mode outside homodyne's scopes) fits a split problem as one
+    that is not split."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "JAX_ENABLE_X64"}
+    out = []
+    for split in (1, 10**12):
+        run = subprocess.run(
+            [sys.executable, "-c", _LIBRARY_FIT, str(split)],
+            capture_output=True,
+            text=True,
+            env={**env, "JAX_PLATFORMS": "cpu"},
+            timeout=300,
+        )
+        assert run.returncode == 0, run.stderr[-2000:]
+        out.append(json.loads(run.stdout.strip().splitlines()[-1]))
+    assert out[0]["converged"] and out[1]["converged"]
+    for name, value in out[1]["values"].items():
+        np.testing.assert_allclose(out[0]["values"][name], value, rtol=1e-9)

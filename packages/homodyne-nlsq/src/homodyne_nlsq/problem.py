@@ -26,6 +26,7 @@ from homodyne_physics import (
     ModelSpec,
     ParameterError,
     ScalingMap,
+    float64,
     make_scaling,
     quantile_estimate,
     require_grid_free,
@@ -88,10 +89,16 @@ def _halves(arrs: ProblemArrays) -> tuple[ProblemArrays, ProblemArrays]:
 
 
 def _sum_over(parts, run):
-    """``run(arrs)`` for each part (on the pass threads when there are two), summed."""
+    """``run(arrs)`` for each part (on the pass threads when there are two), summed. The
+    float64 scope of the caller is thread-local: each pass thread enters its own."""
     if len(parts) == 1:
         return run(parts[0])
-    outs = list(_pass_pool().map(lambda a: jax.block_until_ready(run(a)), parts))
+
+    def one(arrs):
+        with float64():
+            return jax.block_until_ready(run(arrs))
+
+    outs = list(_pass_pool().map(one, parts))
     return jax.tree.map(lambda *xs: sum(np.asarray(x) for x in xs), *outs)
 
 
