@@ -179,21 +179,19 @@ class FitProblem:
             return (self.arrs,)
         return _halves(self.arrs)
 
+    def _pass_options(self) -> dict:
+        """Chunk size and loss of the streamed passes, from the config."""
+        cfg = self.config
+        return {"chunk": cfg.chunk_size, "loss": cfg.loss, "f_scale": cfg.f_scale}
+
     def fused(self, x):
         """``(cost, J^T J, J^T r)`` at ``x`` (one fused streamed pass)."""
         theta, s = self.split(x)
+        full = self.full_theta(theta)
+        run = age_accumulate if self.scaling.ages else accumulate
         c, jtj, jtr = _sum_over(
             self.parts,
-            lambda arrs: (age_accumulate if self.scaling.ages else accumulate)(
-                self.model,
-                self.full_theta(theta),
-                s,
-                self.scaling,
-                arrs,
-                chunk=self.config.chunk_size,
-                loss=self.config.loss,
-                f_scale=self.config.f_scale,
-            ),
+            lambda arrs: run(self.model, full, s, self.scaling, arrs, **self._pass_options()),
         )
         rows = self._free_rows()
         return float(c), np.asarray(jtj)[np.ix_(rows, rows)], np.asarray(jtr)[rows]
@@ -202,8 +200,7 @@ class FitProblem:
         """Cost at ``x`` (cheap streamed pass, no derivatives)."""
         theta, s = self.split(x)
         full = jnp.asarray(self.full_theta(theta), jnp.float64)
-        kw = {"chunk": self.config.chunk_size, "loss": self.config.loss}
-        kw["f_scale"] = self.config.f_scale
+        kw = self._pass_options()
         if self.scaling.ages:
             return float(
                 _sum_over(

@@ -24,7 +24,7 @@ an evenly strided subset of the frame pairs (all angles, at most ``max_points`` 
    ``gamma_dot_t0``/``beta``/``gamma_dot_t_offset``) the subset's optimum lies many
    full-data standard errors away, and the full-data solver crawled there at a full pass per
    step: 8 x 500 laminar (1 M points), 12 full-data iterations from the 20,000-point start,
-   2-3 after a middle stage of ~140,000 points (which costs about two full passes).
+   2-4 after a middle stage of ~125,000 points (which costs about two full passes).
 
 The result is only a start: the full-data solve that follows decides the answer, and the
 result reports both the registry/user start and this refined one.

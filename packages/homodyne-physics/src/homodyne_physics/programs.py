@@ -174,9 +174,7 @@ class CachedProgram:
             loaded = deserialize_and_load(payload, in_tree, out_tree)
             os.utime(path)  # recently used: kept by _prune
             return loaded
-        except FileNotFoundError:
-            return None
-        except Exception:  # noqa: BLE001 - a damaged or foreign file is compiled again
+        except Exception:  # noqa: BLE001 - missing, damaged or foreign: compiled (again)
             return None
 
     def _compile(self, path: Path, args, kwargs):
