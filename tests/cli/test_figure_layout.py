@@ -4,28 +4,28 @@ may let a descender touch the edge), for 1 and 7 angles."""
 
 import numpy as np
 import pytest
-from matplotlib.figure import Figure
 
 from homodyne_physics import C2Model, transport_from_covariance, transport_grid
 
 
 @pytest.fixture
 def bounds_checked(monkeypatch):
-    """Patch Figure.savefig to record, for every saved figure, how far text sticks out."""
+    """Patch the PNG writer to record, for every saved figure, how far text sticks out."""
+    from homodyne_cli.plots import _common
+
     seen: list[tuple[str, float]] = []
-    original = Figure.savefig
+    original = _common.save_canvas
 
-    def checking(self, fname, *args, **kwargs):
-        renderer = self.canvas.get_renderer()
-        self.draw_without_rendering()  # run the layout engine as savefig will
-        bb = self.get_tightbbox(renderer)
-        w, h = self.get_size_inches()
+    def checking(canvas, path, dpi):
+        fig = canvas.figure  # drawn (its layout done) at the dpi it is written with
+        bb = fig.get_tightbbox(canvas.get_renderer())
+        w, h = fig.get_size_inches()
         outside = max(-bb.x0, -bb.y0, bb.x1 - w, bb.y1 - h, 0.0)
-        title = self._suptitle.get_text() if self._suptitle else "?"
+        title = fig._suptitle.get_text() if fig._suptitle else "?"
         seen.append((title, float(outside)))
-        return original(self, fname, *args, **kwargs)
+        return original(canvas, path, dpi)
 
-    monkeypatch.setattr(Figure, "savefig", checking)
+    monkeypatch.setattr(_common, "save_canvas", checking)
     return seen
 
 

@@ -39,6 +39,7 @@ from .q_report import q_consistency_record, write_q_consistency_plot
 from .qrings import load_joint, plot_q, q_text
 from .results import (
     finish_fit_plots,
+    prepare_fit_plots,
     start_fit_plots,
     write_cmc_plots,
     write_fit_plots,
@@ -357,13 +358,15 @@ def _nlsq_stages(
 ) -> NLSQReview:
     """Fit, review, write. With plots, matplotlib is imported and the plot worker started
     while the fit runs (the fit leaves a core and the GIL mostly free); the worker starts
-    drawing as soon as the model matrices exist."""
+    drawing as soon as the model matrices exist; before the fit it renders the background the
+    heatmap pages share (it is idle while the fit runs)."""
     from .plots.worker import plot_worker, preload_plotting
 
     data = job.data
     imports = preload_plotting() if run.plots and data.is_dense else None
     kids = _children_cpu()
     with plot_worker(run.plots and data.is_dense and data.n_phi >= 4) as worker:
+        prepare_fit_plots(data, max_display=run.max_display, worker=worker)
         job.nlsq = nlsq_fit(run, data, spec, ui, timings, **kw)
         if imports is not None:  # the fit's CPU time without that of the imports
             during_fit = not imports.is_alive()  # else part of it counts after the fit

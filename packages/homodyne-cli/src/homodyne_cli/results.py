@@ -17,6 +17,7 @@ from .qrings import angle_pages, page_q, plot_q
 __all__ = [
     "PendingPlots",
     "finish_fit_plots",
+    "prepare_fit_plots",
     "nlsq_parameters",
     "start_fit_plots",
     "write_cmc_plots",
@@ -175,6 +176,18 @@ class PendingPlots:
     share: dict[str, Any]
     mine: Iterator[int] | None = None  # the pages this process takes (None: all of them)
     far: list[Any] = field(default_factory=list)  # the worker's answers
+
+
+def prepare_fit_plots(data: Any, *, max_display: int = 300, worker: Any = None) -> None:
+    """Render ahead what the fit plots share and the fit does not change: the background of
+    the heatmap pages (figure, axes, ticks, labels), in the plot ``worker``, which is idle
+    while the fit runs (the pages it draws later start from it)."""
+    if worker is None or not data.is_dense:
+        return
+    from .plots._common import display_grid
+    from .plots.heatmaps import prepare_heatmap_pages
+
+    worker.submit(prepare_heatmap_pages, display_grid(data.t, max_display)[1])
 
 
 def start_fit_plots(

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import block_mean, c2_limits, display_grid, extent, figure, save
+from ._common import NEAREST, block_mean, c2_limits, display_grid, extent, figure, save
 from .heatmaps import plot_overview
 
 __all__ = ["plot_data_all", "plot_data_heatmap", "plot_lag_profiles"]
@@ -32,7 +32,7 @@ def plot_data_heatmap(
         cmap="viridis",
         vmin=vmin,
         vmax=vmax,
-        interpolation="nearest",
+        **NEAREST,
     )
     fig.colorbar(im, ax=ax, label="c2")
     ax.set_xlabel("t2 (s)")

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from ._common import (
+    NEAREST,
     block_mean,
     c2_limits,
     display_grid,
@@ -25,7 +26,12 @@ __all__ = [
     "plot_fit_heatmaps_all",
     "overview_display",
     "plot_overview",
+    "prepare_heatmap_pages",
 ]
+
+#: page figures rendered ahead (:func:`prepare_heatmap_pages`), by display times and dpi; the
+#: next :func:`draw_heatmap_pages` with the same takes it out
+_PREPARED: dict[tuple[bytes, int], tuple] = {}
 
 
 def plot_fit_heatmaps(
@@ -131,7 +137,7 @@ def _page_figure(td: np.ndarray, dpi: int):
         fig.add_subplot(grid[4], sharex=ax0, sharey=ax0),
     ]
     caxes = [fig.add_subplot(grid[2]), fig.add_subplot(grid[5])]
-    kw = {"origin": "lower", "extent": extent(td), "interpolation": "nearest", "aspect": "equal"}
+    kw = {"origin": "lower", "extent": extent(td), "aspect": "equal", **NEAREST}
     blank = np.zeros((len(td), len(td)))
     images = [
         axes[0].imshow(blank, cmap="viridis", **kw),
@@ -177,7 +183,7 @@ def draw_heatmap_pages(
     out = []
     for k in range(len(paths)) if order is None else order:
         if page is None:  # the shared background, once (not at all when no page is drawn)
-            page = _page_background(td, dpi)
+            page = _PREPARED.pop(_page_key(td, dpi), None) or _page_background(td, dpi)
         canvas, renderer, background, images, frames, caxes, suptitle = page
         resid = data[k] - fit[k]
         vmin, vmax = c2_limits(data[k], fit[k])
@@ -199,6 +205,20 @@ def draw_heatmap_pages(
             artist.draw(renderer)
         out.append(save_canvas(canvas, paths[k], dpi))
     return out
+
+
+def prepare_heatmap_pages(td: np.ndarray, dpi: int = 110) -> None:
+    """Render the background the heatmap pages share (figure, axes, ticks, labels: 0.1-0.2 s)
+    now, for the next :func:`draw_heatmap_pages` with these display times ``td`` and ``dpi``;
+    the plot worker does it while the fit runs. One prepared page figure at a time."""
+    key = _page_key(td, dpi)
+    if key not in _PREPARED:
+        _PREPARED.clear()
+        _PREPARED[key] = _page_background(td, dpi)
+
+
+def _page_key(td: np.ndarray, dpi: int) -> tuple[bytes, int]:
+    return np.asarray(td, dtype=np.float64).tobytes(), int(dpi)
 
 
 def _page_background(td: np.ndarray, dpi: int) -> tuple:
@@ -298,7 +318,7 @@ def draw_overview(
             cmap="viridis",
             vmin=vmin,
             vmax=vmax,
-            interpolation="nearest",
+            **NEAREST,
         )
         ax.set_facecolor("0.85")
         ax.set_title(f"phi = {phi[k]:.1f} deg", fontsize=9)
