@@ -169,6 +169,24 @@ def test_the_chi2_survival_function_matches_scipy():
     np.testing.assert_allclose(grid, stats.chi2.sf([[1.0], [10.0]], [1, 4, 9]), rtol=1e-10)
 
 
+def test_the_fitted_squares_match_a_sum_over_the_pair_indices():
+    """The goodness of fit's residual sum of squares, row by row on matrix slices, is the sum
+    over the fitted pairs (first <= i < j) gathered by index, NaN points left out."""
+    from homodyne_nlsq.goodness import _fitted_squares
+    from homodyne_physics import pair_indices
+
+    rng = np.random.default_rng(11)
+    c2 = 1.0 + 0.02 * rng.standard_normal((3, 40, 40))
+    fit = 1.0 + 0.01 * rng.standard_normal((3, 40, 40))
+    c2[rng.random(c2.shape) < 0.05] = np.nan  # masked points anywhere, the diagonal too
+    for first in (0, 1, 7):
+        i, j = pair_indices(40, first)
+        r = c2[:, i, j] - fit[:, i, j]
+        total, count = _fitted_squares(c2, fit, first)
+        assert count == int(np.isfinite(r).sum()) < r.size
+        assert abs(total - np.nansum(r * r)) <= 1e-12 * total
+
+
 _LIBRARY_FIT = """
 import json, sys
 import homodyne_data as hd

