@@ -100,10 +100,10 @@ def save_canvas(canvas, path: str | Path, dpi: int) -> Path:
     """Write what an Agg ``canvas`` holds now as PNG, atomically; also for figures redrawn in
     part (see ``heatmaps.draw_heatmap_pages``).
 
-    Encoded by Pillow straight from the canvas buffer: RGB when the canvas is opaque (it is
-    for every figure here), zlib level 1. Plots are flat colours and noise, where the default
-    level 6 makes files only a little smaller and takes several times longer; going through
-    ``savefig``/``imsave`` added a colour-mapping pass and copies (20 ms a page).
+    Encoded by Pillow straight from the canvas buffer, zlib level 1: plots are flat colours and
+    noise, where the default level 6 makes files only a little smaller and takes several
+    times longer. RGB when the canvas is opaque (it is for every figure here): 11 % smaller
+    than RGBA and about 5 ms less per heatmap page.
     """
     from PIL import Image
 
