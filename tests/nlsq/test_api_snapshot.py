@@ -33,6 +33,7 @@ def test_public_names():
         "__version__",
         "accumulate",
         "build_problem",
+        "chi2_sf",
         "choose_error_model",
         "cost_only",
         "covariance_from_normal_matrix",

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from homodyne_nlsq.goodness import chi2_sf
+from homodyne_nlsq import chi2_sf
 
 __all__ = ["Combination", "consensus_combine", "heterogeneity_test"]
 

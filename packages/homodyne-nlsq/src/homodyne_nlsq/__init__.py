@@ -14,6 +14,7 @@ from .errors import NLSQBackendError, NLSQConfigError, NLSQError, NLSQFitError
 from .goodness import (
     GoodnessOfFit,
     ResidualStructure,
+    chi2_sf,
     goodness_of_fit,
     noise_from_differences,
     residual_structure,
@@ -77,6 +78,7 @@ __all__ = [
     "cost_only",
     "covariance_from_normal_matrix",
     "fit_nlsq",
+    "chi2_sf",
     "goodness_of_fit",
     "identifiability_report",
     "flag_uninformative",
