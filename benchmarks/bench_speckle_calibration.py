@@ -26,7 +26,7 @@ import time
 import numpy as np
 
 import homodyne_data as hd
-from homodyne_nlsq import fit_nlsq
+from homodyne_nlsq import NLSQConfig, fit_nlsq
 from homodyne_physics import ModelSpec
 
 STATIC = {"D0": 1000.0, "alpha": 0.5, "D_offset": 10.0}
@@ -113,6 +113,18 @@ def main() -> None:
         help="hold D_offset (and gamma_dot_t_offset) at the truth: free, short data sets let "
         "the fit ride the D0 t^alpha + D_offset -> A + B log t ridge to the D0 bound",
     )
+    ap.add_argument(
+        "--scatterers",
+        type=int,
+        default=64,
+        help="scatterers per q vector (the coverage test uses 512: fewer lower the variance)",
+    )
+    ap.add_argument(
+        "--middle",
+        default="speckle",
+        choices=("speckle", "bartlett"),
+        help="NLSQConfig.robust_middle (the speckle model applies up to 128 frames)",
+    )
     ap.add_argument("--json", help="also write the per-seed rows here")
     args = ap.parse_args()
     truth = STATIC if args.mode == "static" else LAMINAR
@@ -131,6 +143,7 @@ def main() -> None:
             n_frames=args.frames,
             n_pixels=args.pixels,
             bin_width=width,
+            n_scatterers=args.scatterers,
             seed=seed,
         )
         t1 = time.perf_counter()
@@ -140,7 +153,7 @@ def main() -> None:
             phi_bin_width=fit_width,
             fixed=held if args.hold_offsets else None,
         )
-        res = fit_nlsq(sim.data, spec)
+        res = fit_nlsq(sim.data, spec, NLSQConfig(robust_middle=args.middle))
         t2 = time.perf_counter()
         q = _quantities(res, sim.truth)
         rows.append(

@@ -1,7 +1,8 @@
 """Coverage of CMC intervals on laminar speckle data with the adjusted likelihood (issue 18).
 
 For each seed: simulate correlator output (``homodyne_data.simulate_speckle``, 4 bins x 100
-frames x 200 pixels, dt 0.25 s, the laminar truth and bin set of
+frames x 200 pixels, 512 scatterers per q vector (``--scatterers``), dt 0.25 s, the laminar
+truth and bin set of
 ``tests/nlsq/test_speckle_coverage.py``: bins turned by 15 deg so that the sign of phi0 is
 identified, offsets held at the truth), fit NLSQ from the truth, then run CMC from that warm
 start with ``likelihood_adjustment='auto'`` (the curvature adjustment of
@@ -22,7 +23,7 @@ import numpy as np
 
 import homodyne_data as hd
 from homodyne_cmc import CMCConfig, fit_cmc
-from homodyne_nlsq import fit_nlsq
+from homodyne_nlsq import NLSQConfig, fit_nlsq
 from homodyne_physics import ModelSpec
 
 LAMINAR = {
@@ -76,6 +77,13 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=8)
     ap.add_argument("--first-seed", type=int, default=200)
     ap.add_argument("--adjustment", default="auto", choices=("auto", "curvature", "none"))
+    ap.add_argument(
+        "--scatterers",
+        type=int,
+        default=512,
+        help="scatterers per q vector (the NLSQ coverage test's 512; see its SIZE)",
+    )
+    ap.add_argument("--middle", default="speckle", choices=("speckle", "bartlett"))
     args = ap.parse_args()
     cfg = CMCConfig(
         num_warmup=200,
@@ -88,21 +96,27 @@ def main() -> None:
     rows = []
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         t0 = time.perf_counter()
-        sim = hd.simulate_speckle("laminar_flow", LAMINAR, phi=PHI, seed=seed, **SIZE)
+        sim = hd.simulate_speckle(
+            "laminar_flow", LAMINAR, phi=PHI, seed=seed, n_scatterers=args.scatterers, **SIZE
+        )
         spec = ModelSpec.create("laminar_flow", initial=LAMINAR, phi_bin_width=4.0, fixed=FIXED)
-        nl = fit_nlsq(sim.data, spec)
+        nl = fit_nlsq(sim.data, spec, NLSQConfig(robust_middle=args.middle))
         res = fit_cmc(sim.data, nl, cfg)
         cov = _covered(res)
         rows.append(cov)
         hits = sum(v[1] for v in cov.values())
         print(
-            f"seed {seed}: {time.perf_counter() - t0:.0f} s, NLSQ {nl.error_model['used']}, "
+            f"seed {seed}: {time.perf_counter() - t0:.0f} s, NLSQ {nl.error_model['used']} "
+            f"({nl.error_model.get('middle')}), "
             f"95 % intervals hold the truth for {hits} of {len(cov)} quantities",
             flush=True,
         )
         print("   ", {k: "".join("y" if x else "n" for x in v) for k, v in cov.items()}, flush=True)
     n = len(rows)
-    print(f"\nCMC ({args.adjustment} adjustment), {n} laminar speckle seeds: 68 % / 95 % counts")
+    print(
+        f"\nCMC ({args.adjustment} adjustment, {args.middle} middle term), {n} laminar speckle "
+        "seeds: 68 % / 95 % counts"
+    )
     for key in rows[0]:
         c68 = sum(r[key][0] for r in rows)
         c95 = sum(r[key][1] for r in rows)

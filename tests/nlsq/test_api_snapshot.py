@@ -28,6 +28,7 @@ def test_public_names():
         "ResidualStructure",
         "RobustCovariance",
         "SOLVERS",
+        "SpeckleCovariance",
         "StartPlan",
         "Uncertainty",
         "__version__",
@@ -57,6 +58,7 @@ def test_public_names():
         "run_local",
         "scaling_cost",
         "scaling_moments",
+        "speckle_covariance",
         "uninformative_reason",
     ]
     for name in homodyne_nlsq.__all__:

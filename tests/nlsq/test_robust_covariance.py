@@ -78,8 +78,8 @@ def test_fixed_b_option_divides_the_middle_term_by_the_reported_factor():
     truth = {"D0": 2.0e4, "alpha": -0.5, "D_offset": 2000.0}
     sim = hd.simulate_speckle("static", truth, phi=[0.0], n_frames=60, n_pixels=100, seed=3)
     spec = ModelSpec.create("static", initial=truth)
-    off = fit_nlsq(sim.data, spec)
-    on = fit_nlsq(sim.data, spec, NLSQConfig(robust_fixed_b=True))
+    off = fit_nlsq(sim.data, spec, NLSQConfig(robust_middle="bartlett"))
+    on = fit_nlsq(sim.data, spec, NLSQConfig(robust_middle="bartlett", robust_fixed_b=True))
     assert off.error_model["used"] == on.error_model["used"] == "frame-correlated"
     assert off.error_model["fixed_b_applied"] is False and on.error_model["fixed_b_applied"]
     (f,) = on.error_model["fixed_b_factor"]

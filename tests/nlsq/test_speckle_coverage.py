@@ -1,7 +1,8 @@
 """Issue 18 acceptance: coverage of NLSQ intervals on speckle-simulated data (slow).
 
 Each seed simulates correlator output with ``homodyne_data.simulate_speckle`` (4 bins x 100
-frames x 200 pixels, frame time 0.25 s so that the ages 3, 10, 25 s lie inside the data),
+frames x 200 pixels, 512 scatterers per q vector, frame time 0.25 s so that the ages 3, 10,
+25 s lie inside the data),
 fits it from the truth and checks whether the 68 % / 95 % intervals of D(t) at the three ages
 (and gamma_dot(t) and phi0 in laminar flow) contain the truth, for the independent-noise
 errors (``naive``) and the errors the fit reports (``corrected``). The counts are printed
@@ -20,7 +21,12 @@ from homodyne_physics import ModelSpec
 STATIC = {"D0": 1000.0, "alpha": 0.5, "D_offset": 10.0}
 LAMINAR = {**STATIC, "gamma_dot_t0": 2.0e-4, "beta": 0.3, "gamma_dot_t_offset": 0.0, "phi0": 3.0}
 AGES = np.array([3.0, 10.0, 25.0])
-SIZE = {"n_frames": 100, "n_pixels": 200, "dt": 0.25}
+# 512 scatterers per q vector, not the simulator's default 64: with 64 the realised motion
+# behind each q vector fluctuates (a finite-ensemble effect real samples, 10^10 scatterers per
+# speckle, do not have) and lowers the variance of the fit's scores, measured at the truth
+# over 120-400 seeds: D(3 s) 2.33e5 (64) / 2.74e5 (512), D(25 s) 1.24e6 / 1.74e6 (static);
+# the Gaussian-speckle covariance (homodyne_nlsq.speckle_statistics) gives 2.83e5 / 1.43e6.
+SIZE = {"n_frames": 100, "n_pixels": 200, "dt": 0.25, "n_scatterers": 512}
 PHI = np.linspace(-180.0, 180.0, 4, endpoint=False)
 # Laminar: the bins are turned by 15 deg. The shear term depends on |cos(phi - phi0)| only, so
 # on a bin set symmetric under phi -> -phi (as PHI is) the model at -phi0 equals the model at
@@ -92,53 +98,53 @@ def _coverage(mode: str, truth: dict, seeds, bin_width=None, phi=PHI, fixed=None
     return table
 
 
-def _check(table, n):
+def _check(table, n, cap: bool = True):
+    """The issue's bands: 68 % intervals cover in 55-80 % of the seeds, 95 % ones in 85-99 %
+    (the 99 % cap only with ``cap``)."""
     for key, v in table.items():
         c68, c95 = v["corrected"]
-        assert 0.55 * n <= c68 <= 0.80 * n and 0.85 * n <= c95 <= 0.99 * n, (key, v)
+        assert 0.55 * n <= c68 <= 0.80 * n and 0.85 * n <= c95, (key, v)
+        assert not cap or c95 <= 0.99 * n, (key, v)
 
 
 @pytest.mark.slow
-def test_static_coverage_over_40_speckle_seeds():
-    """40 seeds: with 20, a true 95 % coverage gives 20/20 (above the 99 % cap) in 36 % of
-    runs; P(34..39 of 40 | 95 %) = 0.83. D_offset is held at the truth, as in laminar flow
-    (free, fits ride the A + B log t ridge and count as covered with huge errors: 68 % then
-    35/40 at D(25 s), above the band). Measured 2026-12-03: corrected 68 % 28/26/31, 95 %
-    38/39/36 of 40 at D(3, 10, 25 s) (naive 1/3/4 and 1/5/7). Runtime about 75 s (load 4)."""
-    table = _coverage("static", STATIC, range(100, 140), fixed={"D_offset": STATIC["D_offset"]})
-    _check(table, 40)
+def test_static_coverage_over_60_speckle_seeds():
+    """60 seeds: a true 95 % coverage gives 60/60 (above the 99 % cap) in 5 % of runs (20/20:
+    36 %). D_offset is held at the truth, as in laminar flow (free, fits ride the A + B log t
+    ridge and count as covered with huge errors). Measured 2026-12-04 (speckle-statistics
+    middle term, 512 scatterers): corrected 68 % 42/40/44, 95 % 56/59/58 of 60 at D(3, 10,
+    25 s) (naive 3/4/5 and 4/4/8). Runtime about 3 min."""
+    table = _coverage("static", STATIC, range(100, 160), fixed={"D_offset": STATIC["D_offset"]})
+    _check(table, 60)
     for key, v in table.items():  # the independent-noise intervals are far too narrow
-        assert v["naive"][1] <= 0.5 * 40, (key, v)
+        assert v["naive"][1] <= 0.5 * 60, (key, v)
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=False,
-    reason="measured 2026-12-04 (bins PHI + 15 deg, 4 deg wide and modelled, offsets fixed): "
-    "corrected 68 % D 4/14/6, gamma_dot 9/10/10, phi0 9; 95 % D 14/18/13, gamma_dot 17/18/17, "
-    "phi0 16 of 20 (naive 1-3, 2-6). No bias left (pull means -0.8..+0.3) and no outlier "
-    "beyond 7 sd, but the corrected sd is too small: rms pull 1.18-2.35. Not the fixed-b "
-    "bias: the bandwidths are 6-42 of 100 frames (none at the cap), their 2-D fixed-b factors "
-    "0.79-0.99 (homodyne_nlsq.fixed_b), and applying them (robust_fixed_b) gives rms pulls "
-    "1.13-2.25, 68 % D 4/14/6, gamma_dot 9/11/10, phi0 9, 95 % D 14/18/15, gamma_dot 17/18/17, "
-    "phi0 16",
-)
-def test_laminar_coverage_over_20_speckle_seeds():
-    """Runtime about 3-4 min (20 seeds, 5-15 s each at load 4-8).
+def test_laminar_coverage_over_60_speckle_seeds():
+    """Every 68 % count in its band and every 95 % count above 85 % (asserted); the 99 % cap
+    of the 95 % counts is the one part not met: an expected failure when it is exceeded.
 
-    Diagnosed 2026-12-04 (seed-to-seed sd of the fitted value / mean corrected sd, 40 seeds):
-    D(3, 10, 25 s) 1.70 / 1.09 / 1.52 here; with negligible shear in the data 1.01 / 0.85 /
-    1.19 (the excess comes with shear in the data); unchanged with the shear parameters held
-    at the truth (1.82 / 1.64 / 1.64), 4x pixels, 0.2 deg bins, 4096 scatterers per q vector
-    (20 seeds: 1.53 / 0.75 / 2.05) or gap heights stratified. D(3) and D(25) deviations are
-    anticorrelated (r -0.58): the unexplained scatter is in the age slope (alpha)."""
+    Measured 2026-12-04 (speckle-statistics middle term, 512 scatterers, 60 seeds, 4.3 min):
+    corrected 68 % D(3, 10, 25 s) 41/44/41, gamma_dot 46/43/35, phi0 38; 95 % D 59/59/59,
+    gamma_dot 60/56/57, phi0 55 (naive 68 % 5-13, 95 % 11-22). gamma_dot(3 s) at 60/60 is
+    above the cap by one seed. The covariance is not the cause: at the truth with the true
+    pixel count its sd is 0.93-1.00x the scatter of the linearised estimator for every
+    quantity (100 seeds); the fits themselves scatter 0.86x their reported sd for
+    gamma_dot(3 s) and 1.22x for gamma_dot(25 s) (40 seeds): the power law's estimator is not
+    linear in (gamma_dot_t0, beta) at this size, which Wald intervals cannot follow. (With the
+    2-D Bartlett sum the scatter was 1.70 / 1.09 / 1.52x the reported sd of D(3, 10, 25 s).)
+    """
     # the fit models the simulator's 4 deg angular bins (the shear term averaged over a bin)
     table = _coverage(
         "laminar_flow",
         LAMINAR,
-        range(200, 220),
+        range(200, 260),
         bin_width=4.0,
         phi=PHI_LAMINAR,
         fixed=LAMINAR_FIXED,
     )
-    _check(table, 20)
+    _check(table, 60, cap=False)
+    over = {k: v["corrected"][1] for k, v in table.items() if v["corrected"][1] > 0.99 * 60}
+    if over:
+        pytest.xfail(f"95 % intervals cover in more than 99 % of 60 seeds: {over}")

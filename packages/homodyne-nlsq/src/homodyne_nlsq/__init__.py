@@ -44,6 +44,7 @@ from .robust_covariance import (
     robust_covariance,
 )
 from .separable import profile_scaling, scaling_cost
+from .speckle_statistics import SpeckleCovariance, speckle_covariance
 from .uncertainty import Uncertainty, covariance_from_normal_matrix
 
 __version__ = _dist_version("homodyne-nlsq")  # pyproject.toml, via the installed metadata
@@ -68,6 +69,7 @@ __all__ = [
     "QConsistency",
     "ResidualEvidence",
     "RobustCovariance",
+    "SpeckleCovariance",
     "BootstrapResult",
     "ResidualStructure",
     "Uncertainty",
@@ -88,6 +90,7 @@ __all__ = [
     "noise_from_differences",
     "parametric_bootstrap",
     "profile_scaling",
+    "speckle_covariance",
     "q_consistency",
     "residual_correlation_test",
     "residual_evidence",

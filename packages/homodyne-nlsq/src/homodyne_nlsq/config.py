@@ -35,6 +35,7 @@ Loss = Literal[LOSSES]
 ScalingMode = Literal[SCALING_MODES]
 Solver = Literal[SOLVERS]
 ErrorMode = Literal[ERROR_MODES]
+MiddleTerm = Literal["speckle", "bartlett"]
 
 
 def _errors(cls: Any, exc: ValidationError, path: str = "optimization.nlsq") -> NLSQConfigError:
@@ -99,6 +100,11 @@ class NLSQConfig:
         use the sandwich covariance only when the test fires; ``always``: compute it also when
         the test is quiet (reported beside the independent-noise one, not used); ``never``.
         See :mod:`homodyne_nlsq.robust_covariance`.
+    robust_middle
+        The middle term of the frame-correlated covariance: ``speckle`` (default), the
+        speckle-statistics covariance of correlator estimates computed from the fitted g1
+        (:mod:`homodyne_nlsq.speckle_statistics`; dense matrices up to its frame limit, else
+        the Bartlett sum); ``bartlett``, the non-parametric 2-D Bartlett sum over the scores.
     robust_fixed_b
         Divide each angle's Bartlett middle term of the sandwich by its fixed-b factor
         ``1 - sum K / N^2`` (:mod:`homodyne_nlsq.fixed_b`); off by default: the factor is always
@@ -207,6 +213,11 @@ class NLSQConfig:
         "auto",
         description="frame-correlated covariance: auto (when the residual test fires), "
         "always (also computed beside), never",
+    )
+    robust_middle: MiddleTerm = Field(
+        "speckle",
+        description="middle term of the frame-correlated covariance: speckle (model-based, "
+        "where it applies) or bartlett (non-parametric)",
     )
     robust_fixed_b: Flag = Field(
         False,

@@ -54,6 +54,7 @@ from .robust_passes import (
     pad_lines,
     residual_lines,
 )
+from .speckle_statistics import with_speckle_middle
 from .uncertainty import Uncertainty, covariance_from_normal_matrix
 
 __all__ = [
@@ -96,6 +97,12 @@ class RobustCovariance:
         returned the scores).
     fixed_b, fixed_b_applied
         Fixed-b factor per angle (:mod:`.fixed_b`); whether the middle terms were divided by it.
+    middle
+        ``'bartlett'`` or ``'speckle'`` (:mod:`.speckle_statistics`): which middle term gave
+        ``covariance``; ``middle_note`` says why when the speckle model was not used.
+    pixels, errors_bartlett
+        With the speckle middle term: the effective pixels per angle it calibrated (``None``
+        otherwise), and the errors of the Bartlett sum (reported beside).
     """
 
     covariance: np.ndarray
@@ -109,6 +116,10 @@ class RobustCovariance:
     seconds: dict[str, float] = field(default_factory=dict)
     fixed_b: tuple[float, ...] = ()
     fixed_b_applied: bool = False
+    middle: str = "bartlett"
+    middle_note: str = ""
+    pixels: float | None = None
+    errors_bartlett: np.ndarray | None = None
 
 
 def _moving_sum(a: np.ndarray, width: int, axis: int) -> np.ndarray:
@@ -421,8 +432,35 @@ def _quiet(problem: FitProblem, unc: Uncertainty, ev: ResidualEvidence, robust, 
     info["ratio"] = {n: float(r) for n, r in zip(problem.names, ratio, strict=True)}
     info["fixed_b_factor"] = list(robust.fixed_b)
     info["fixed_b_applied"] = robust.fixed_b_applied
+    info["middle"] = robust.middle
+    if robust.middle_note:
+        info["middle_note"] = robust.middle_note
+    if robust.errors_bartlett is not None:
+        info["pixels"] = robust.pixels
+        info["errors_bartlett"] = dict(
+            zip(problem.names, map(float, robust.errors_bartlett), strict=True)
+        )
     info["seconds"] = robust.seconds
     return info
+
+
+def _middle_words(robust: RobustCovariance) -> str:
+    bartlett = (
+        f"bandwidth {min(robust.bandwidths)}-{robust.bandwidth} frames, fixed-b factor "
+        f"{min(robust.fixed_b):.2f}-{max(robust.fixed_b):.2f}, "
+        f"{'applied' if robust.fixed_b_applied else 'not applied'}"
+    )
+    if robust.middle != "speckle":
+        note = f"; {robust.middle_note}" if robust.middle_note else ""
+        return f"2-D Bartlett sandwich, {bartlett}{note}"
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = robust.errors_bartlett / robust.errors
+    r = r[np.isfinite(r)]
+    beside = f"{np.median(r):.2f}x these errors" if r.size else "not comparable"
+    return (
+        f"speckle-statistics sandwich, {robust.pixels:.3g} effective pixels per angle; the "
+        f"2-D Bartlett sum ({bartlett}) gives {beside}"
+    )
 
 
 def choose_error_model(
@@ -465,6 +503,8 @@ def choose_error_model(
             robust = None
             if ev.correlated or mode == "always":
                 robust = robust_covariance(problem, x, evidence=ev, scores=scores)
+            if ev.correlated:  # a model of correlated noise: only for correlated residuals
+                robust = with_speckle_middle(problem, x, robust)
     except (ValueError, FloatingPointError, np.linalg.LinAlgError, MemoryError) as exc:
         reason = f"the frame-correlated covariance could not be computed ({exc})"
         return unc, None, {"used": "independent", "reason": reason}
@@ -478,10 +518,7 @@ def choose_error_model(
     reason = (
         f"residuals are correlated between neighbouring frames (rho = "
         f"{robust.rho['diagonal']:.2f} along the diagonal, max z = {z_max:.1f} > "
-        f"{Z_THRESHOLD}): frame-correlated (2-D Bartlett sandwich, bandwidth "
-        f"{min(robust.bandwidths)}-{robust.bandwidth} frames, fixed-b factor "
-        f"{min(robust.fixed_b):.2f}-{max(robust.fixed_b):.2f}, "
-        f"{'applied' if robust.fixed_b_applied else 'not applied'}) covariance used; it is "
+        f"{Z_THRESHOLD}): frame-correlated ({_middle_words(robust)}) covariance used; it is "
         f"{typical} the independent-noise errors (median over the fitted entries)"
     )
     errors = robust.errors
