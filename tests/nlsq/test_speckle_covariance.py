@@ -107,3 +107,41 @@ def test_long_matrices_keep_the_bartlett_sum_and_say_why(monkeypatch):
     assert em["used"] == "frame-correlated" and em["middle"] == "bartlett"
     assert "60 frames (computed up to 40)" in em["middle_note"]
     assert "speckle-statistics model not used" in em["reason"]
+
+
+def _problem_at_truth(mode, truth, phi, fixed, bin_width=None, seed=200, n_frames=100):
+    from homodyne_nlsq.problem import build_problem
+    from homodyne_physics import float64
+
+    sim = hd.simulate_speckle(
+        mode, truth, phi=phi, n_frames=n_frames, n_pixels=200, dt=0.25, seed=seed
+    )
+    spec = ModelSpec.create(mode, initial=truth, phi_bin_width=bin_width, fixed=fixed)
+    with float64():
+        problem = build_problem(sim.data, spec, NLSQConfig())
+    scale = {"contrast": float(sim.contrast[0]), "offset": 1.0}
+    x = [truth[n] if n in truth else scale[n.split("[")[0]] for n in problem.names]
+    return problem, np.array(x)
+
+
+def test_block_grid_gives_the_exact_sums_where_g1_decays_slowly(monkeypatch):
+    """Above GRID_FRAMES frames the sums run over blocks of frames: on a 100-frame static
+    matrix summed over 2- and 4-frame blocks the errors are the exact ones within 1 %."""
+    problem, x = _problem_at_truth("static", STATIC, [15.0, 105.0], {"D_offset": 10.0})
+    exact = sc.speckle_covariance(problem, x, pixels=200).errors
+    for grid in (50, 25):
+        monkeypatch.setattr(sc, "GRID_FRAMES", grid)
+        blocks = sc.speckle_covariance(problem, x, pixels=200).errors
+        np.testing.assert_allclose(blocks, exact, rtol=0.01)
+
+
+def test_fast_decay_keeps_the_bartlett_sum(monkeypatch):
+    """g1 that falls within fewer than two blocks: no block grid (an error that says why, and
+    the fit keeps the Bartlett sum with that note)."""
+    laminar = {**STATIC, "gamma_dot_t0": 2.0e-4, "beta": 0.3, "gamma_dot_t_offset": 0.0}
+    laminar["phi0"] = 3.0
+    fixed = {"D_offset": 10.0, "gamma_dot_t_offset": 0.0}
+    problem, x = _problem_at_truth("laminar_flow", laminar, [15.0, 105.0], fixed, 4.0)
+    monkeypatch.setattr(sc, "GRID_FRAMES", 25)  # 4-frame blocks; g1 falls within 4 frames
+    with pytest.raises(sc.SpeckleNotApplicable, match="too fast for the 4-frame blocks"):
+        sc.speckle_covariance(problem, x, pixels=200)

@@ -5,7 +5,8 @@ Gaussian likelihood of independent points is a *composite* (independence) likeli
 maximum is still consistent, but its curvature ``H`` overstates the information, and a
 posterior built on it is as much too narrow as the independent-noise NLSQ errors (10-40x on
 speckle data). NLSQ measures the honest spread with the sandwich ``H^-1 M H^-1``
-(:mod:`homodyne_nlsq.robust_covariance`).
+(:mod:`homodyne_nlsq.robust_covariance`; its middle term ``M`` from the speckle statistics of
+the fitted g1 on short matrices, :mod:`homodyne_nlsq.speckle_statistics`).
 
 Following the curvature adjustment of composite likelihoods (Chandler & Bate 2007,
 Biometrika 94:167; Ribatet, Cooley & Davison 2012, Statistica Sinica 22:813, section 3.2),
