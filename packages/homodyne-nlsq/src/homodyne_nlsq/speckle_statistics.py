@@ -74,6 +74,9 @@ __all__ = [
 SPECKLE_MAX_FRAMES = 512
 #: the sums run on a grid of at most this many frames (blocks of consecutive frames above)
 GRID_FRAMES = 128
+#: operations the fully connected term may take over all angles (about 1-2 s on 2 cores):
+#: 4 angles x 7 maps keep the whole 100-frame grid, 23 angles x 9 maps get a 66-frame one
+_GRID_OPS = 4.0e9
 #: blocks are used only while g1 falls below 1/e over at least this many of them (measured
 #: on the laminar coverage set, where g1 falls within 4 frames: the errors with 2-frame blocks
 #: are 0.986-0.997x the exact ones, with 4-frame blocks 0.94-0.99x)
@@ -168,6 +171,13 @@ def _angle_terms(problem: FitProblem, x):
         yield v, g, float(contrast[a]), resid
 
 
+def grid_frames(n_phi: int, n_v: int) -> int:
+    """Side of the grid the sums run on: :data:`GRID_FRAMES`, less where the angles and maps
+    would take more than :data:`_GRID_OPS` operations (``n_phi n_v n^4``)."""
+    fit = int((_GRID_OPS / max(n_phi * n_v, 1)) ** 0.25)
+    return max(min(GRID_FRAMES, fit), 16)
+
+
 def _decay_frames(g: np.ndarray) -> int:
     """Shortest lag (frames) at which |g1| falls below 1/e, over the ages (the matrix rows)."""
     n_t = g.shape[0]
@@ -210,15 +220,18 @@ def speckle_middle(v: np.ndarray, g: np.ndarray, beta: float) -> np.ndarray:
     the fitted points), signed ``g1`` ``(n_t, n_t)`` (whole grid), contrast ``beta``."""
     big = g * g
     h = beta * big
-    gag = big @ v @ big + big @ np.swapaxes(v, 1, 2) @ big
+    # transposes made contiguous: numpy's stacked matmul of a strided view skips BLAS (100x)
+    vt = np.ascontiguousarray(np.swapaxes(v, 1, 2))
+    gag = big @ v @ big + big @ vt @ big
     t2 = np.einsum("pab,qab->pq", v, gag)
     vg = v * g
-    cyc = g @ vg @ g + g @ np.swapaxes(vg, 1, 2) @ g
+    vgt = np.ascontiguousarray(np.swapaxes(vg, 1, 2))
+    cyc = g @ vg @ g + g @ vgt @ g
     k4 = np.einsum("pab,qba->pq", vg, cyc)
     z = np.stack([_z_term(m, g) for m in v])
     k4 = k4 + np.einsum("pab,qab->pq", v, z)
     u = (v * h).sum(axis=2) + (v * h).sum(axis=1)  # (n_v, n_t)
-    w = np.einsum("ac,qc,cb->qab", g, u, g)
+    w = (g[None] * u[:, None, :]) @ g  # g diag(u_q) g
     f = np.einsum("pab,qab->pq", vg, w)
     out = beta**2 * t2 + 2 * beta**3 * k4 - 2 * beta**2 * (f + f.T) + beta * (u @ big @ u.T)
     return 0.5 * (out + out.T)
@@ -256,7 +269,7 @@ def speckle_covariance(problem: FitProblem, x, *, pixels: float | None = None) -
         raise SpeckleNotApplicable(reason)
     t0 = time.perf_counter()
     n_t = int(problem.arrs.t.shape[0])
-    block = -(-n_t // GRID_FRAMES)
+    block = -(-n_t // grid_frames(problem.arrs.phi.shape[0], problem.n_theta + 2))
     h_a, m_a, tr_omega, beta, rss = [], [], [], [], 0.0
     with float64():
         for v, g, contrast, resid in _angle_terms(problem, x):
