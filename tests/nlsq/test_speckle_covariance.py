@@ -145,3 +145,13 @@ def test_fast_decay_keeps_the_bartlett_sum(monkeypatch):
     monkeypatch.setattr(sc, "GRID_FRAMES", 25)  # 4-frame blocks; g1 falls within 4 frames
     with pytest.raises(sc.SpeckleNotApplicable, match="too fast for the 4-frame blocks"):
         sc.speckle_covariance(problem, x, pixels=200)
+
+
+def test_a_failing_speckle_term_keeps_the_bartlett_sum(monkeypatch):
+    def broken(problem, x, **kw):
+        raise np.linalg.LinAlgError("singular normal matrix")
+
+    monkeypatch.setattr(sc, "speckle_covariance", broken)
+    em = _speckle_fit().error_model
+    assert em["used"] == "frame-correlated" and em["middle"] == "bartlett"
+    assert "could not be computed (LinAlgError: singular normal matrix)" in em["middle_note"]

@@ -315,6 +315,10 @@ def with_speckle_middle(problem: FitProblem, x, robust):
         sp = speckle_covariance(problem, x)
     except SpeckleNotApplicable as why:
         return replace(robust, middle_note=f"speckle-statistics model not used: {why}")
+    except (ValueError, FloatingPointError, np.linalg.LinAlgError, MemoryError) as exc:
+        # the Bartlett sandwich is already there: keep it rather than lose both
+        note = f"speckle-statistics model could not be computed ({type(exc).__name__}: {exc})"
+        return replace(robust, middle_note=note)
     return replace(
         robust,
         covariance=sp.covariance,
