@@ -155,3 +155,12 @@ def test_a_failing_speckle_term_keeps_the_bartlett_sum(monkeypatch):
     em = _speckle_fit().error_model
     assert em["used"] == "frame-correlated" and em["middle"] == "bartlett"
     assert "could not be computed (LinAlgError: singular normal matrix)" in em["middle_note"]
+
+
+def test_no_speckle_signal_is_refused_with_a_reason():
+    problem, x = _problem_at_truth("static", STATIC, [15.0, 105.0], {"D_offset": 10.0})
+    names = list(problem.names)
+    x = x.copy()
+    x[[k for k, n in enumerate(names) if n.startswith("contrast")]] = 0.0
+    with pytest.raises(sc.SpeckleNotApplicable, match="no speckle signal"):
+        sc.speckle_covariance(problem, x)

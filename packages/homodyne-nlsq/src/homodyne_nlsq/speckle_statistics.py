@@ -250,6 +250,10 @@ def _inverse_pixels(tr_omega: float, absorbed: float, rss: float) -> float:
     left = tr_omega - absorbed
     if not (np.isfinite(left) and left > 0):
         left = tr_omega  # the plain trace, no absorption
+    if not (np.isfinite(left) and left > 0 and np.isfinite(rss)):
+        raise SpeckleNotApplicable(
+            "the fitted model carries no speckle signal to scale (contrast or g1 about 0)"
+        )
     return float(rss / left)
 
 
@@ -261,8 +265,8 @@ def speckle_covariance(problem: FitProblem, x, *, pixels: float | None = None) -
     from the residuals (:func:`_inverse_pixels`).
 
     Raises :class:`SpeckleNotApplicable` (a ``ValueError``) when it does not apply
-    (:func:`speckle_reason`, or g1 decays within fewer than four of the blocks that a matrix
-    longer than :data:`GRID_FRAMES` frames is summed over).
+    (:func:`speckle_reason`; a contrast that is not positive; or g1 falls below 1/e within
+    fewer than two of the blocks that a long matrix is summed over).
     """
     reason = speckle_reason(problem)
     if reason is not None:
@@ -273,6 +277,10 @@ def speckle_covariance(problem: FitProblem, x, *, pixels: float | None = None) -
     h_a, m_a, tr_omega, beta, rss = [], [], [], [], 0.0
     with float64():
         for v, g, contrast, resid in _angle_terms(problem, x):
+            if not (np.isfinite(contrast) and contrast > 0):
+                raise SpeckleNotApplicable(
+                    f"the fitted model carries no speckle signal (contrast {contrast:.3g})"
+                )
             if block > 1 and _decay_frames(g) < _MIN_DECAY_BLOCKS * block:
                 raise SpeckleNotApplicable(
                     f"g1 decays within {_decay_frames(g)} frames, too fast for the "
@@ -315,7 +323,7 @@ def with_speckle_middle(problem: FitProblem, x, robust):
         sp = speckle_covariance(problem, x)
     except SpeckleNotApplicable as why:
         return replace(robust, middle_note=f"speckle-statistics model not used: {why}")
-    except (ValueError, FloatingPointError, np.linalg.LinAlgError, MemoryError) as exc:
+    except (ValueError, ArithmeticError, np.linalg.LinAlgError, MemoryError) as exc:
         # the Bartlett sandwich is already there: keep it rather than lose both
         note = f"speckle-statistics model could not be computed ({type(exc).__name__}: {exc})"
         return replace(robust, middle_note=note)
