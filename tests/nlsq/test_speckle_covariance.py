@@ -164,3 +164,16 @@ def test_no_speckle_signal_is_refused_with_a_reason():
     x[[k for k, n in enumerate(names) if n.startswith("contrast")]] = 0.0
     with pytest.raises(sc.SpeckleNotApplicable, match="no speckle signal"):
         sc.speckle_covariance(problem, x)
+
+
+def test_a_given_pixel_count_replaces_the_calibration():
+    """``speckle_pixels``: the covariance scales as 1 / P from the calibrated one."""
+    cal = _speckle_fit()
+    given = _speckle_fit(NLSQConfig(speckle_pixels=100.0))
+    p_cal = cal.error_model["pixels"]
+    assert given.error_model["pixels"] == 100.0 and given.error_model["pixels_given"]
+    assert not cal.error_model["pixels_given"] and "calibrated" in cal.error_model["reason"]
+    assert "100 pixels per angle (given)" in given.error_model["reason"]
+    for name in cal.parameter_names:
+        want = cal.errors[name] * np.sqrt(p_cal / 100.0)
+        assert given.errors[name] == pytest.approx(want, rel=1e-6)

@@ -105,6 +105,9 @@ class NLSQConfig:
         speckle-statistics covariance of correlator estimates computed from the fitted g1
         (:mod:`homodyne_nlsq.speckle_statistics`; dense matrices up to its frame limit, else
         the Bartlett sum); ``bartlett``, the non-parametric 2-D Bartlett sum over the scores.
+    speckle_pixels
+        Independent pixels per angular bin for the speckle middle term when known (from the
+        detector's q-phi partition); ``None`` calibrates it from the residuals.
     robust_fixed_b
         Divide each angle's Bartlett middle term of the sandwich by its fixed-b factor
         ``1 - sum K / N^2`` (:mod:`homodyne_nlsq.fixed_b`); off by default: the factor is always
@@ -218,6 +221,12 @@ class NLSQConfig:
         "speckle",
         description="middle term of the frame-correlated covariance: speckle (model-based, "
         "where it applies) or bartlett (non-parametric)",
+    )
+    speckle_pixels: Number | None = Field(
+        None,
+        gt=0,
+        description="pixels per bin for the speckle middle term; null = calibrated",
+        json_schema_extra=_expect("null (calibrate from the residuals) or a positive number"),
     )
     robust_fixed_b: Flag = Field(
         False,

@@ -100,9 +100,10 @@ class RobustCovariance:
     middle
         ``'bartlett'`` or ``'speckle'`` (:mod:`.speckle_statistics`): which middle term gave
         ``covariance``; ``middle_note`` says why when the speckle model was not used.
-    pixels, errors_bartlett
-        With the speckle middle term: the effective pixels per angle it calibrated (``None``
-        otherwise), and the errors of the Bartlett sum (reported beside).
+    pixels, pixels_given, errors_bartlett
+        With the speckle middle term: the pixels per angle it used (``None`` otherwise),
+        whether they were given (``NLSQConfig.speckle_pixels``) rather than calibrated, and
+        the errors of the Bartlett sum (reported beside).
     """
 
     covariance: np.ndarray
@@ -119,6 +120,7 @@ class RobustCovariance:
     middle: str = "bartlett"
     middle_note: str = ""
     pixels: float | None = None
+    pixels_given: bool = False
     errors_bartlett: np.ndarray | None = None
 
 
@@ -437,6 +439,7 @@ def _quiet(problem: FitProblem, unc: Uncertainty, ev: ResidualEvidence, robust, 
         info["middle_note"] = robust.middle_note
     if robust.errors_bartlett is not None:
         info["pixels"] = robust.pixels
+        info["pixels_given"] = robust.pixels_given
         info["errors_bartlett"] = dict(
             zip(problem.names, map(float, robust.errors_bartlett), strict=True)
         )
@@ -458,7 +461,8 @@ def _middle_words(robust: RobustCovariance) -> str:
     r = r[np.isfinite(r)]
     beside = f"{np.median(r):.2f}x these errors" if r.size else "not comparable"
     return (
-        f"speckle-statistics sandwich, {robust.pixels:.3g} effective pixels per angle; the "
+        f"speckle-statistics sandwich, {robust.pixels:.3g} pixels per angle "
+        f"({'given' if robust.pixels_given else 'calibrated from the residuals'}); the "
         f"2-D Bartlett sum ({bartlett}) gives {beside}"
     )
 

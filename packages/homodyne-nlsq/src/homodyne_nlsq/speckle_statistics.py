@@ -320,7 +320,7 @@ def with_speckle_middle(problem: FitProblem, x, robust):
     if problem.config.robust_middle != "speckle":
         return robust
     try:
-        sp = speckle_covariance(problem, x)
+        sp = speckle_covariance(problem, x, pixels=problem.config.speckle_pixels)
     except SpeckleNotApplicable as why:
         return replace(robust, middle_note=f"speckle-statistics model not used: {why}")
     except (ValueError, ArithmeticError, np.linalg.LinAlgError, MemoryError) as exc:
@@ -333,6 +333,7 @@ def with_speckle_middle(problem: FitProblem, x, robust):
         errors=sp.errors,
         middle="speckle",
         pixels=sp.pixels,
+        pixels_given=problem.config.speckle_pixels is not None,
         errors_bartlett=robust.errors,
         seconds={**robust.seconds, **sp.seconds},
     )
