@@ -117,11 +117,16 @@ class RobustCovariance:
     seconds: dict[str, float] = field(default_factory=dict)
     fixed_b: tuple[float, ...] = ()
     fixed_b_applied: bool = False
-    middle: str = "bartlett"
     middle_note: str = ""
     pixels: float | None = None
     pixels_given: bool = False
     errors_bartlett: np.ndarray | None = None
+
+    @property
+    def middle(self) -> str:
+        """``'speckle'`` when the speckle middle term replaced the Bartlett one (whose errors
+        are then kept in ``errors_bartlett``), else ``'bartlett'``."""
+        return "bartlett" if self.errors_bartlett is None else "speckle"
 
 
 def _moving_sum(a: np.ndarray, width: int, axis: int) -> np.ndarray:

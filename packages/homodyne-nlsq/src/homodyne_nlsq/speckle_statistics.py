@@ -115,8 +115,7 @@ def speckle_reason(problem: FitProblem) -> str | None:
     n_t = int(problem.arrs.t.shape[0])
     if n_t > SPECKLE_MAX_FRAMES:
         return f"{n_t} frames (computed up to {SPECKLE_MAX_FRAMES})"
-    cfg = problem.config
-    if cfg.contrast_age_order or cfg.offset_age_order:
+    if problem.scaling.ages:
         return "contrast or offset varies with age"
     return None
 
@@ -153,15 +152,15 @@ def _angle_terms(problem: FitProblem, x):
     theta_free, s = problem.split(x)
     theta = jnp.asarray(problem.full_theta(theta_free), jnp.float64)
     contrast, offset = (np.asarray(v, np.float64) for v in problem.scaling.apply(s))
-    t = jnp.asarray(arrs.t)
+    t, phi_all = jnp.asarray(arrs.t), jnp.asarray(arrs.phi)
     i, j = np.asarray(arrs.i), np.asarray(arrs.j)
+    i_dev, j_dev = jnp.asarray(i), jnp.asarray(j)
     n_t = t.shape[0]
     rows = jnp.asarray(problem.spec.free_index, jnp.int32)
     y_all = np.asarray(arrs.y)
     for a in range(y_all.shape[0]):
         one = model.for_angles(slice(a, a + 1))
-        phi = jnp.asarray(arrs.phi)[a : a + 1]
-        out = _angle_arrays(one, theta, rows, t, phi, jnp.asarray(i), jnp.asarray(j))
+        out = _angle_arrays(one, theta, rows, t, phi_all[a : a + 1], i_dev, j_dev)
         g_pts, jac, g = (np.asarray(o, np.float64) for o in out)
         valid = np.isfinite(y_all[a])
         cols = np.concatenate([jac, g_pts[:, None], np.ones_like(g_pts)[:, None]], axis=1)
@@ -281,9 +280,10 @@ def speckle_covariance(problem: FitProblem, x, *, pixels: float | None = None) -
                 raise SpeckleNotApplicable(
                     f"the fitted model carries no speckle signal (contrast {contrast:.3g})"
                 )
-            if block > 1 and _decay_frames(g) < _MIN_DECAY_BLOCKS * block:
+            decay = _decay_frames(g) if block > 1 else None
+            if decay is not None and decay < _MIN_DECAY_BLOCKS * block:
                 raise SpeckleNotApplicable(
-                    f"g1 decays within {_decay_frames(g)} frames, too fast for the "
+                    f"g1 decays within {decay} frames, too fast for the "
                     f"{block}-frame blocks of a {n_t}-frame matrix"
                 )
             h_a.append(np.einsum("pab,qab->pq", v, v))
@@ -331,7 +331,6 @@ def with_speckle_middle(problem: FitProblem, x, robust):
         robust,
         covariance=sp.covariance,
         errors=sp.errors,
-        middle="speckle",
         pixels=sp.pixels,
         pixels_given=problem.config.speckle_pixels is not None,
         errors_bartlett=robust.errors,
