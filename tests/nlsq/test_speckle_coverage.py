@@ -98,53 +98,48 @@ def _coverage(mode: str, truth: dict, seeds, bin_width=None, phi=PHI, fixed=None
     return table
 
 
-def _check(table, n, cap: bool = True):
-    """The issue's bands: 68 % intervals cover in 55-80 % of the seeds, 95 % ones in 85-99 %
-    (the 99 % cap only with ``cap``)."""
+def _check(table, n):
+    """The issue's bands: 68 % intervals cover in 55-80 % of the seeds, 95 % ones in 85-99 %."""
     for key, v in table.items():
         c68, c95 = v["corrected"]
-        assert 0.55 * n <= c68 <= 0.80 * n and 0.85 * n <= c95, (key, v)
-        assert not cap or c95 <= 0.99 * n, (key, v)
+        assert 0.55 * n <= c68 <= 0.80 * n and 0.85 * n <= c95 <= 0.99 * n, (key, v)
 
 
 @pytest.mark.slow
-def test_static_coverage_over_60_speckle_seeds():
-    """60 seeds: a true 95 % coverage gives 60/60 (above the 99 % cap) in 5 % of runs (20/20:
-    36 %). D_offset is held at the truth, as in laminar flow (free, fits ride the A + B log t
-    ridge and count as covered with huge errors). Measured 2026-12-04 (speckle-statistics
-    middle term, 512 scatterers): corrected 68 % 42/40/44, 95 % 56/59/58 of 60 at D(3, 10,
-    25 s) (naive 3/4/5 and 4/4/8). Runtime about 3 min."""
-    table = _coverage("static", STATIC, range(100, 160), fixed={"D_offset": STATIC["D_offset"]})
-    _check(table, 60)
+def test_static_coverage_over_100_speckle_seeds():
+    """100 seeds (with 60, a true 95 % coverage gives 60/60, above the 99 % cap, in 5 % of
+    runs; with 100 it gives 100/100 in 0.6 %). D_offset is held at the truth, as in laminar
+    flow (free, fits ride the A + B log t ridge and count as covered with huge errors).
+    Measured 2026-12-04 (speckle-statistics middle term, 512 scatterers, seeds 100-199):
+    corrected 68 % 72/70/78, 95 % 92/96/98 at D(3, 10, 25 s); pulls (fit - truth) / sd have
+    sd 0.98/1.00/0.82. Runtime about 5 min."""
+    table = _coverage("static", STATIC, range(100, 200), fixed={"D_offset": STATIC["D_offset"]})
+    _check(table, 100)
     for key, v in table.items():  # the independent-noise intervals are far too narrow
-        assert v["naive"][1] <= 0.5 * 60, (key, v)
+        assert v["naive"][1] <= 0.5 * 100, (key, v)
 
 
 @pytest.mark.slow
-def test_laminar_coverage_over_60_speckle_seeds():
-    """Every 68 % count in its band and every 95 % count above 85 % (asserted); the 99 % cap
-    of the 95 % counts is the one part not met: an expected failure when it is exceeded.
+def test_laminar_coverage_over_100_speckle_seeds():
+    """Every count in its band: D(t), gamma_dot(t) at 3, 10, 25 s and phi0.
 
-    Measured 2026-12-04 (speckle-statistics middle term, 512 scatterers, 60 seeds, 4.3 min):
-    corrected 68 % D(3, 10, 25 s) 41/44/41, gamma_dot 46/43/35, phi0 38; 95 % D 59/59/59,
-    gamma_dot 60/56/57, phi0 55 (naive 68 % 5-13, 95 % 11-22). gamma_dot(3 s) at 60/60 is
-    above the cap by one seed. The covariance is not the cause: at the truth with the true
-    pixel count its sd is 0.93-1.00x the scatter of the linearised estimator for every
-    quantity (100 seeds); the fits themselves scatter 0.86x their reported sd for
-    gamma_dot(3 s) and 1.22x for gamma_dot(25 s) (40 seeds): the power law's estimator is not
-    linear in (gamma_dot_t0, beta) at this size, which Wald intervals cannot follow. (With the
-    2-D Bartlett sum the scatter was 1.70 / 1.09 / 1.52x the reported sd of D(3, 10, 25 s).)
+    Measured 2026-12-04 (speckle-statistics middle term, 512 scatterers, seeds 200-299, about
+    7 min): corrected 68 % D(3, 10, 25 s) 65/73/69, gamma_dot 72/69/64, phi0 65; 95 % D
+    94/97/97, gamma_dot 99/94/95, phi0 91; pull sd 1.03/0.95/1.03, 0.91/0.98/1.03, 1.11. On the
+    first 60 of these seeds gamma_dot(3 s) covered 60/60, one above the cap (a true 95 %
+    coverage does that in 5 % of 60-seed runs): its intervals are slightly wide (pull sd 0.91;
+    the linearised estimator at the truth scatters 0.93-1.00x the covariance's sd, the fits
+    0.86x for gamma_dot(3 s): the power law's estimator is not quite linear in
+    (gamma_dot_t0, beta) at this size). With the 2-D Bartlett sum the scatter was 1.70 / 1.09 /
+    1.52x the reported sd of D(3, 10, 25 s).
     """
     # the fit models the simulator's 4 deg angular bins (the shear term averaged over a bin)
     table = _coverage(
         "laminar_flow",
         LAMINAR,
-        range(200, 260),
+        range(200, 300),
         bin_width=4.0,
         phi=PHI_LAMINAR,
         fixed=LAMINAR_FIXED,
     )
-    _check(table, 60, cap=False)
-    over = {k: v["corrected"][1] for k, v in table.items() if v["corrected"][1] > 0.99 * 60}
-    if over:
-        pytest.xfail(f"95 % intervals cover in more than 99 % of 60 seeds: {over}")
+    _check(table, 100)
