@@ -29,6 +29,54 @@ def test_curvature_matrix_gives_the_robust_curvature():
     np.testing.assert_allclose(c.T @ np.linalg.inv(naive) @ c, np.linalg.inv(robust), rtol=1e-10)
 
 
+def test_prefactors_are_adjusted_in_log_coordinates():
+    """The map is linear in (log D0, alpha, log gamma_dot_t0, beta, phi0); at the centre its
+    Jacobian (the sampler's map, differentiated by JAX) is the one the Laplace covariance uses,
+    and that covariance is the robust one."""
+    from types import SimpleNamespace
+
+    import jax
+    import jax.numpy as jnp
+
+    from homodyne_cmc.sampler import _adjusted
+
+    names = ("D0", "alpha", "gamma_dot_t0", "beta", "phi0")
+    center = np.array([1500.0, 0.4, 2.0e-4, 0.3, 3.0])
+    rng = np.random.default_rng(3)
+    sd = np.array([300.0, 0.05, 1.5e-5, 0.01, 0.1])
+    a = rng.standard_normal((5, 5))
+    corr = np.corrcoef(a @ a.T + 5 * np.eye(5))
+    naive = corr * np.outer(sd, sd)
+    b = rng.standard_normal((5, 5))
+    robust = 30.0 * np.corrcoef(b @ b.T + 5 * np.eye(5)) * np.outer(sd, sd)
+    frame = {"used": "frame-correlated", "names": list(names) + ["contrast[0]"]}
+    frame["cov_independent"] = np.pad(naive, ((0, 1), (0, 1))) + np.diag([0] * 5 + [1e-4])
+    frame["cov_robust"] = np.pad(robust, ((0, 1), (0, 1))) + np.diag([0] * 5 + [1e-4])
+    adj = plan_adjustment(frame, names, center)
+    assert adj.active and adj.log_mask.tolist() == [True, False, True, False, False]
+    assert adj.to_dict()["coordinates"][0] == "log D0"
+    # the Laplace covariance under the adjusted likelihood is the robust covariance
+    np.testing.assert_allclose(adj.adjusted_covariance(naive), robust, rtol=1e-9, atol=0)
+    low, high = np.array([100, -2, 1e-6, -2, -10.0]), np.array([1e5, 2, 0.5, 2, 10.0])
+    common = SimpleNamespace(
+        adj_center=jnp.asarray(center),
+        adj_matrix=jnp.asarray(adj.matrix),
+        adj_log=jnp.asarray(adj.log_mask),
+        space=SimpleNamespace(low=jnp.asarray(low), high=jnp.asarray(high)),
+    )
+    np.testing.assert_allclose(np.asarray(_adjusted(jnp.asarray(center), common)), center)
+    jac = jax.jacfwd(lambda x: _adjusted(x, common))(jnp.asarray(center))
+    np.testing.assert_allclose(np.asarray(jac), adj.linear_map(), rtol=1e-9, atol=1e-12)
+    # linear in log D0 (so a ridge log D0 + alpha log t_p = const maps to a straight line):
+    # equal steps in log D0 give equal steps in log D0*
+    x1 = center.copy()
+    x1[0] *= np.exp(0.5)
+    x2 = center.copy()
+    x2[0] *= np.exp(1.0)
+    v = [np.log(np.asarray(_adjusted(jnp.asarray(x), common))[0]) for x in (center, x1, x2)]
+    assert v[2] - v[1] == pytest.approx(v[1] - v[0], rel=1e-9)
+
+
 def test_independent_noise_leaves_the_likelihood_alone():
     from homodyne_data import simulate
     from homodyne_nlsq import NLSQConfig, fit_nlsq
@@ -79,7 +127,8 @@ def test_cmc_posterior_follows_the_robust_nlsq_errors(tmp_path, speckle_case):
     adj = cmc.combination["likelihood_adjustment"]
     assert adj["kind"] == "curvature" and "Chandler" in adj["reference"]
     ratios = {n: cmc.summary[n]["sd"] / nlsq.errors_robust[n] for n in NAMES}
-    for r in ratios.values():  # measured 1.01, 1.00 (without adjustment 0.19, 0.14)
+    print("posterior sd / robust NLSQ error", ratios)
+    for r in ratios.values():  # measured 0.95, 1.03 (without adjustment 0.19, 0.14)
         assert 0.75 <= r <= 1.25, ratios
     # without the adjustment the posterior is as narrow as the independent-noise errors
     plain = fit_cmc(sim.data, nlsq, CMCConfig(likelihood_adjustment="none", **base))

@@ -96,6 +96,7 @@ class CommonArrays(NamedTuple):
     # curvature adjustment of the likelihood (:mod:`homodyne_cmc.adjust`); None: unadjusted
     adj_center: jax.Array | None = None
     adj_matrix: jax.Array | None = None
+    adj_log: jax.Array | None = None  # entries adjusted in log coordinates
 
 
 @dataclass(frozen=True)
@@ -186,12 +187,20 @@ def _params_from_z(z, common: CommonArrays, settings: SamplerSettings):
 
 def _adjusted(x, common: CommonArrays):
     """x with its leading physical entries moved to ``theta*`` of the curvature-adjusted
-    likelihood (same map in every shard; inside the bounds). The prior keeps x."""
+    likelihood (same map in every shard, linear in log coordinates for the entries of
+    ``adj_log``; inside the bounds). The prior keeps x."""
     if common.adj_matrix is None:
         return x
     c = common.adj_center
     k = c.shape[0]
-    th = c + common.adj_matrix @ (x[:k] - c)
+    lg = common.adj_log
+
+    def to_v(th):  # log where lg (the other branch kept finite for the gradient)
+        return jnp.where(lg, jnp.log(jnp.where(lg, th, 1.0)), th)
+
+    vc = to_v(c)
+    v = vc + common.adj_matrix @ (to_v(x[:k]) - vc)
+    th = jnp.where(lg, jnp.exp(jnp.where(lg, v, 0.0)), v)
     th = jnp.clip(th, common.space.low[:k], common.space.high[:k])
     return x.at[:k].set(th)
 

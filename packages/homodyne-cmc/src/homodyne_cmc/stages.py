@@ -163,8 +163,8 @@ def laplace_stage(prep: Prepared, cfg: CMCConfig) -> LaplaceResult:
 
 def _adjustment_arrays(adjustment: LikelihoodAdjustment | None):
     if adjustment is None or not adjustment.active:
-        return None, None
-    return np.asarray(adjustment.center), np.asarray(adjustment.matrix)
+        return None, None, None
+    return np.asarray(adjustment.center), np.asarray(adjustment.matrix), adjustment.log_mask
 
 
 def adjust_stage(
