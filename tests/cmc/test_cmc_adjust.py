@@ -57,6 +57,9 @@ def test_prefactors_are_adjusted_in_log_coordinates():
     assert adj.to_dict()["coordinates"][0] == "log D0"
     # the Laplace covariance under the adjusted likelihood is the robust covariance
     np.testing.assert_allclose(adj.adjusted_covariance(naive), robust, rtol=1e-9, atol=0)
+    # a centre entry of 0 outside the log coordinates (phi0 = 0) divides nothing
+    at_zero = plan_adjustment(frame, names, np.array([1500.0, 0.4, 2.0e-4, 0.3, 0.0]))
+    np.testing.assert_allclose(at_zero.adjusted_covariance(naive), robust, rtol=1e-9, atol=0)
     low, high = np.array([100, -2, 1e-6, -2, -10.0]), np.array([1e5, 2, 0.5, 2, 10.0])
     common = SimpleNamespace(
         adj_center=jnp.asarray(center),

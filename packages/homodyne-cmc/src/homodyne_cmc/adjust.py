@@ -100,7 +100,7 @@ class LikelihoodAdjustment:
 
     def linear_map(self) -> np.ndarray:
         """``d theta* / d theta`` at the centre: ``J^-1 matrix J`` with ``J = d v / d theta``."""
-        jac = np.where(self.log_mask, 1.0 / np.asarray(self.center, np.float64), 1.0)
+        jac = _log_jacobian(self.log_mask, self.center)
         return self.matrix * jac[None, :] / jac[:, None]
 
     def adjusted_covariance(self, cov: np.ndarray) -> np.ndarray:
@@ -146,6 +146,13 @@ def _log_scale(names: tuple[str, ...], center: np.ndarray) -> np.ndarray:
     )
 
 
+def _log_jacobian(log_mask: np.ndarray, center: np.ndarray) -> np.ndarray:
+    """Diagonal of ``d v / d theta`` at ``center``: ``1 / theta`` where ``log_mask``, else 1
+    (no division where the mask is off: a centre entry may be 0)."""
+    center = np.asarray(center, np.float64)
+    return np.where(log_mask, 1.0 / np.where(log_mask, center, 1.0), 1.0)
+
+
 def plan_adjustment(
     frame: dict | None, names: tuple[str, ...], center: np.ndarray, mode: str = "auto"
 ) -> LikelihoodAdjustment:
@@ -174,7 +181,7 @@ def plan_adjustment(
         )
     center = np.asarray(center, np.float64)
     log_scale = _log_scale(names, center)
-    jac = np.where(log_scale, 1.0 / np.where(log_scale, center, 1.0), 1.0)
+    jac = _log_jacobian(log_scale, center)
     scale = np.outer(jac, jac)
     try:
         matrix = curvature_matrix(pair[0] * scale, pair[1] * scale)
